@@ -1,0 +1,5 @@
+"""`python -m infersim` entry point."""
+
+from infersim.cli.app import main
+
+main()

@@ -1,0 +1,121 @@
+"""`infersim run [FILE]`: run a scenario (the built-in default when no file is given)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from infersim.cli.common import (
+    DataTable,
+    FormatOption,
+    OutputFormat,
+    OutputOption,
+    command,
+    emit,
+    global_options,
+    info,
+)
+from infersim.errors import UsageError
+from infersim.scenario.compose import variant_names
+from infersim.scenario.deployment import ApiModel, SelfHosted
+from infersim.scenario.load import LoadedScenario, load_document_or_default, load_scenario
+
+SCHEMA_VERSION = 1
+
+
+def _ref(value: Any) -> str:
+    return value if isinstance(value, str) else f"{value.id} (inline)"
+
+
+def summary_tables(loaded: LoadedScenario) -> list[DataTable]:
+    """The resolved scenario as tables: what will be simulated, with what."""
+    s = loaded.scenario
+    deployments: list[list[Any]] = []
+    for name, dep in s.deployments.items():
+        if isinstance(dep, SelfHosted):
+            gpu = loaded.catalog.gpu(dep.gpu) if isinstance(dep.gpu, str) else dep.gpu
+            p = dep.precision
+            deployments.append(
+                [
+                    name,
+                    _ref(dep.model),
+                    _ref(dep.gpu),
+                    f"tp{dep.tensor_parallel} ep{dep.expert_parallel}",
+                    dep.replicas,
+                    f"w:{p.weights.value} kv:{p.kv_cache.value} a:{p.activations.value}",
+                    gpu.default_rental_usd_per_hour,
+                ]
+            )
+        elif isinstance(dep, ApiModel):
+            deployments.append(
+                [name, dep.list_price or "explicit prices", "api", None, None, None, None]
+            )
+    tables = [
+        DataTable(
+            f"scenario {loaded.label}: deployments",
+            ["deployment", "model", "gpu", "parallel", "replicas", "precision", "catalog $/GPU-h"],
+            deployments,
+        )
+    ]
+    classes = [
+        [name, c.arrival.process, c.prompt_tokens.dist, c.output_tokens.dist, c.deployment]
+        for name, c in s.workload.classes.items()
+    ]
+    if classes:
+        tables.append(
+            DataTable(
+                "request classes", ["class", "arrivals", "prompt", "output", "deployment"], classes
+            )
+        )
+    users = [
+        [name, u.plan, u.users, u.active_share, u.requests_per_user_per_month.dist]
+        for name, u in s.workload.users.items()
+    ]
+    if users:
+        tables.append(
+            DataTable("user populations", ["population", "plan", "users", "active", "usage"], users)
+        )
+    return tables
+
+
+@command
+def run(
+    ctx: typer.Context,
+    file: Annotated[
+        Path | None, typer.Argument(help="Scenario file; none = the built-in default.")
+    ] = None,
+    variant: Annotated[str | None, typer.Option(help="Apply this named variant.")] = None,
+    all_variants: Annotated[
+        bool, typer.Option("--all-variants", help="Run the base and every variant.")
+    ] = False,
+    fmt: FormatOption = OutputFormat.TABLE,
+    output: OutputOption = None,
+) -> None:
+    """Run a scenario and print its margin and serving tables."""
+    if variant is not None and all_variants:
+        raise UsageError("give --variant NAME or --all-variants, not both")
+    options = global_options(ctx)
+    catalog = options.catalog()
+    names: list[str | None] = [variant]
+    if all_variants:
+        document, _ = load_document_or_default(file)
+        names = [None, *variant_names(document)]
+    runs = [load_scenario(file, name, catalog=catalog) for name in names]
+    info(ctx, "simulation is not implemented yet: showing the resolved scenario")
+    data = {
+        "schema_version": SCHEMA_VERSION,
+        "status": "not_simulated",
+        "runs": [
+            {
+                "scenario": loaded.scenario.name,
+                "variant": loaded.scenario.variant,
+                "source": loaded.source,
+                "resolved": loaded.scenario.model_dump(mode="json", exclude={"variants"}),
+            }
+            for loaded in runs
+        ],
+    }
+    tables = [table for loaded in runs for table in summary_tables(loaded)]
+    emit(ctx, fmt, output, data, tables)

@@ -1,0 +1,291 @@
+"""Deployments (a model served on GPUs, or bought from an API), their levers, and the fleet."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import Discriminator, Field, Tag, model_validator
+
+from infersim.catalog.types import GpuSpec, ModelArch, Strict
+from infersim.scenario.fields import (
+    Fraction,
+    Multiplier,
+    Name,
+    Parallelism,
+    PositiveSeconds,
+    Replicas,
+    Tokens,
+    UsdAmount,
+    UsdPerHour,
+    UsdPerMtok,
+)
+
+CatalogRef = Annotated[str, Field(min_length=1, max_length=120)]
+
+
+class WeightDtype(StrEnum):
+    BF16 = "bf16"
+    FP16 = "fp16"
+    FP8 = "fp8"
+    INT8 = "int8"
+    INT4 = "int4"
+    FP4 = "fp4"
+
+
+class KvDtype(StrEnum):
+    BF16 = "bf16"
+    FP16 = "fp16"
+    FP8 = "fp8"
+    INT8 = "int8"
+
+
+class ActivationDtype(StrEnum):
+    BF16 = "bf16"
+    FP16 = "fp16"
+    FP8 = "fp8"
+    INT8 = "int8"
+    FP4 = "fp4"
+
+
+class Precision(Strict):
+    """Quantization: how weights, the KV cache and activations are stored and computed."""
+
+    weights: WeightDtype = WeightDtype.BF16
+    kv_cache: KvDtype = KvDtype.BF16
+    activations: ActivationDtype = ActivationDtype.BF16
+    quality_penalty: Fraction | None = Field(
+        default=None,
+        description="relative quality lost to quantization (0.02 = 2%); none = the default "
+        "for the weight format",
+    )
+
+
+class SpeculativeMethod(StrEnum):
+    DRAFT_MODEL = "draft_model"
+    NGRAM = "ngram"
+    EAGLE = "eagle"
+    MEDUSA = "medusa"
+
+
+class SpeculativeDecoding(Strict):
+    """Speculative decoding: draft `draft_tokens` tokens, verify them in one target step."""
+
+    method: SpeculativeMethod
+    draft_model: CatalogRef | None = Field(
+        default=None, description="catalog model used as the draft (method draft_model)"
+    )
+    draft_tokens: Annotated[int, Field(ge=1, le=32)] = Field(
+        default=4, description="gamma: tokens drafted per target step"
+    )
+    acceptance_rate: Annotated[float, Field(ge=0, lt=1, allow_inf_nan=False)] = Field(
+        default=0.7, description="alpha: probability that a drafted token is accepted"
+    )
+    draft_cost_ratio: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)] | None = Field(
+        default=None,
+        description="c: one draft step's time over one target step's; none = derived from the "
+        "draft model, or the method's default",
+    )
+
+    @model_validator(mode="after")
+    def _draft_model_iff_method(self) -> SpeculativeDecoding:
+        if (self.method is SpeculativeMethod.DRAFT_MODEL) != (self.draft_model is not None):
+            raise ValueError("method 'draft_model' needs draft_model, and only it takes one")
+        return self
+
+
+class PrefixCaching(Strict):
+    """A share of prompt tokens found in the prefix cache skips prefill compute."""
+
+    cached_share: Fraction = Field(description="share of prompt tokens served from the cache")
+
+
+class RentedGpu(Strict):
+    """GPU-hours bought from a cloud."""
+
+    kind: Literal["rented"] = "rented"
+    pricing: Literal["on_demand", "reserved", "spot"] = "on_demand"
+    usd_per_gpu_hour: UsdPerHour | None = Field(
+        default=None, description="none = the GPU catalog's default rental quote"
+    )
+
+
+class OwnedGpu(Strict):
+    """GPUs bought and run: amortized purchase, power and hosting."""
+
+    kind: Literal["owned"]
+    purchase_usd_per_gpu: UsdAmount | None = Field(
+        default=None, description="none = the GPU catalog's indicative purchase price"
+    )
+    amortization_months: Annotated[int, Field(ge=1, le=240)] = 36
+    power_draw_idle_share: Fraction = Field(
+        default=0.3, description="draw at idle as a share of TDP"
+    )
+    pue: Annotated[float, Field(ge=1, le=5, allow_inf_nan=False)] = 1.3
+    electricity_usd_per_kwh: Annotated[float, Field(ge=0, le=10, allow_inf_nan=False)] = 0.10
+    hosting_usd_per_gpu_month: UsdAmount = Field(
+        default=0.0, description="rack space, network, operations, per GPU"
+    )
+    server_overhead_share: Fraction = Field(
+        default=0.0, description="host server cost (CPU, RAM, NICs) as a share of GPU purchase"
+    )
+
+
+def _gpu_cost_kind(value: Any) -> str:
+    if isinstance(value, dict):
+        return str(value.get("kind", "rented"))
+    return str(getattr(value, "kind", "rented"))
+
+
+GpuCost = Annotated[
+    Annotated[RentedGpu, Tag("rented")] | Annotated[OwnedGpu, Tag("owned")],
+    Discriminator(_gpu_cost_kind),
+]
+
+
+class SelfHosted(Strict):
+    """A model served on our own (or rented) GPUs; priced by the performance model."""
+
+    kind: Literal["self_hosted"] = "self_hosted"
+    model: CatalogRef | ModelArch = Field(description="catalog model id, or an inline architecture")
+    gpu: CatalogRef | GpuSpec = Field(description="catalog GPU id, or an inline GPU")
+    tensor_parallel: Parallelism = 1
+    expert_parallel: Parallelism = 1
+    replicas: Replicas = 1
+    precision: Precision = Field(default_factory=Precision)
+    max_batch_sequences: Annotated[int, Field(ge=1, le=65_536)] = 256
+    max_batch_tokens: Annotated[int, Field(ge=1, le=10_000_000)] = 8192
+    chunked_prefill: bool = True
+    gpu_memory_utilization: Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)] = 0.9
+    kv_block_tokens: Annotated[int, Field(ge=1, le=1024)] = 16
+    speculative: SpeculativeDecoding | None = None
+    prefix_caching: PrefixCaching | None = None
+    cost: GpuCost | None = Field(default=None, description="none = costs.gpu")
+
+    @property
+    def gpus_per_replica(self) -> int:
+        return self.tensor_parallel * self.expert_parallel
+
+
+class ApiModel(Strict):
+    """A model bought from an API at list price (per token), not served by us."""
+
+    kind: Literal["api"]
+    list_price: CatalogRef | None = Field(
+        default=None,
+        description="'article:gpt-4o' (the article's table), 'openai:gpt-4o' (genai-prices), "
+        "optionally '@YYYY-MM-DD' for the price on a date",
+    )
+    input_usd_per_mtok: UsdPerMtok | None = None
+    cached_input_usd_per_mtok: UsdPerMtok | None = None
+    output_usd_per_mtok: UsdPerMtok | None = None
+    latency_s: PositiveSeconds | None = Field(default=None, description="typical end-to-end")
+    quality: Fraction | None = Field(default=None, description="for routing; 1 = frontier")
+
+    @model_validator(mode="after")
+    def _has_a_price(self) -> ApiModel:
+        explicit = (self.input_usd_per_mtok, self.output_usd_per_mtok)
+        if self.list_price is None and None in explicit:
+            raise ValueError(
+                "an api deployment needs list_price, or input_usd_per_mtok and output_usd_per_mtok"
+            )
+        return self
+
+
+def _deployment_kind(value: Any) -> str:
+    if isinstance(value, dict):
+        return str(value.get("kind", "self_hosted"))
+    return str(getattr(value, "kind", "self_hosted"))
+
+
+Deployment = Annotated[
+    Annotated[SelfHosted, Tag("self_hosted")] | Annotated[ApiModel, Tag("api")],
+    Discriminator(_deployment_kind),
+]
+
+
+class Slo(Strict):
+    """Service-level objectives used to size a fleet and to count goodput."""
+
+    ttft_p99_s: PositiveSeconds | None = None
+    tpot_p50_s: PositiveSeconds | None = None
+    tpot_p99_s: PositiveSeconds | None = None
+
+
+class Autoscale(Strict):
+    interval_s: PositiveSeconds = 3600.0
+    scale_up_lag_s: Annotated[float, Field(ge=0, le=86_400, allow_inf_nan=False)] = 300.0
+    min_replicas: Replicas = 1
+    max_replicas: Replicas = 1000
+    target_utilization: Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)] = 0.7
+
+
+class Fleet(Strict):
+    """How replicas are provisioned and requests spread over them."""
+
+    mode: Literal["fixed", "size_to_slo", "autoscale"] = "fixed"
+    load_balancer: Literal["round_robin", "least_outstanding", "least_kv"] = "least_outstanding"
+    slo: Slo = Field(default_factory=Slo)
+    autoscale: Autoscale | None = None
+    disaggregated: bool = Field(default=False, description="separate prefill and decode pools")
+
+
+class RouterKind(StrEnum):
+    FIXED_SPLIT = "fixed_split"
+    DIFFICULTY = "difficulty"
+    CASCADE = "cascade"
+
+
+class Routing(Strict):
+    """Spread requests over deployments: a fixed split, by difficulty, or a cascade."""
+
+    strategy: RouterKind
+    split: dict[Name, Fraction] = Field(
+        default_factory=dict, description="fixed_split: deployment -> share of requests"
+    )
+    order: list[Name] = Field(
+        default_factory=list, description="difficulty / cascade: deployments, cheapest first"
+    )
+    quality_target: Fraction | None = None
+    escalation_probability: Fraction | None = Field(
+        default=None, description="cascade: chance the small model's answer is escalated"
+    )
+    difficulty_mean: Fraction = 0.5
+    difficulty_spread: Multiplier = 0.2
+
+    @model_validator(mode="after")
+    def _strategy_fields(self) -> Routing:
+        if self.strategy is RouterKind.FIXED_SPLIT:
+            if not self.split:
+                raise ValueError("strategy fixed_split needs a split")
+            total = sum(self.split.values())
+            if abs(total - 1.0) > 1e-6:
+                raise ValueError(f"split shares must sum to 1, got {total:g}")
+        elif len(self.order) < 2:
+            raise ValueError(f"strategy {self.strategy.value} needs an order of two or more")
+        if self.strategy is RouterKind.CASCADE and self.escalation_probability is None:
+            raise ValueError("strategy cascade needs escalation_probability")
+        return self
+
+
+__all__ = [
+    "ActivationDtype",
+    "ApiModel",
+    "Autoscale",
+    "Deployment",
+    "Fleet",
+    "GpuCost",
+    "KvDtype",
+    "OwnedGpu",
+    "Precision",
+    "PrefixCaching",
+    "RentedGpu",
+    "Routing",
+    "SelfHosted",
+    "Slo",
+    "SpeculativeDecoding",
+    "SpeculativeMethod",
+    "Tokens",
+    "UsdAmount",
+    "WeightDtype",
+]

@@ -1,0 +1,35 @@
+"""Bounded numeric field types shared by the scenario models.
+
+Bounds reject what cannot be meant (negative prices, rates or counts; fractions outside
+[0, 1]) and what is absurd (a billion replicas), so a typo fails validation instead of
+producing a plausible-looking result.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import Field
+
+Fraction = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
+UsdAmount = Annotated[float, Field(ge=0, le=1e13, allow_inf_nan=False)]
+UsdPerMtok = Annotated[float, Field(ge=0, le=1e5, allow_inf_nan=False)]
+UsdPerHour = Annotated[float, Field(ge=0, le=1e4, allow_inf_nan=False)]
+RatePerS = Annotated[float, Field(gt=0, le=1e7, allow_inf_nan=False)]
+Tokens = Annotated[int, Field(ge=1, le=10_000_000)]
+TokensFloat = Annotated[float, Field(gt=0, le=10_000_000, allow_inf_nan=False)]
+Count = Annotated[int, Field(ge=0, le=10_000_000_000)]
+Replicas = Annotated[int, Field(ge=1, le=100_000)]
+Parallelism = Annotated[int, Field(ge=1, le=1024)]
+PositiveSeconds = Annotated[float, Field(gt=0, le=1e9, allow_inf_nan=False)]
+Multiplier = Annotated[float, Field(gt=0, le=1e3, allow_inf_nan=False)]
+GrowthPerMonth = Annotated[float, Field(gt=-1, le=10, allow_inf_nan=False)]
+Name = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=80,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]*$",
+        description="a name: letters, digits, '_' and '-' (no dots: dots separate keys)",
+    ),
+]

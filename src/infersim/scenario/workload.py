@@ -1,0 +1,194 @@
+"""The workload: request classes (arrivals and token lengths) and user populations."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, model_validator
+
+from infersim.catalog.types import Strict
+from infersim.scenario.fields import (
+    Count,
+    Fraction,
+    GrowthPerMonth,
+    Name,
+    RatePerS,
+    Tokens,
+    TokensFloat,
+)
+
+FilePath = Annotated[str, Field(min_length=1, max_length=500, description="relative to the file")]
+
+# ---------------------------------------------------------------------------------------------
+# Arrival processes
+# ---------------------------------------------------------------------------------------------
+
+
+class Poisson(Strict):
+    process: Literal["poisson"]
+    rate_per_s: RatePerS
+
+
+class Bursty(Strict):
+    """Gamma inter-arrival times with a coefficient of variation (cv = 1 is Poisson)."""
+
+    process: Literal["bursty"]
+    rate_per_s: RatePerS
+    cv: Annotated[float, Field(gt=0, le=100, allow_inf_nan=False)]
+
+
+class Diurnal(Strict):
+    """A 24-hour profile: the hourly rate is mean_rate_per_s x hourly_weights[h] / mean(weights)."""
+
+    process: Literal["diurnal"]
+    mean_rate_per_s: RatePerS
+    hourly_weights: Annotated[
+        list[Annotated[float, Field(ge=0, le=1e6, allow_inf_nan=False)]],
+        Field(min_length=24, max_length=24),
+    ]
+
+    @model_validator(mode="after")
+    def _some_traffic(self) -> Diurnal:
+        if sum(self.hourly_weights) <= 0:
+            raise ValueError("hourly_weights are all zero")
+        return self
+
+
+class Trace(Strict):
+    """Replay a trace file: CSV or JSONL rows of timestamp_s, prompt_tokens, output_tokens
+    (optional cached_prefix_tokens and class)."""
+
+    process: Literal["trace"]
+    path: FilePath
+    format: Literal["csv", "jsonl"] | None = Field(default=None, description="none = by suffix")
+    time_scale: Annotated[float, Field(gt=0, le=1e6, allow_inf_nan=False)] = 1.0
+
+
+Arrival = Annotated[Poisson | Bursty | Diurnal | Trace, Field(discriminator="process")]
+
+# ---------------------------------------------------------------------------------------------
+# Token-length distributions
+# ---------------------------------------------------------------------------------------------
+
+
+class Fixed(Strict):
+    dist: Literal["fixed"]
+    tokens: Tokens
+
+
+class Uniform(Strict):
+    dist: Literal["uniform"]
+    low_tokens: Tokens
+    high_tokens: Tokens
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Uniform:
+        if self.low_tokens > self.high_tokens:
+            raise ValueError(f"low_tokens {self.low_tokens} exceeds high_tokens {self.high_tokens}")
+        return self
+
+
+class Lognormal(Strict):
+    """Given by its mean or median (p50), and its spread (sigma of the log, or p99)."""
+
+    dist: Literal["lognormal"]
+    mean_tokens: TokensFloat | None = None
+    p50_tokens: TokensFloat | None = None
+    p99_tokens: TokensFloat | None = None
+    sigma: Annotated[float, Field(gt=0, le=5, allow_inf_nan=False)] | None = None
+    max_tokens: Tokens | None = Field(default=None, description="truncate draws above this")
+
+    @model_validator(mode="after")
+    def _determined(self) -> Lognormal:
+        if (self.mean_tokens is None) == (self.p50_tokens is None):
+            raise ValueError("give exactly one of mean_tokens or p50_tokens")
+        if (self.sigma is None) == (self.p99_tokens is None):
+            raise ValueError("give exactly one of sigma or p99_tokens")
+        if self.p99_tokens is not None:
+            if self.p50_tokens is None:
+                raise ValueError("p99_tokens goes with p50_tokens")
+            if self.p99_tokens <= self.p50_tokens:
+                raise ValueError("p99_tokens must exceed p50_tokens")
+        return self
+
+
+class Empirical(Strict):
+    """Draw from the values in a file (one integer a line, or a CSV column)."""
+
+    dist: Literal["empirical"]
+    path: FilePath
+    column: str | None = None
+
+
+TokenDist = Annotated[Fixed | Uniform | Lognormal | Empirical, Field(discriminator="dist")]
+
+
+class RequestClass(Strict):
+    """A kind of request (chat, agentic coding, batch summarization...)."""
+
+    arrival: Arrival
+    prompt_tokens: TokenDist
+    output_tokens: TokenDist
+    deployment: Name | None = Field(
+        default=None, description="where it is served; none = the routing, or the only one"
+    )
+    cached_prefix_share: Fraction = Field(
+        default=0.0, description="share of prompt tokens that hit the prefix cache"
+    )
+    batch_api: bool = Field(default=False, description="billed at the batch discount")
+
+
+# ---------------------------------------------------------------------------------------------
+# User populations (economics): usage per user per month is heavy-tailed
+# ---------------------------------------------------------------------------------------------
+
+
+class UsageDist(Strict):
+    """Requests per active user per month: lognormal (by mean or median, and sigma or p99)
+    or Pareto (by shape alpha and minimum)."""
+
+    dist: Literal["lognormal", "pareto"]
+    mean: Annotated[float, Field(gt=0, le=1e7, allow_inf_nan=False)] | None = None
+    median: Annotated[float, Field(gt=0, le=1e7, allow_inf_nan=False)] | None = None
+    p99: Annotated[float, Field(gt=0, le=1e8, allow_inf_nan=False)] | None = None
+    sigma: Annotated[float, Field(gt=0, le=5, allow_inf_nan=False)] | None = None
+    alpha: Annotated[float, Field(gt=1, le=10, allow_inf_nan=False)] | None = None
+    minimum: Annotated[float, Field(gt=0, le=1e7, allow_inf_nan=False)] | None = None
+
+    @model_validator(mode="after")
+    def _determined(self) -> UsageDist:
+        if self.dist == "lognormal":
+            if (self.mean is None) == (self.median is None):
+                raise ValueError("lognormal usage needs exactly one of mean or median")
+            if (self.sigma is None) == (self.p99 is None):
+                raise ValueError("lognormal usage needs exactly one of sigma or p99")
+            if self.p99 is not None and (self.median is None or self.p99 <= self.median):
+                raise ValueError("p99 goes with median, and must exceed it")
+        elif self.alpha is None or (self.minimum is None) == (self.mean is None):
+            raise ValueError("pareto usage needs alpha, and one of minimum or mean")
+        return self
+
+
+class UserPopulation(Strict):
+    """Users of one plan (or the free tier) and what they use per month."""
+
+    plan: Name = Field(description="a key of pricing.plans, or 'free'")
+    users: Count
+    active_share: Fraction = 1.0
+    requests_per_user_per_month: UsageDist
+    prompt_tokens_per_request: TokensFloat
+    output_tokens_per_request: TokensFloat
+    cached_prefix_share: Fraction = 0.0
+    usage_growth_per_month: GrowthPerMonth = 0.0
+    deployment: Name | None = Field(default=None, description="none = routing, or the only one")
+
+
+class Workload(Strict):
+    classes: dict[Name, RequestClass] = Field(default_factory=dict)
+    users: dict[Name, UserPopulation] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> Workload:
+        if not self.classes and not self.users:
+            raise ValueError("a workload needs at least one request class or user population")
+        return self

@@ -1,0 +1,159 @@
+"""The command line: formats, atomic output, exit codes, one-line errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from conftest import CONFIGS
+from infersim import __version__
+from infersim.cli.app import app
+from infersim.scenario.schema import scenario_json_schema_text
+
+CHAT = str(CONFIGS / "chat-70b-h100.yaml")
+
+
+def invoke(runner: CliRunner, *args: str) -> tuple[int, str, str]:
+    result = runner.invoke(app, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+def assert_one_line_error(code: int, stdout: str, stderr: str, fragment: str) -> None:
+    assert code == 2
+    assert "Traceback" not in stdout + stderr
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ")
+    assert fragment in lines[0]
+
+
+def test_version(runner: CliRunner) -> None:
+    code, out, _ = invoke(runner, "--version")
+    assert (code, out) == (0, f"infersim {__version__}\n")
+
+
+def test_python_dash_m_entry_point() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "infersim", "--version"], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0 and done.stdout.strip() == f"infersim {__version__}"
+
+
+def test_run_without_a_file_uses_the_builtin_default(runner: CliRunner) -> None:
+    code, out, err = invoke(runner, "run")
+    assert code == 0
+    assert "default-chat" in out and "llama-3.1-70b" in out
+    assert "not implemented yet" in err
+
+
+def test_run_json_is_deterministic_and_versioned(runner: CliRunner) -> None:
+    first = invoke(runner, "run", CHAT, "--format", "json")
+    second = invoke(runner, "run", CHAT, "--format", "json")
+    assert first[0] == 0 and first[1] == second[1]
+    data = json.loads(first[1])
+    assert data["schema_version"] == 1
+    assert data["runs"][0]["resolved"]["deployments"]["main"]["gpu"] == "h100-sxm"
+
+
+def test_run_variant_and_all_variants(runner: CliRunner) -> None:
+    code, out, _ = invoke(runner, "run", CHAT, "--variant", "h200", "-f", "json")
+    assert code == 0
+    assert json.loads(out)["runs"][0]["resolved"]["deployments"]["main"]["gpu"] == "h200-sxm"
+    code, out, _ = invoke(runner, "run", CHAT, "--all-variants", "-f", "json")
+    runs = json.loads(out)["runs"]
+    assert [r["variant"] for r in runs] == [None, "int4", "h200", "b200-fp4"]
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (("run", CHAT, "--variant", "h20"), "unknown variant 'h20' — did you mean 'h200'?"),
+        (("run", CHAT, "--variant", "h200", "--all-variants"), "not both"),
+        (("run", "missing.yaml"), "missing.yaml: file not found"),
+        (("run", str(CONFIGS)), "is a directory"),
+        (("catalog", "show", "gpus", "h100"), "did you mean 'h100-sxm'?"),
+        (("catalog", "show", "prices", "openai:gpt4o"), "did you mean 'gpt-4o'?"),
+        (("catalog", "prices", "--provider", "opnai"), "did you mean 'openai'?"),
+    ],
+)
+def test_user_errors_are_one_line_and_exit_2(
+    runner: CliRunner, args: tuple[str, ...], fragment: str
+) -> None:
+    assert_one_line_error(*invoke(runner, *args), fragment)
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (("catalog", "gpus", "--format", "xml"), "'xml' is not one of"),
+        (("run", "--bogus"), "No such option: --bogus (see "),
+        (("run", "-o", "/nonexistent/dir/out.json"), "/nonexistent/dir does not exist"),
+        (("schema", "-o", "/"), "is a directory"),
+    ],
+)
+def test_usage_errors_are_one_line_and_exit_2(args: tuple[str, ...], fragment: str) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "infersim", *args], capture_output=True, text=True, check=False
+    )
+    assert_one_line_error(done.returncode, done.stdout, done.stderr, fragment)
+
+
+def test_output_file_is_written_atomically(runner: CliRunner, tmp_path: Path) -> None:
+    target = tmp_path / "out.json"
+    code, out, err = invoke(runner, "run", CHAT, "-f", "json", "-o", str(target))
+    assert code == 0 and out == "" and f"wrote {target}" in err
+    assert target.read_text(encoding="utf-8") == invoke(runner, "run", CHAT, "-f", "json")[1]
+    assert [p.name for p in tmp_path.iterdir()] == ["out.json"]  # no temporary left behind
+
+
+def test_failed_run_leaves_an_existing_output_untouched(runner: CliRunner, tmp_path: Path) -> None:
+    target = tmp_path / "out.json"
+    target.write_text("previous", encoding="utf-8")
+    code, _, _ = invoke(runner, "run", CHAT, "--variant", "nope", "-o", str(target))
+    assert code == 2 and target.read_text(encoding="utf-8") == "previous"
+
+
+@pytest.mark.parametrize("kind", ["gpus", "models", "prices"])
+def test_catalog_listings_in_every_format(runner: CliRunner, kind: str) -> None:
+    table = invoke(runner, "catalog", kind)[1]
+    as_json = json.loads(invoke(runner, "catalog", kind, "-f", "json")[1])
+    csv_text = invoke(runner, "catalog", kind, "-f", "csv")[1]
+    markdown = invoke(runner, "catalog", kind, "-f", "markdown")[1]
+    assert len(as_json) >= 8
+    assert len(csv_text.strip().splitlines()) == len(as_json) + 1
+    assert markdown.startswith(f"### {kind}")
+    assert all(entry["id"] in table for entry in as_json)
+    assert "\x1b[" not in table  # NO_COLOR and not a terminal: plain text
+
+
+def test_catalog_show_lists_sources(runner: CliRunner) -> None:
+    code, out, _ = invoke(runner, "catalog", "show", "gpus", "h100-sxm", "-f", "json")
+    data = json.loads(out)
+    assert code == 0 and data["sources"] and data["checked"]
+    code, out, _ = invoke(runner, "catalog", "show", "prices", "openai:gpt-4o@2025-06-01")
+    assert code == 0 and "genai-prices" in out and "2025-06-01" in out
+
+
+def test_schema_command_prints_the_committed_schema(runner: CliRunner) -> None:
+    assert invoke(runner, "schema")[1] == scenario_json_schema_text()
+
+
+def test_quiet_silences_diagnostics(runner: CliRunner) -> None:
+    code, out, err = invoke(runner, "--quiet", "run")
+    assert code == 0 and out and err == ""
+
+
+def test_internal_error_is_one_line_unless_debug(
+    runner: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def boom(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("kaboom")
+
+    monkeypatch.setattr("infersim.cli.run.load_scenario", boom)
+    assert_one_line_error(*invoke(runner, "run"), "internal error: RuntimeError: kaboom")
+    result = runner.invoke(app, ["--debug", "run"])
+    assert isinstance(result.exception, RuntimeError)
