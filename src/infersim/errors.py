@@ -61,8 +61,17 @@ def short_repr(value: Any, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def data_path(data: Any, loc: Sequence[str | int]) -> tuple[str | int, ...]:
-    """Map a pydantic error location onto the data, dropping union tags that are not keys."""
+KEY_ERRORS = frozenset({"missing", "extra_forbidden"})
+
+
+def data_path(
+    data: Any, loc: Sequence[str | int], error_type: str = "missing"
+) -> tuple[str | int, ...]:
+    """Map a pydantic error location onto the data, dropping union tags that are not keys.
+
+    The last element of `loc` is a key only for missing or unknown keys; otherwise a string
+    not found in the data is a union tag (e.g. 'lognormal') and is dropped.
+    """
     path: list[str | int] = []
     node = data
     for index, part in enumerate(loc):
@@ -71,7 +80,7 @@ def data_path(data: Any, loc: Sequence[str | int]) -> tuple[str | int, ...]:
             if part in node:
                 path.append(part)
                 node = node[part]
-            elif last:
+            elif last and error_type in KEY_ERRORS:
                 path.append(part)  # a missing or unknown key
             # else: a discriminator tag such as 'poisson', not a key of the data
         elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
@@ -177,7 +186,7 @@ def problems_from_validation(
     for part in prefix:
         root = root[part] if isinstance(root, dict | list) else None  # type: ignore[index]
     for error in exc.errors(include_url=False):
-        path = (*prefix, *data_path(root, error["loc"]))
+        path = (*prefix, *data_path(root, error["loc"], error["type"]))
         found.append((path, str(error["type"]), _message(error, path[len(prefix) :], model)))
     problems: list[Problem] = []
     seen: set[str] = set()

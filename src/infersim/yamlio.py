@@ -8,6 +8,7 @@ validation errors can name `file:line`.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +19,7 @@ import yaml
 from infersim.errors import ConfigError, Problem
 
 PathKey = tuple[str | int, ...]
+_FLOAT_12 = re.compile(r"^[-+]?(?:\d[\d_]*\.?\d*|\.\d+)[eE][-+]?\d+$")
 
 #: Guards against alias bombs ("billion laughs") and absurd files.
 MAX_NODES = 200_000
@@ -70,10 +72,12 @@ class _Builder:
                 for i, item in enumerate(node.value)
             ]
         if isinstance(node, yaml.ScalarNode):
+            if node.style is None and _FLOAT_12.match(node.value):
+                return float(node.value)  # YAML 1.2 reads 1e30 as a number; 1.1 as a string
             try:
                 return self._scalars.construct_object(node, deep=True)
-            except yaml.YAMLError as exc:
-                raise self._error(node, f"bad value: {exc}") from None
+            except (yaml.YAMLError, ValueError, KeyError, AttributeError, TypeError) as exc:
+                raise self._error(node, f"bad value {node.value!r}: {exc}") from None
         raise self._error(node, "unsupported YAML node")  # pragma: no cover
 
     def _mapping(self, node: yaml.MappingNode, path: PathKey) -> dict[str, Any]:

@@ -75,8 +75,8 @@ def _set_path(
                 origins,
                 (*path, key),
                 sub,
-                value_origins,
-                _origin_of(value_origins, (key,), where),
+                _subtree_origins(value_origins, (key,)),
+                value_origins.get((key,), where),
             )
         return
     _drop_origins(origins, path)
@@ -91,10 +91,6 @@ def _retagged(base: dict[str, Any], override: dict[str, Any]) -> bool:
     """Whether the override changes the mapping's type tag (e.g. kind: rented -> owned);
     then it replaces the base mapping instead of merging into it."""
     return any(key in override and key in base and override[key] != base[key] for key in TAG_KEYS)
-
-
-def _origin_of(origins: Origins, path: PathKey, default: Where) -> Where:
-    return origins.get(path, default)
 
 
 def _drop_origins(origins: Origins, path: PathKey) -> None:
@@ -225,6 +221,27 @@ def _display_path(path: Path) -> Path:
         return path
 
 
+def _check_set_once(overrides: dict[str, Any], vpath: PathKey, doc: Document) -> None:
+    """A variant may not set the same path twice (once dotted, once nested)."""
+    seen: dict[PathKey, PathKey] = {}
+
+    def visit(mapping: dict[str, Any], raw: PathKey, target: PathKey) -> None:
+        for key, value in mapping.items():
+            here, full = (*raw, key), (*target, *_split(str(key)))
+            if full in seen:
+                file, line = doc.locate(here)
+                _, first = doc.locate(seen[full])
+                dotted = ".".join(str(p) for p in full)
+                raise ConfigError(
+                    [Problem(file, line, dotted, f"set twice (also on line {first})")]
+                )
+            seen[full] = here
+            if isinstance(value, dict):
+                visit(value, here, full)
+
+    visit(overrides, vpath, ())
+
+
 def variant_names(doc: Document) -> list[str]:
     variants = doc.data.get("variants")
     return list(variants) if isinstance(variants, dict) else []
@@ -248,6 +265,7 @@ def apply_variant(doc: Document, name: str) -> Document:
         raise ConfigError(
             [Problem(file, line, f"variants.{name}", "a variant is a mapping of overrides")]
         )
+    _check_set_once(overrides, vpath, doc)
     result = Document(copy.deepcopy(doc.data), dict(doc.origins), [*doc.files])
     for key, value in overrides.items():
         where = doc.origins.get((*vpath, key)) or doc.locate(vpath)
