@@ -228,6 +228,20 @@ class Fleet(Strict):
     slo: Slo = Field(default_factory=Slo)
     autoscale: Autoscale | None = None
     disaggregated: bool = Field(default=False, description="separate prefill and decode pools")
+    prefill_replicas: Annotated[int, Field(ge=1, le=100_000)] | None = Field(
+        default=None, description="disaggregated: replicas in the prefill pool (none = half)"
+    )
+    replications: Annotated[int, Field(ge=1, le=100)] = Field(
+        default=3, description="independent runs (seeds) behind the confidence intervals"
+    )
+    max_simulated_requests: Annotated[int, Field(ge=100, le=100_000_000)] = Field(
+        default=200_000,
+        description="above this many requests a deployment's run simulates a representative "
+        "sample of its replicas (and of time, for steady arrivals) and scales up",
+    )
+    warmup_share: Annotated[float, Field(ge=0, lt=0.5, allow_inf_nan=False)] = Field(
+        default=0.05, description="share of the simulated time left out of latency statistics"
+    )
 
 
 class RouterKind(StrEnum):

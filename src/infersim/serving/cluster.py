@@ -1,0 +1,165 @@
+"""N replicas of one deployment behind a load balancer: the discrete-event loop.
+
+The engine owns its state: one event heap ordered by (time, sequence number), the replicas,
+and the arrival stream. Events are replica iterations (or decode segments) ending; arrivals
+are read in time order from the stream. A request goes to a replica chosen by the load
+balancer when it arrives. The loop stops when every request has finished, or early with an
+overload verdict when the backlog grows past what any latency figure could mean.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from infersim.perf import PerfModel
+from infersim.serving.replica import Replica, RequestTable
+
+#: Backlog (requests waiting, per replica) past which a run is declared overloaded.
+OVERLOAD_BACKLOG_PER_REPLICA = 20_000
+
+
+@dataclass(frozen=True)
+class ClusterRun:
+    """The raw outcome of one event loop."""
+
+    table: RequestTable
+    replicas: list[Replica]
+    end_s: float
+    events: int
+    overloaded_at_s: float | None
+    active_replica_s: float
+    """Replica-seconds provisioned (replicas x time each was up)."""
+
+
+Chooser = Callable[[list[Replica], int], int]
+
+
+def _round_robin(replicas: list[Replica], counter: int) -> int:
+    return counter % len(replicas)
+
+
+def _least_outstanding(replicas: list[Replica], counter: int) -> int:
+    best, best_load = 0, math.inf
+    for index, replica in enumerate(replicas):
+        if replica.outstanding < best_load:
+            best, best_load = index, replica.outstanding
+    return best
+
+
+def _least_kv(replicas: list[Replica], counter: int) -> int:
+    best, best_load = 0, math.inf
+    for index, replica in enumerate(replicas):
+        load = replica.kv_fraction() + replica.outstanding * 1e-9 + len(replica.waiting)
+        if load < best_load:
+            best, best_load = index, load
+    return best
+
+
+BALANCERS: dict[str, Chooser] = {
+    "round_robin": _round_robin,
+    "least_outstanding": _least_outstanding,
+    "least_kv": _least_kv,
+}
+
+
+@dataclass(frozen=True)
+class ReplicaSchedule:
+    """How many replicas are up from each time on (autoscaling); a fixed fleet has one step."""
+
+    times_s: Sequence[float]
+    counts: Sequence[int]
+
+    def count_at(self, t_s: float) -> int:
+        index = int(np.searchsorted(np.asarray(self.times_s), t_s, side="right")) - 1
+        return int(self.counts[max(index, 0)])
+
+    @property
+    def peak(self) -> int:
+        return max(self.counts)
+
+
+def run_cluster(
+    perf: PerfModel,
+    arrival_s: NDArray[np.float64],
+    prompt_tokens: NDArray[np.int64],
+    output_tokens: NDArray[np.int64],
+    cached_tokens: NDArray[np.int64],
+    schedule: ReplicaSchedule,
+    load_balancer: str,
+    chunked_prefill: bool,
+    horizon_s: float,
+) -> ClusterRun:
+    """Simulate the requests on the replicas until all finish (or overload)."""
+    table = RequestTable(
+        arrival_s.tolist(), prompt_tokens.tolist(), output_tokens.tolist(), cached_tokens.tolist()
+    )
+    replicas = [Replica(perf, table, chunked_prefill) for _ in range(schedule.peak)]
+    choose = BALANCERS[load_balancer]
+    heap: list[tuple[float, int, int, int]] = []
+    seq = 0
+    events = 0
+    times = table.arrival_s
+    n_requests = len(times)
+    next_index = 0
+    change_times = [*schedule.times_s[1:], math.inf]
+    change_pointer = 0
+    active = schedule.count_at(0.0)
+    limit = OVERLOAD_BACKLOG_PER_REPLICA * schedule.peak
+    overloaded_at: float | None = None
+    now = 0.0
+    while True:
+        t_arrival = times[next_index] if next_index < n_requests else math.inf
+        t_event = heap[0][0] if heap else math.inf
+        t_change = change_times[change_pointer]
+        if t_change <= t_arrival and t_change <= t_event and t_change < math.inf:
+            active = int(schedule.counts[change_pointer + 1])
+            change_pointer += 1
+            continue
+        if t_event <= t_arrival:
+            if t_event == math.inf:
+                break
+            now, _, index, version = heapq.heappop(heap)
+            replica = replicas[index]
+            if version != replica.version:
+                continue
+            events += 1
+            replica.finish(now)
+            end = replica.start(now)
+            if end is not None:
+                seq += 1
+                heapq.heappush(heap, (end, seq, index, replica.version))
+            continue
+        now = t_arrival
+        events += 1
+        index = choose(replicas[:active], next_index)
+        replica = replicas[index]
+        changed = replica.enqueue(next_index, now)
+        next_index += 1
+        if not replica.busy:
+            end = replica.start(now)
+            changed = end is not None
+        if changed:
+            seq += 1
+            heapq.heappush(heap, (replica.end_s, seq, index, replica.version))
+        if next_index % 1024 == 0 and sum(len(r.waiting) for r in replicas) > limit:
+            overloaded_at = now
+            break
+    end_s = max(now, horizon_s)
+    up_s = _replica_seconds(schedule, end_s)
+    return ClusterRun(table, replicas, end_s, events, overloaded_at, up_s)
+
+
+def _replica_seconds(schedule: ReplicaSchedule, end_s: float) -> float:
+    total = 0.0
+    bounds = [*schedule.times_s, math.inf]
+    for index, count in enumerate(schedule.counts):
+        start, stop = bounds[index], min(bounds[index + 1], end_s)
+        if stop > start:
+            total += count * (stop - start)
+    return total

@@ -1,0 +1,318 @@
+"""One replica's continuous-batching scheduler (iteration-level batching, as in vLLM).
+
+Each iteration, every decoding sequence emits `decode_tokens_per_step` tokens in expectation
+(1, or the speculative-decoding figure); prefill work is admitted FCFS while sequence and KV
+limits allow, in chunks within the per-iteration token budget (chunked prefill) or as whole
+prompts in prefill-only iterations. KV memory is paged: a sequence holds its tokens in blocks
+of `kv_block_tokens`, so it wastes at most one partial block; admission needs room for the
+whole context, and when decode growth runs out of blocks the most recently admitted sequence
+is preempted and later recomputed.
+
+Cost grows with requests, not tokens: between admissions and completions the decode batch is
+fixed, so its iterations are planned together as one *segment* (their times computed at once,
+vectorized) and cut short only when an arrival lands on this replica.
+
+Decode progress is counted in steps: a sequence that joined decode at step j has context
+`base + e * (step - j)`; the replica keeps only sums over sequences, so a step costs O(1).
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from collections import deque
+from dataclasses import dataclass, field
+
+import numpy as np
+from numpy.typing import NDArray
+
+from infersim.perf import PerfModel, chunk_context_tokens
+
+#: Longest segment planned at once (steps); longer runs are planned in several pieces.
+MAX_SEGMENT_STEPS = 2048
+
+
+@dataclass
+class RequestTable:
+    """Per-request inputs and outcomes, as Python lists (fast scalar access)."""
+
+    arrival_s: list[float]
+    prompt_tokens: list[int]
+    output_tokens: list[int]
+    cached_tokens: list[int]
+    first_token_s: list[float] = field(default_factory=list)
+    finish_s: list[float] = field(default_factory=list)
+    admit_s: list[float] = field(default_factory=list)
+    emitted: list[int] = field(default_factory=list)
+    preemptions: list[int] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        n = len(self.arrival_s)
+        nan = math.nan
+        self.first_token_s = [nan] * n
+        self.finish_s = [nan] * n
+        self.admit_s = [nan] * n
+        self.emitted = [0] * n
+        self.preemptions = [0] * n
+
+
+@dataclass
+class ReplicaStats:
+    """What a replica did: work, time, and the time-weighted batch and KV occupancy."""
+
+    busy_s: float = 0.0
+    prefill_s: float = 0.0
+    iterations: int = 0
+    prefill_tokens: float = 0.0
+    recomputed_tokens: float = 0.0
+    decode_tokens: float = 0.0
+    kv_read_token_steps: float = 0.0
+    preemptions: int = 0
+    rejected: int = 0
+    batch_sizes: list[int] = field(default_factory=list)
+    batch_durations_s: list[float] = field(default_factory=list)
+    kv_occupancy: list[float] = field(default_factory=list)
+
+
+class Replica:
+    """A replica's queue, running batch and KV cache; driven by the cluster's event loop."""
+
+    def __init__(self, perf: PerfModel, table: RequestTable, chunked_prefill: bool) -> None:
+        self.perf = perf
+        self.table = table
+        self.chunked = chunked_prefill
+        self.capacity = perf.kv_capacity_tokens
+        self.block = perf.kv_block_tokens
+        self.e = perf.decode_tokens_per_step
+        self.verify = perf.verify_tokens
+        self.max_seqs = perf.max_batch_sequences
+        self.max_tokens = perf.max_batch_tokens
+        self.stats = ReplicaStats()
+        self.waiting: deque[int] = deque()
+        self.prefilling: list[int] = []
+        self.todo: dict[int, int] = {}  # prompt tokens still to compute
+        self.in_kv: dict[int, int] = {}  # tokens already in the KV cache, while prefilling
+        self.reserved = 0  # KV tokens held by prefilling sequences
+        self.step = 0
+        self.n = 0
+        self.s_base = 0.0
+        self.s_join = 0
+        self.decoding: dict[int, tuple[int, float]] = {}  # rid -> (join step, base context)
+        self.finishes: list[tuple[int, int]] = []  # heap of (finish step, rid)
+        self.outstanding = 0
+        # the iteration or segment in flight
+        self.busy = False
+        self.start_s = 0.0
+        self.end_s = 0.0
+        self.seg_cum: NDArray[np.float64] | None = None
+        self.seg_steps = 0
+        self.finishing: list[int] = []  # prefills that complete with the current iteration
+        self.version = 0
+
+    # ----------------------------------------------------------------------------- state
+    def decode_context(self) -> float:
+        return self.s_base + self.e * (self.n * self.step - self.s_join)
+
+    def kv_used(self) -> float:
+        seqs = self.n + len(self.prefilling)
+        return self.reserved + self.decode_context() + seqs * self.block
+
+    def kv_fraction(self) -> float:
+        return self.kv_used() / self.capacity
+
+    # ----------------------------------------------------------------------------- arrivals
+    def enqueue(self, rid: int, now_s: float) -> bool:
+        """Queue a request; True when the plan in flight changed (the caller reschedules)."""
+        self.waiting.append(rid)
+        self.outstanding += 1
+        if self.seg_cum is None or self.n + len(self.prefilling) >= self.max_seqs:
+            return False
+        # cut the decode segment at the end of the step in progress
+        done = int(np.searchsorted(self.seg_cum, now_s - self.start_s, side="right"))
+        keep = min(done + 1, self.seg_steps)
+        if keep == self.seg_steps:
+            return False
+        self.seg_steps = keep
+        self.end_s = self.start_s + float(self.seg_cum[keep - 1])
+        self.version += 1
+        return True
+
+    def _context_of(self, rid: int) -> int:
+        """Tokens a (possibly preempted) request must hold in the KV cache when admitted."""
+        return self.table.prompt_tokens[rid] + self.table.emitted[rid]
+
+    def _admit(self, now_s: float) -> None:
+        table = self.table
+        while self.waiting and self.n + len(self.prefilling) < self.max_seqs:
+            rid = self.waiting[0]
+            need = self._context_of(rid)
+            if need + 2 * self.block > self.capacity:
+                self.waiting.popleft()  # can never fit: reject rather than block the queue
+                self.outstanding -= 1
+                self.stats.rejected += 1
+                continue
+            if self.kv_used() + need + self.block > self.capacity:
+                break
+            self.waiting.popleft()
+            self.prefilling.append(rid)
+            self.reserved += need
+            cached = min(table.cached_tokens[rid], need)
+            self.todo[rid] = need - cached
+            self.in_kv[rid] = cached
+            if table.emitted[rid]:
+                self.stats.recomputed_tokens += need - cached
+            if math.isnan(table.admit_s[rid]):
+                table.admit_s[rid] = now_s
+
+    # ----------------------------------------------------------------------------- planning
+    def start(self, now_s: float) -> float | None:
+        """Plan the next iteration or decode segment; its end time, or None when idle."""
+        self._admit(now_s)
+        if self.prefilling:
+            return self._start_prefill(now_s)
+        if self.n == 0:
+            self.busy = False
+            return None
+        return self._start_segment(now_s)
+
+    def _start_prefill(self, now_s: float) -> float:
+        decode_seqs = self.n if self.chunked else 0
+        budget = self.max_tokens - decode_seqs * self.verify
+        prefill_tokens = 0
+        prefill_ctx = 0
+        self.finishing = []
+        for rid in self.prefilling:
+            todo = self.todo[rid]
+            chunk = todo if not self.chunked else min(todo, budget)
+            if chunk <= 0 or (prefill_tokens and chunk > budget):
+                break
+            prefill_ctx += chunk_context_tokens(chunk, self.in_kv[rid])
+            prefill_tokens += chunk
+            self.in_kv[rid] += chunk
+            self.todo[rid] = todo - chunk
+            budget -= chunk
+            if todo == chunk:
+                self.finishing.append(rid)
+        decode_ctx = self.decode_context() if decode_seqs else 0.0
+        perf = self.perf
+        seconds = perf.iteration_time_s(prefill_tokens, prefill_ctx, decode_seqs, decode_ctx)
+        decode_only = perf.iteration_time_s(0, 0, decode_seqs, decode_ctx) if decode_seqs else 0.0
+        self.stats.prefill_s += seconds - decode_only  # the prefill's marginal time
+        self._record(seconds, decode_seqs, decode_ctx, 1)
+        self.stats.prefill_tokens += prefill_tokens
+        self.seg_cum = None
+        self.seg_steps = 1 if decode_seqs else 0
+        return self._begin(now_s, seconds)
+
+    def _start_segment(self, now_s: float) -> float:
+        growth = self.n * self.e
+        while True:
+            free = self.capacity - self.kv_used()
+            kv_steps = math.floor(free / growth) if growth > 0 else MAX_SEGMENT_STEPS
+            if kv_steps >= 1 or self.n <= 1:
+                break
+            self._preempt_last()
+            growth = self.n * self.e
+        steps = max(1, min(self.finishes[0][0] - self.step, kv_steps, MAX_SEGMENT_STEPS))
+        ctx0 = self.decode_context()
+        if steps == 1:
+            seconds = self.perf.iteration_time_s(0, 0, self.n, ctx0)
+            self.seg_cum = np.array([seconds])
+        else:
+            ctx = ctx0 + growth * np.arange(steps, dtype=np.float64)
+            self.seg_cum = np.cumsum(self.perf.iteration_times_s(0.0, 0.0, self.n, ctx))
+            seconds = float(self.seg_cum[-1])
+        self.seg_steps = steps
+        self.finishing = []
+        return self._begin(now_s, seconds)
+
+    def _begin(self, now_s: float, seconds: float) -> float:
+        self.busy = True
+        self.start_s = now_s
+        self.end_s = now_s + seconds
+        self.version += 1
+        return self.end_s
+
+    def _record(self, seconds: float, seqs: int, ctx0: float, steps: int) -> None:
+        stats = self.stats
+        stats.busy_s += seconds
+        stats.iterations += steps
+        stats.batch_sizes.append(seqs)
+        stats.batch_durations_s.append(seconds)
+        stats.kv_occupancy.append(self.kv_used() / self.capacity)
+        if seqs:
+            stats.decode_tokens += seqs * self.e * steps
+            growth = seqs * self.e
+            stats.kv_read_token_steps += steps * ctx0 + growth * steps * (steps - 1) / 2
+
+    def _preempt_last(self) -> None:
+        rid, (join, base) = self.decoding.popitem()  # most recently joined
+        self.n -= 1
+        self.s_base -= base
+        self.s_join -= join
+        generated = math.floor(self.e * (self.step - join))
+        self.table.emitted[rid] = min(
+            self.table.emitted[rid] + generated, self.table.output_tokens[rid] - 1
+        )
+        self.table.preemptions[rid] += 1
+        self.stats.preemptions += 1
+        self.waiting.appendleft(rid)
+
+    # ----------------------------------------------------------------------------- completion
+    def finish(self, now_s: float) -> list[int]:
+        """Complete the iteration or segment in flight; the requests that finished."""
+        done: list[int] = []
+        if self.seg_cum is not None:  # a decode segment, possibly cut short
+            seconds = float(self.seg_cum[self.seg_steps - 1])
+            self._record(seconds, self.n, self.decode_context(), self.seg_steps)
+        self.step += self.seg_steps
+        self._complete_decodes(now_s, done)
+        table = self.table
+        for rid in self.finishing:
+            self.prefilling.remove(rid)
+            context = self._context_of(rid)
+            self.reserved -= context
+            del self.todo[rid], self.in_kv[rid]
+            if math.isnan(table.first_token_s[rid]):
+                table.first_token_s[rid] = now_s
+            table.emitted[rid] += 1
+            remaining = table.output_tokens[rid] - table.emitted[rid]
+            if remaining <= 0:
+                self._done(rid, now_s, done)
+                continue
+            base = float(context + 1)
+            self.decoding[rid] = (self.step, base)
+            self.n += 1
+            self.s_base += base
+            self.s_join += self.step
+            heapq.heappush(self.finishes, (self.step + math.ceil(remaining / self.e), rid))
+        self.finishing = []
+        self.seg_cum = None
+        self.seg_steps = 0
+        self.busy = False
+        return done
+
+    def _complete_decodes(self, now_s: float, done: list[int]) -> None:
+        finishes = self.finishes
+        while finishes and finishes[0][0] <= self.step:
+            finish_step, rid = heapq.heappop(finishes)
+            entry = self.decoding.get(rid)
+            if entry is None:
+                continue  # preempted since: a stale entry
+            join, base = entry
+            if (
+                join + math.ceil((self.table.output_tokens[rid] - self.table.emitted[rid]) / self.e)
+                != finish_step
+            ):
+                continue
+            del self.decoding[rid]
+            self.n -= 1
+            self.s_base -= base
+            self.s_join -= join
+            self.table.emitted[rid] = self.table.output_tokens[rid]
+            self._done(rid, now_s, done)
+
+    def _done(self, rid: int, now_s: float, done: list[int]) -> None:
+        self.table.finish_s[rid] = now_s
+        self.outstanding -= 1
+        done.append(rid)

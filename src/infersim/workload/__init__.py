@@ -1,0 +1,1 @@
+"""Workload generation: arrival processes, token lengths, traces -> a stream of requests."""

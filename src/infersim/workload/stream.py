@@ -1,0 +1,145 @@
+"""Turn a scenario's request classes into one time-ordered stream of requests (numpy arrays).
+
+Each class draws its own arrivals and token lengths from a child generator spawned from the
+run's generator, so adding a class does not reshuffle the others' samples.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from infersim.errors import InfersimError
+from infersim.scenario.deployment import RouterKind
+from infersim.scenario.model import Scenario
+from infersim.scenario.workload import Bursty, Diurnal, Poisson, RequestClass, Trace
+from infersim.workload.arrivals import bursty_times, diurnal_times, poisson_times
+from infersim.workload.lengths import sample_tokens
+from infersim.workload.trace import ExternalData
+
+
+@dataclass(frozen=True)
+class RequestStream:
+    """Requests sorted by arrival time; `class_idx` indexes `class_names`, `deployment_idx`
+    indexes `deployment_names`."""
+
+    time_s: NDArray[np.float64]
+    prompt_tokens: NDArray[np.int64]
+    output_tokens: NDArray[np.int64]
+    cached_tokens: NDArray[np.int64]
+    class_idx: NDArray[np.int64]
+    deployment_idx: NDArray[np.int64]
+    class_names: tuple[str, ...]
+    deployment_names: tuple[str, ...]
+
+    def __len__(self) -> int:
+        return len(self.time_s)
+
+    def select(self, mask: NDArray[np.bool_]) -> RequestStream:
+        return RequestStream(
+            self.time_s[mask],
+            self.prompt_tokens[mask],
+            self.output_tokens[mask],
+            self.cached_tokens[mask],
+            self.class_idx[mask],
+            self.deployment_idx[mask],
+            self.class_names,
+            self.deployment_names,
+        )
+
+
+class UnsupportedRoutingError(InfersimError):
+    pass
+
+
+def _class_arrivals(
+    cls: RequestClass, horizon_s: float, rng: np.random.Generator, data: ExternalData
+) -> tuple[
+    NDArray[np.float64],
+    NDArray[np.int64] | None,
+    NDArray[np.int64] | None,
+    NDArray[np.int64] | None,
+]:
+    arrival = cls.arrival
+    if isinstance(arrival, Poisson):
+        return poisson_times(arrival, horizon_s, rng), None, None, None
+    if isinstance(arrival, Bursty):
+        return bursty_times(arrival, horizon_s, rng), None, None, None
+    if isinstance(arrival, Diurnal):
+        return diurnal_times(arrival, horizon_s, rng), None, None, None
+    assert isinstance(arrival, Trace)
+    trace = data.traces[arrival.path]
+    times = (trace.times_s - trace.times_s[0]) * arrival.time_scale
+    keep = times < horizon_s
+    return (
+        times[keep],
+        trace.prompt_tokens[keep],
+        trace.output_tokens[keep],
+        trace.cached_prefix_tokens[keep],
+    )
+
+
+def build_requests(
+    scenario: Scenario, data: ExternalData, horizon_s: float, rng: np.random.Generator
+) -> RequestStream:
+    """All requests of all classes arriving in [0, horizon_s), with their deployment."""
+    deployments = tuple(scenario.deployments)
+    class_names = tuple(scenario.workload.classes)
+    parts = []
+    children = rng.spawn(len(class_names) + 1)
+    for index, (name, cls) in enumerate(scenario.workload.classes.items()):
+        child = children[index]
+        times, prompts, outputs, cached = _class_arrivals(cls, horizon_s, child, data)
+        n = len(times)
+        if prompts is None or outputs is None or cached is None:
+            prompts = sample_tokens(cls.prompt_tokens, n, child, data.empirical)
+            outputs = sample_tokens(cls.output_tokens, n, child, data.empirical)
+            cached = np.floor(prompts * cls.cached_prefix_share).astype(np.int64)
+        target = _deployment_indices(scenario, name, cls, n, deployments, child)
+        parts.append((times, prompts, outputs, cached, np.full(n, index, dtype=np.int64), target))
+    del children[-1]
+    if not parts:
+        empty_f = np.zeros(0, dtype=np.float64)
+        empty_i = np.zeros(0, dtype=np.int64)
+        return RequestStream(
+            empty_f, empty_i, empty_i, empty_i, empty_i, empty_i, class_names, deployments
+        )
+    merged = [np.concatenate([p[i] for p in parts]) for i in range(6)]
+    order = np.argsort(merged[0], kind="stable")
+    return RequestStream(
+        merged[0][order].astype(np.float64),
+        merged[1][order].astype(np.int64),
+        merged[2][order].astype(np.int64),
+        merged[3][order].astype(np.int64),
+        merged[4][order].astype(np.int64),
+        merged[5][order].astype(np.int64),
+        class_names,
+        deployments,
+    )
+
+
+def _deployment_indices(
+    scenario: Scenario,
+    class_name: str,
+    cls: RequestClass,
+    n: int,
+    deployments: tuple[str, ...],
+    rng: np.random.Generator,
+) -> NDArray[np.int64]:
+    if cls.deployment is not None:
+        return np.full(n, deployments.index(cls.deployment), dtype=np.int64)
+    routing = scenario.routing
+    if routing is None:
+        return np.zeros(n, dtype=np.int64)  # validation ensured a single deployment
+    if routing.strategy is not RouterKind.FIXED_SPLIT:
+        raise UnsupportedRoutingError(
+            f"workload.classes.{class_name}: the serving engine routes by fixed_split only so far; "
+            f"'{routing.strategy.value}' routing is evaluated by the routing lever, not the engine"
+        )
+    names = list(routing.split)
+    shares = np.asarray([routing.split[k] for k in names], dtype=np.float64)
+    picks = rng.choice(len(names), size=n, p=shares / shares.sum())
+    lookup = np.asarray([deployments.index(k) for k in names], dtype=np.int64)
+    return lookup[picks]
