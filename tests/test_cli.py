@@ -15,7 +15,7 @@ from infersim import __version__
 from infersim.cli.app import app
 from infersim.scenario.schema import scenario_json_schema_text
 
-CHAT = str(CONFIGS / "chat-70b-h100.yaml")
+SMALL = str(CONFIGS.parent / "tests" / "scenarios" / "cli-small.yaml")
 
 
 def invoke(runner: CliRunner, *args: str) -> tuple[int, str, str]:
@@ -46,24 +46,26 @@ def test_python_dash_m_entry_point() -> None:
 def test_run_without_a_file_uses_the_builtin_default(runner: CliRunner) -> None:
     code, out, err = invoke(runner, "run")
     assert code == 0
-    assert "default-chat" in out and "llama-3.1-70b" in out
-    assert "not implemented yet" in err
+    assert "default-chat: serving" in out and "llama-3.1-70b" in out
+    assert "TTFT p99" in out and err == ""
 
 
 def test_run_json_is_deterministic_and_versioned(runner: CliRunner) -> None:
-    first = invoke(runner, "run", CHAT, "--format", "json")
-    second = invoke(runner, "run", CHAT, "--format", "json")
+    first = invoke(runner, "run", SMALL, "--format", "json")
+    second = invoke(runner, "run", SMALL, "--format", "json")
     assert first[0] == 0 and first[1] == second[1]
     data = json.loads(first[1])
     assert data["schema_version"] == 1
-    assert data["runs"][0]["resolved"]["deployments"]["main"]["gpu"] == "h100-sxm"
+    served = data["runs"][0]["serving"]["deployments"]["main"]
+    assert served["gpu"] == "h100-sxm" and served["mode"] == "des"
+    assert served["completed"] == served["requests"] > 0
 
 
 def test_run_variant_and_all_variants(runner: CliRunner) -> None:
-    code, out, _ = invoke(runner, "run", CHAT, "--variant", "h200", "-f", "json")
+    code, out, _ = invoke(runner, "run", SMALL, "--variant", "h200", "-f", "json")
     assert code == 0
-    assert json.loads(out)["runs"][0]["resolved"]["deployments"]["main"]["gpu"] == "h200-sxm"
-    code, out, _ = invoke(runner, "run", CHAT, "--all-variants", "-f", "json")
+    assert json.loads(out)["runs"][0]["serving"]["deployments"]["main"]["gpu"] == "h200-sxm"
+    code, out, _ = invoke(runner, "run", SMALL, "--all-variants", "-f", "json")
     runs = json.loads(out)["runs"]
     assert [r["variant"] for r in runs] == [None, "int4", "h200", "b200-fp4"]
 
@@ -71,8 +73,8 @@ def test_run_variant_and_all_variants(runner: CliRunner) -> None:
 @pytest.mark.parametrize(
     ("args", "fragment"),
     [
-        (("run", CHAT, "--variant", "h20"), "unknown variant 'h20' — did you mean 'h200'?"),
-        (("run", CHAT, "--variant", "h200", "--all-variants"), "not both"),
+        (("run", SMALL, "--variant", "h20"), "unknown variant 'h20' — did you mean 'h200'?"),
+        (("run", SMALL, "--variant", "h200", "--all-variants"), "not both"),
         (("run", "missing.yaml"), "missing.yaml: file not found"),
         (("run", str(CONFIGS)), "is a directory"),
         (("catalog", "show", "gpus", "h100"), "did you mean 'h100-sxm'?"),
@@ -104,16 +106,16 @@ def test_usage_errors_are_one_line_and_exit_2(args: tuple[str, ...], fragment: s
 
 def test_output_file_is_written_atomically(runner: CliRunner, tmp_path: Path) -> None:
     target = tmp_path / "out.json"
-    code, out, err = invoke(runner, "run", CHAT, "-f", "json", "-o", str(target))
+    code, out, err = invoke(runner, "run", SMALL, "-f", "json", "-o", str(target))
     assert code == 0 and out == "" and f"wrote {target}" in err
-    assert target.read_text(encoding="utf-8") == invoke(runner, "run", CHAT, "-f", "json")[1]
+    assert target.read_text(encoding="utf-8") == invoke(runner, "run", SMALL, "-f", "json")[1]
     assert [p.name for p in tmp_path.iterdir()] == ["out.json"]  # no temporary left behind
 
 
 def test_failed_run_leaves_an_existing_output_untouched(runner: CliRunner, tmp_path: Path) -> None:
     target = tmp_path / "out.json"
     target.write_text("previous", encoding="utf-8")
-    code, _, _ = invoke(runner, "run", CHAT, "--variant", "nope", "-o", str(target))
+    code, _, _ = invoke(runner, "run", SMALL, "--variant", "nope", "-o", str(target))
     assert code == 2 and target.read_text(encoding="utf-8") == "previous"
 
 

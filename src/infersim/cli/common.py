@@ -8,9 +8,6 @@ prints one line too (the traceback only with `--debug`).
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import os
 import sys
 import tempfile
@@ -23,10 +20,12 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from infersim.catalog.load import Catalog, load_builtin, load_dirs
 from infersim.errors import ConfigError, InfersimError, UsageError
+from infersim.report.tables import DataTable, render_csv, render_json, render_markdown, render_rich
+
+__all__ = ["DataTable", "render_json"]
 
 
 class OutputFormat(StrEnum):
@@ -91,92 +90,6 @@ def info(ctx: typer.Context, message: str) -> None:
         stderr_console().print(message, markup=False)
 
 
-@dataclass(frozen=True)
-class DataTable:
-    """A titled table of plain values: rendered as Rich, CSV or Markdown."""
-
-    title: str
-    columns: Sequence[str]
-    rows: Sequence[Sequence[Any]]
-    footer: Sequence[Any] | None = None
-    caption: str | None = None
-
-
-def _cell(value: Any) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, float):
-        return f"{value:,.4g}" if abs(value) < 1e4 else f"{value:,.0f}"
-    return str(value)
-
-
-def render_rich(tables: Sequence[DataTable], width: int | None = None) -> str:
-    console = Console(
-        file=io.StringIO(),
-        width=width or _terminal_width(),
-        force_terminal=False,
-        no_color=True,
-        highlight=False,
-    )
-    for table in tables:
-        rich_table = Table(
-            title=table.title, caption=table.caption, show_footer=table.footer is not None
-        )
-        for index, column in enumerate(table.columns):
-            footer = _cell(table.footer[index]) if table.footer is not None else ""
-            rich_table.add_column(column, footer=footer, overflow="fold")
-        for row in table.rows:
-            rich_table.add_row(*(_cell(v) for v in row))
-        console.print(rich_table)
-    output = console.file
-    assert isinstance(output, io.StringIO)
-    return output.getvalue()
-
-
-def _terminal_width() -> int:
-    try:
-        return max(60, int(os.environ.get("COLUMNS", "")))
-    except ValueError:
-        return 120
-
-
-def render_csv(tables: Sequence[DataTable]) -> str:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    for index, table in enumerate(tables):
-        if index:
-            buffer.write("\n")
-        if len(tables) > 1:
-            writer.writerow([f"# {table.title}"])
-        writer.writerow(table.columns)
-        writer.writerows([["" if v is None else v for v in row] for row in table.rows])
-        if table.footer is not None:
-            writer.writerow(["" if v is None else v for v in table.footer])
-    return buffer.getvalue()
-
-
-def render_markdown(tables: Sequence[DataTable]) -> str:
-    parts: list[str] = []
-    for table in tables:
-        lines = [f"### {table.title}", ""]
-        lines.append("| " + " | ".join(table.columns) + " |")
-        lines.append("|" + "|".join("---" for _ in table.columns) + "|")
-        rows = [*table.rows, *([table.footer] if table.footer is not None else [])]
-        for row in rows:
-            cells = [_cell(v).replace("|", "\\|") for v in row]
-            lines.append("| " + " | ".join(cells) + " |")
-        if table.caption:
-            lines += ["", table.caption]
-        parts.append("\n".join(lines) + "\n")
-    return "\n".join(parts)
-
-
-def render_json(data: Any) -> str:
-    return json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
-
-
 def render(fmt: OutputFormat, data: Any, tables: Sequence[DataTable]) -> str:
     if fmt is OutputFormat.JSON:
         return render_json(data)
@@ -220,6 +133,29 @@ def emit(
     else:
         atomic_write(output, text)
         info(ctx, f"wrote {output}")
+
+
+@contextmanager
+def progress_reporter(
+    ctx: typer.Context, description: str
+) -> Iterator[Callable[[str, float], None] | None]:
+    """A transient Rich progress bar on stderr (a terminal only, and not with --quiet)."""
+    console = stderr_console()
+    if global_options(ctx).quiet or not console.is_terminal:
+        yield None
+        return
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
+        console=console, transient=True,
+    ) as bar:  # fmt: skip
+        task = bar.add_task(description, total=1.0)
+
+        def report(stage: str, done: float) -> None:
+            bar.update(task, completed=done, description=f"{description}: {stage}")
+
+        yield report
 
 
 def fail(message: str) -> NoReturn:

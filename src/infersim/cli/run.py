@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
+from infersim import __version__
 from infersim.cli.common import (
     DataTable,
     FormatOption,
@@ -15,12 +16,16 @@ from infersim.cli.common import (
     command,
     emit,
     global_options,
-    info,
+    progress_reporter,
 )
 from infersim.errors import UsageError
+from infersim.report.serving import serving_json, serving_tables
 from infersim.scenario.compose import variant_names
 from infersim.scenario.deployment import ApiModel, SelfHosted
 from infersim.scenario.load import LoadedScenario, load_document_or_default, load_scenario
+from infersim.serving.result import ServingResult
+from infersim.serving.simulate import simulate
+from infersim.workload.trace import load_external_data
 
 SCHEMA_VERSION = 1
 
@@ -54,7 +59,7 @@ def summary_tables(loaded: LoadedScenario) -> list[DataTable]:
             )
     tables = [
         DataTable(
-            f"scenario {loaded.label}: deployments",
+            f"{loaded.label}: deployments",
             ["deployment", "model", "gpu", "parallel", "replicas", "precision", "catalog $/GPU-h"],
             deployments,
         )
@@ -80,6 +85,13 @@ def summary_tables(loaded: LoadedScenario) -> list[DataTable]:
     return tables
 
 
+def simulate_run(ctx: typer.Context, loaded: LoadedScenario) -> ServingResult:
+    """Read the files the scenario names (the edge), then run the pure simulation."""
+    data = load_external_data(loaded.scenario, loaded.base_dir)
+    with progress_reporter(ctx, f"simulating {loaded.label}") as report:
+        return simulate(loaded.scenario, catalog=loaded.catalog, data=data, progress=report)
+
+
 @command
 def run(
     ctx: typer.Context,
@@ -93,7 +105,7 @@ def run(
     fmt: FormatOption = OutputFormat.TABLE,
     output: OutputOption = None,
 ) -> None:
-    """Run a scenario and print its margin and serving tables."""
+    """Run a scenario: simulate serving, then print its tables."""
     if variant is not None and all_variants:
         raise UsageError("give --variant NAME or --all-variants, not both")
     options = global_options(ctx)
@@ -103,19 +115,23 @@ def run(
         document, _ = load_document_or_default(file)
         names = [None, *variant_names(document)]
     runs = [load_scenario(file, name, catalog=catalog) for name in names]
-    info(ctx, "simulation is not implemented yet: showing the resolved scenario")
+    results = [(loaded, simulate_run(ctx, loaded)) for loaded in runs]
     data = {
         "schema_version": SCHEMA_VERSION,
-        "status": "not_simulated",
+        "infersim_version": __version__,
         "runs": [
             {
                 "scenario": loaded.scenario.name,
                 "variant": loaded.scenario.variant,
                 "source": loaded.source,
-                "resolved": loaded.scenario.model_dump(mode="json", exclude={"variants"}),
+                "serving": serving_json(result),
             }
-            for loaded in runs
+            for loaded, result in results
         ],
     }
-    tables = [table for loaded in runs for table in summary_tables(loaded)]
+    tables = [
+        table
+        for loaded, result in results
+        for table in [*serving_tables(result, loaded.label), *summary_tables(loaded)]
+    ]
     emit(ctx, fmt, output, data, tables)

@@ -191,12 +191,19 @@ def _class_rows(samples: list[RunSample], names: tuple[str, ...]) -> tuple[Class
         if not any(p.any() for p in picks):
             continue
         slo = _pool(samples, "slo_met", picks)
-        completed = sum(int((s.completed & p).sum()) for s, p in zip(samples, picks, strict=True))
         rows.append(
             ClassServing(
                 name=name,
-                requests=int(sum(int(p.sum()) for p in picks) / reps),
-                completed=int(completed / reps),
+                requests=round(
+                    sum(int(p.sum()) * s.scale for s, p in zip(samples, picks, strict=True)) / reps
+                ),
+                completed=round(
+                    sum(
+                        int((s.completed & p).sum()) * s.scale
+                        for s, p in zip(samples, picks, strict=True)
+                    )
+                    / reps
+                ),
                 ttft_s=Percentiles.of(_pool(samples, "ttft_s", picks)),
                 tpot_s=Percentiles.of(_pool(samples, "tpot_s", picks)),
                 e2e_s=Percentiles.of(_pool(samples, "e2e_s", picks)),
