@@ -231,6 +231,12 @@ class Fleet(Strict):
     prefill_replicas: Annotated[int, Field(ge=1, le=100_000)] | None = Field(
         default=None, description="disaggregated: replicas in the prefill pool (none = half)"
     )
+    kv_transfer_gb_per_s: Annotated[float, Field(gt=0, le=1e5, allow_inf_nan=False)] | None = Field(
+        default=None,
+        description="disaggregated: KV-cache transfer bandwidth from the prefill to the "
+        "decode pool, GB/s; none = the GPU's interconnect (one direction) at its achieved "
+        "fraction",
+    )
     replications: Annotated[int, Field(ge=1, le=100)] = Field(
         default=3, description="independent runs (seeds) behind the confidence intervals"
     )

@@ -55,6 +55,7 @@ def check_references(
         elif isinstance(dep, ApiModel) and dep.list_price is not None:
             check.price((*here, "list_price"), dep.list_price, catalog)
 
+    _check_fleet(check, scenario)
     routed = scenario.routing is not None
     if scenario.routing is not None:
         for target in scenario.routing.split:
@@ -101,6 +102,29 @@ def check_references(
                 "deployment",
             )
     return check.problems
+
+
+def _check_fleet(check: _Checker, scenario: Scenario) -> None:
+    fleet = scenario.fleet
+    if not fleet.disaggregated:
+        return
+    if fleet.mode != "fixed":
+        check.add(("fleet", "mode"), "disaggregated serving needs mode 'fixed'")
+    for name, dep in scenario.deployments.items():
+        if not isinstance(dep, SelfHosted):
+            continue
+        if dep.replicas < 2:
+            check.add(
+                ("deployments", name, "replicas"),
+                f"disaggregated serving needs at least 2 replicas (a prefill and a decode pool), "
+                f"got {dep.replicas}",
+            )
+        elif fleet.prefill_replicas is not None and fleet.prefill_replicas >= dep.replicas:
+            check.add(
+                ("fleet", "prefill_replicas"),
+                f"must leave a decode pool: {fleet.prefill_replicas} of {dep.replicas} replicas "
+                f"of deployment '{name}'",
+            )
 
 
 def _deployment_of(

@@ -94,12 +94,23 @@ def run_cluster(
     load_balancer: str,
     chunked_prefill: bool,
     horizon_s: float,
+    prefill_replicas: int = 0,
+    kv_transfer_s_per_token: float = 0.0,
 ) -> ClusterRun:
-    """Simulate the requests on the replicas until all finish (or overload)."""
+    """Simulate the requests on the replicas until all finish (or overload).
+
+    With `prefill_replicas` > 0 the fleet is disaggregated: that many replicas only prefill,
+    and each prefilled request's KV cache moves to a decode replica, taking
+    `kv_transfer_s_per_token` per token of context, before it decodes there.
+    """
     table = RequestTable(
         arrival_s.tolist(), prompt_tokens.tolist(), output_tokens.tolist(), cached_tokens.tolist()
     )
-    replicas = [Replica(perf, table, chunked_prefill) for _ in range(schedule.peak)]
+    roles = ["prefill"] * prefill_replicas + ["decode" if prefill_replicas else "mixed"] * (
+        schedule.peak - prefill_replicas
+    )
+    replicas = [Replica(perf, table, chunked_prefill, role) for role in roles]
+    decode_pool = replicas[prefill_replicas:]
     choose = BALANCERS[load_balancer]
     heap: list[tuple[float, int, int, int]] = []
     seq = 0
@@ -125,11 +136,24 @@ def run_cluster(
             if t_event == math.inf:
                 break
             now, _, index, version = heapq.heappop(heap)
+            events += 1
+            if index < 0:  # a prefilled request's KV cache reaches the decode pool
+                rid = -1 - index
+                target = prefill_replicas + choose(decode_pool, rid)
+                decode = replicas[target]
+                decode.arrived_with_kv.add(rid)
+                seq = _enqueue(heap, seq, decode, target, rid, now)
+                continue
             replica = replicas[index]
             if version != replica.version:
                 continue
-            events += 1
             replica.finish(now)
+            for rid in replica.handoffs:
+                seq += 1
+                context = table.prompt_tokens[rid] + table.emitted[rid]
+                ready = now + context * kv_transfer_s_per_token
+                heapq.heappush(heap, (ready, seq, -1 - rid, 0))
+            replica.handoffs.clear()
             end = replica.start(now)
             if end is not None:
                 seq += 1
@@ -137,22 +161,34 @@ def run_cluster(
             continue
         now = t_arrival
         events += 1
-        index = choose(replicas[:active], next_index)
-        replica = replicas[index]
-        changed = replica.enqueue(next_index, now)
+        pool = replicas[:prefill_replicas] if prefill_replicas else replicas[:active]
+        index = choose(pool, next_index)
+        seq = _enqueue(heap, seq, replicas[index], index, next_index, now)
         next_index += 1
-        if not replica.busy:
-            end = replica.start(now)
-            changed = end is not None
-        if changed:
-            seq += 1
-            heapq.heappush(heap, (replica.end_s, seq, index, replica.version))
         if next_index % 1024 == 0 and sum(len(r.waiting) for r in replicas) > limit:
             overloaded_at = now
             break
     end_s = max(now, horizon_s)
     up_s = _replica_seconds(schedule, end_s)
     return ClusterRun(table, replicas, end_s, events, overloaded_at, up_s)
+
+
+def _enqueue(
+    heap: list[tuple[float, int, int, int]],
+    seq: int,
+    replica: Replica,
+    index: int,
+    rid: int,
+    now: float,
+) -> int:
+    """Queue a request on a replica; start it if idle, reschedule it if its plan changed."""
+    changed = replica.enqueue(rid, now)
+    if not replica.busy:
+        changed = replica.start(now) is not None
+    if changed:
+        seq += 1
+        heapq.heappush(heap, (replica.end_s, seq, index, replica.version))
+    return seq
 
 
 def _replica_seconds(schedule: ReplicaSchedule, end_s: float) -> float:

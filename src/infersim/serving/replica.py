@@ -77,8 +77,13 @@ class ReplicaStats:
 class Replica:
     """A replica's queue, running batch and KV cache; driven by the cluster's event loop."""
 
-    def __init__(self, perf: PerfModel, table: RequestTable, chunked_prefill: bool) -> None:
+    def __init__(
+        self, perf: PerfModel, table: RequestTable, chunked_prefill: bool, role: str = "mixed"
+    ) -> None:
         self.perf = perf
+        self.role = role  # "mixed"; or, disaggregated, "prefill" / "decode"
+        self.handoffs: list[int] = []  # prefilled requests leaving for the decode pool
+        self.arrived_with_kv: set[int] = set()  # handed-off requests: no prefill needed
         self.table = table
         self.chunked = chunked_prefill
         self.capacity = perf.kv_capacity_tokens
@@ -154,6 +159,12 @@ class Replica:
             if self.kv_used() + need + self.block > self.capacity:
                 break
             self.waiting.popleft()
+            if math.isnan(table.admit_s[rid]):
+                table.admit_s[rid] = now_s
+            if rid in self.arrived_with_kv:  # its KV cache came from the prefill pool
+                self.arrived_with_kv.discard(rid)
+                self._join(rid, need)
+                continue
             self.prefilling.append(rid)
             self.reserved += need
             cached = min(table.cached_tokens[rid], need)
@@ -161,8 +172,6 @@ class Replica:
             self.in_kv[rid] = cached
             if table.emitted[rid]:
                 self.stats.recomputed_tokens += need - cached
-            if math.isnan(table.admit_s[rid]):
-                table.admit_s[rid] = now_s
 
     # ----------------------------------------------------------------------------- planning
     def start(self, now_s: float) -> float | None:
@@ -176,7 +185,7 @@ class Replica:
         return self._start_segment(now_s)
 
     def _start_prefill(self, now_s: float) -> float:
-        decode_seqs = self.n if self.chunked else 0
+        decode_seqs = self.n if self.chunked and self.role != "prefill" else 0
         budget = self.max_tokens - decode_seqs * self.verify
         prefill_tokens = 0
         prefill_ctx = 0
@@ -276,21 +285,28 @@ class Replica:
             if math.isnan(table.first_token_s[rid]):
                 table.first_token_s[rid] = now_s
             table.emitted[rid] += 1
-            remaining = table.output_tokens[rid] - table.emitted[rid]
-            if remaining <= 0:
+            if table.output_tokens[rid] <= table.emitted[rid]:
                 self._done(rid, now_s, done)
-                continue
-            base = float(context + 1)
-            self.decoding[rid] = (self.step, base)
-            self.n += 1
-            self.s_base += base
-            self.s_join += self.step
-            heapq.heappush(self.finishes, (self.step + math.ceil(remaining / self.e), rid))
+            elif self.role == "prefill":
+                self.outstanding -= 1
+                self.handoffs.append(rid)
+            else:
+                self._join(rid, context + 1)
         self.finishing = []
         self.seg_cum = None
         self.seg_steps = 0
         self.busy = False
         return done
+
+    def _join(self, rid: int, context: int) -> None:
+        """Start decoding a request whose `context` tokens are in the KV cache."""
+        remaining = self.table.output_tokens[rid] - self.table.emitted[rid]
+        base = float(context)
+        self.decoding[rid] = (self.step, base)
+        self.n += 1
+        self.s_base += base
+        self.s_join += self.step
+        heapq.heappush(self.finishes, (self.step + math.ceil(remaining / self.e), rid))
 
     def _complete_decodes(self, now_s: float, done: list[int]) -> None:
         finishes = self.finishes

@@ -52,6 +52,9 @@ class DeploymentPlan:
     capacity_rps: float
     active_params: float
     weight_bytes: float
+    prefill_replicas: int
+    """Disaggregated serving: replicas of the prefill pool (0 = every replica does both)."""
+    kv_transfer_s_per_token: float
 
 
 def _stationary(scenario: Scenario, name: str) -> bool:
@@ -73,6 +76,17 @@ def _plan(
         output = float(np.mean([mean_tokens(c.output_tokens, data.empirical) for c in classes]))
     point = steady_state_throughput(perf, max(1, round(prompt)), max(1, round(output)))
     model = catalog.model(dep.model) if isinstance(dep.model, str) else dep.model
+    gpu = catalog.gpu(dep.gpu) if isinstance(dep.gpu, str) else dep.gpu
+    fleet = scenario.fleet
+    prefill_replicas = 0
+    transfer = 0.0
+    if fleet.disaggregated:
+        prefill_replicas = fleet.prefill_replicas or max(1, dep.replicas // 2)
+        per_gpu = fleet.kv_transfer_gb_per_s
+        if per_gpu is None:
+            link = gpu.interconnect_gb_per_s or 64.0  # PCIe Gen4 x16 where none is listed
+            per_gpu = link / 2 * perf.efficiency.interconnect
+        transfer = perf.kv_bytes_per_token / (per_gpu * 1e9 * perf.gpus_per_replica)
     return DeploymentPlan(
         name=name,
         deployment=dep,
@@ -83,6 +97,8 @@ def _plan(
         capacity_rps=point.output_tokens_per_s / max(output, 1.0),
         active_params=model.active_params_b * 1e9,
         weight_bytes=perf.weight_bytes_per_gpu * perf.gpus_per_replica,
+        prefill_replicas=prefill_replicas,
+        kv_transfer_s_per_token=transfer,
     )
 
 
@@ -101,7 +117,8 @@ def sample_run(
     k, window, keep_share = peak, horizon, 1.0
     if n > limit:
         if len(schedule.counts) == 1:
-            k = max(1, min(peak, math.floor(peak * limit / n)))
+            least = 2 if plan.prefill_replicas else 1
+            k = max(least, min(peak, math.floor(peak * limit / n)))
             keep_share = k / peak
             per_k = n * keep_share
             if per_k > limit and plan.stationary:
@@ -121,6 +138,9 @@ def sample_run(
         run_schedule = ReplicaSchedule(
             schedule.times_s, [k] if len(schedule.counts) == 1 else list(schedule.counts)
         )
+    prefill = 0
+    if plan.prefill_replicas:
+        prefill = max(1, min(run_schedule.peak - 1, round(plan.prefill_replicas * k / peak)))
     run = run_cluster(
         plan.perf,
         sub.time_s,
@@ -131,6 +151,8 @@ def sample_run(
         fleet.load_balancer,
         plan.deployment.chunked_prefill,
         window,
+        prefill,
+        plan.kv_transfer_s_per_token,
     )
     scale = (1.0 / keep_share) * (horizon / window)
     mode: Mode = "des" if scale == 1.0 else "sampled"
@@ -168,11 +190,6 @@ def simulate(
     data = data or ExternalData()
     seed = scenario.seed if seed is None else seed
     fleet = scenario.fleet
-    if fleet.disaggregated:
-        raise SimulationError(
-            "fleet.disaggregated: prefill/decode disaggregation is not simulated yet; "
-            "remove it or set it to false"
-        )
     rng = np.random.default_rng(seed)
     replication_rngs = rng.spawn(fleet.replications)
     horizon = scenario.horizon.simulated_s

@@ -1,0 +1,118 @@
+"""What the serving engine hands to the economics core, per deployment and per request class.
+
+All amounts are per calendar month (730 hours) unless the name says otherwise. Token counts
+follow one convention throughout: `input_tokens` are all prompt tokens, and
+`cached_input_tokens` is the part of them read from the prefix cache (so it never exceeds
+`input_tokens`); `output_tokens` are generated tokens.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Literal
+
+from infersim.economics.errors import InvalidEconomicsInputError
+
+HOURS_PER_MONTH = 730.0
+"""Hours in an average month (8,760 h / 12): GPU bills, amortization and hosting use it."""
+
+TokenCostSource = Literal["engine", "list_price"]
+
+
+def _check_amount(owner: str, field: str, value: float) -> None:
+    if not math.isfinite(value) or value < 0:
+        raise InvalidEconomicsInputError(f"{owner}: {field} must be finite and >= 0, got {value!r}")
+
+
+def _check_share(owner: str, field: str, value: float) -> None:
+    if not (0.0 <= value <= 1.0):
+        raise InvalidEconomicsInputError(f"{owner}: {field} must be within [0, 1], got {value!r}")
+
+
+@dataclass(frozen=True)
+class TokenCost:
+    """The marginal serving cost of tokens on one deployment, USD per million tokens.
+
+    source 'engine': the engine's provisioned GPU cost spread over the tokens it served (idle
+    capacity included); source 'list_price': tokens bought from an API provider.
+    """
+
+    deployment: str
+    usd_per_mtok_input: float
+    usd_per_mtok_cached_input: float
+    usd_per_mtok_output: float
+    source: TokenCostSource
+
+    def __post_init__(self) -> None:
+        owner = f"token cost of '{self.deployment}'"
+        _check_amount(owner, "usd_per_mtok_input", self.usd_per_mtok_input)
+        _check_amount(owner, "usd_per_mtok_cached_input", self.usd_per_mtok_cached_input)
+        _check_amount(owner, "usd_per_mtok_output", self.usd_per_mtok_output)
+        if self.source not in ("engine", "list_price"):
+            raise InvalidEconomicsInputError(
+                f"{owner}: source must be 'engine' or 'list_price', got {self.source!r}"
+            )
+
+    def usd(self, input_tokens: float, cached_input_tokens: float, output_tokens: float) -> float:
+        """The cost of these tokens (cached_input_tokens are part of input_tokens)."""
+        uncached = input_tokens - cached_input_tokens
+        return (
+            uncached * self.usd_per_mtok_input
+            + cached_input_tokens * self.usd_per_mtok_cached_input
+            + output_tokens * self.usd_per_mtok_output
+        ) / 1e6
+
+
+@dataclass(frozen=True)
+class ClassVolume:
+    """Monthly volumes of one request class on one deployment (a routed class may have one
+    per deployment). Priced by the API product sold on that deployment, if any."""
+
+    name: str
+    deployment: str
+    requests_per_month: float
+    input_tokens_per_month: float
+    cached_input_tokens_per_month: float
+    output_tokens_per_month: float
+    batch_api: bool
+    long_context_input_share: float
+
+    def __post_init__(self) -> None:
+        owner = f"volume of class '{self.name}' on '{self.deployment}'"
+        _check_amount(owner, "requests_per_month", self.requests_per_month)
+        _check_amount(owner, "input_tokens_per_month", self.input_tokens_per_month)
+        _check_amount(owner, "cached_input_tokens_per_month", self.cached_input_tokens_per_month)
+        _check_amount(owner, "output_tokens_per_month", self.output_tokens_per_month)
+        _check_share(owner, "long_context_input_share", self.long_context_input_share)
+        if self.cached_input_tokens_per_month > self.input_tokens_per_month * (1 + 1e-12):
+            raise InvalidEconomicsInputError(
+                f"{owner}: cached_input_tokens_per_month ({self.cached_input_tokens_per_month:g}) "
+                f"exceeds input_tokens_per_month ({self.input_tokens_per_month:g}); cached "
+                "tokens are a part of the input tokens"
+            )
+
+
+@dataclass(frozen=True)
+class FleetCost:
+    """The provisioned fleet of one self-hosted deployment: its monthly GPU bill."""
+
+    deployment: str
+    gpu_hours_per_month: float
+    busy_share: float
+    usd_per_gpu_hour: float
+
+    def __post_init__(self) -> None:
+        owner = f"fleet of '{self.deployment}'"
+        _check_amount(owner, "gpu_hours_per_month", self.gpu_hours_per_month)
+        _check_amount(owner, "usd_per_gpu_hour", self.usd_per_gpu_hour)
+        _check_share(owner, "busy_share", self.busy_share)
+
+    @property
+    def usd_per_month(self) -> float:
+        """The whole provisioned bill, busy and idle hours alike."""
+        return self.gpu_hours_per_month * self.usd_per_gpu_hour
+
+    @property
+    def idle_usd_per_month(self) -> float:
+        return self.usd_per_month * (1.0 - self.busy_share)

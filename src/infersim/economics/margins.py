@@ -1,0 +1,218 @@
+"""Margin tables: one row per segment (plan population, API class, free tier, contract),
+a total row, and the per-user margin distribution of subscription plans.
+
+Percentages are in percent (30.0 = 30%). Ratios whose denominator is 0 are None, never NaN:
+gross_margin_pct without revenue, cost and price per 1M tokens without tokens.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+RowKind = Literal["plan", "api", "free", "contract", "unallocated", "total", "group"]
+
+
+def _ratio(numerator: float, denominator: float, scale: float = 1.0) -> float | None:
+    return numerator / denominator * scale if denominator > 0 else None
+
+
+@dataclass(frozen=True)
+class MarginRow:
+    """One segment's month. cost_usd = gpu + api + overhead; tokens served only."""
+
+    segment: str
+    kind: RowKind
+    product: str | None
+    deployments: tuple[str, ...]
+    users: float | None
+    active_users: float | None
+    requests: float
+    unserved_requests: float
+    input_tokens: float
+    cached_input_tokens: float
+    output_tokens: float
+    revenue_usd: float
+    gpu_cost_usd: float
+    api_cost_usd: float
+    overhead_usd: float
+    cost_usd: float = field(init=False)
+    gross_margin_usd: float = field(init=False)
+    gross_margin_pct: float | None = field(init=False)
+    cost_usd_per_mtok: float | None = field(init=False)
+    price_usd_per_mtok: float | None = field(init=False)
+
+    def __post_init__(self) -> None:
+        cost = self.gpu_cost_usd + self.api_cost_usd + self.overhead_usd
+        mtok = (self.input_tokens + self.output_tokens) / 1e6
+        object.__setattr__(self, "cost_usd", cost)
+        object.__setattr__(self, "gross_margin_usd", self.revenue_usd - cost)
+        object.__setattr__(
+            self, "gross_margin_pct", _ratio(self.revenue_usd - cost, self.revenue_usd, 100.0)
+        )
+        object.__setattr__(self, "cost_usd_per_mtok", _ratio(cost, mtok))
+        object.__setattr__(self, "price_usd_per_mtok", _ratio(self.revenue_usd, mtok))
+
+
+def _sum_optional(values: Iterable[float | None]) -> float | None:
+    present = [v for v in values if v is not None]
+    return math.fsum(present) if present else None
+
+
+def sum_rows(rows: Sequence[MarginRow], segment: str, kind: RowKind) -> MarginRow:
+    """A row adding up `rows` (ratios recomputed from the sums)."""
+    deployments = tuple(sorted({d for row in rows for d in row.deployments}))
+    products = {row.product for row in rows}
+    return MarginRow(
+        segment=segment,
+        kind=kind,
+        product=products.pop() if len(products) == 1 else None,
+        deployments=deployments,
+        users=_sum_optional(row.users for row in rows),
+        active_users=_sum_optional(row.active_users for row in rows),
+        requests=math.fsum(row.requests for row in rows),
+        unserved_requests=math.fsum(row.unserved_requests for row in rows),
+        input_tokens=math.fsum(row.input_tokens for row in rows),
+        cached_input_tokens=math.fsum(row.cached_input_tokens for row in rows),
+        output_tokens=math.fsum(row.output_tokens for row in rows),
+        revenue_usd=math.fsum(row.revenue_usd for row in rows),
+        gpu_cost_usd=math.fsum(row.gpu_cost_usd for row in rows),
+        api_cost_usd=math.fsum(row.api_cost_usd for row in rows),
+        overhead_usd=math.fsum(row.overhead_usd for row in rows),
+    )
+
+
+@dataclass(frozen=True)
+class MarginTable:
+    """Rows and their total (the footer)."""
+
+    rows: tuple[MarginRow, ...]
+    total: MarginRow
+
+    @classmethod
+    def of(cls, rows: Iterable[MarginRow]) -> MarginTable:
+        rows = tuple(rows)
+        return cls(rows, sum_rows(rows, "total", "total"))
+
+    def row(self, segment: str) -> MarginRow:
+        for row in self.rows:
+            if row.segment == segment:
+                return row
+        known = ", ".join(r.segment for r in self.rows)
+        raise KeyError(f"no segment '{segment}' in the margin table; known: {known}")
+
+    def grouped(self, key: Callable[[MarginRow], str]) -> MarginTable:
+        """Rows summed by key(row), e.g. `lambda r: r.kind` or `lambda r: r.product or '-'`."""
+        groups: dict[str, list[MarginRow]] = {}
+        for row in self.rows:
+            groups.setdefault(key(row), []).append(row)
+        return MarginTable.of(sum_rows(g, name, "group") for name, g in groups.items())
+
+
+@dataclass(frozen=True)
+class UserMarginDistribution:
+    """Per-user monthly margin of one subscription population (inactive subscribers pay and
+    use nothing: they count at margin = price). Margins in USD per user per month; None when
+    the population has no users."""
+
+    segment: str
+    plan: str
+    users: float
+    active_users: float
+    price_usd_per_month: float
+    mean_usd: float | None
+    p10_usd: float | None
+    p50_usd: float | None
+    p90_usd: float | None
+    p99_usd: float | None
+    top_decile_mean_usd: float | None
+    share_losing_money: float | None
+    breakeven_requests_per_user_per_month: float | None
+
+
+def quantiles_with_atom(
+    values: np.ndarray, weight: float, atom: float, atom_mass: float, qs: Sequence[float]
+) -> list[float | None]:
+    """Lower quantiles of n values of equal weight plus a point mass at `atom`, in O(n)."""
+    n = values.size
+    total = n * weight + atom_mass
+    if total <= 0:
+        return [None for _ in qs]
+    below = int(np.count_nonzero(values < atom)) if n else 0
+    picks: list[int] = []  # an order statistic's index, or -1 for the atom
+    for q in qs:
+        target = q * total
+        if n and target <= below * weight:
+            picks.append(max(math.ceil(target / weight) - 1, 0))
+        elif not n or target <= below * weight + atom_mass:
+            picks.append(-1)
+        else:
+            picks.append(min(math.ceil((target - atom_mass) / weight) - 1, n - 1))
+    indices = sorted({p for p in picks if p >= 0})
+    ordered = np.partition(values, indices) if indices else values
+    return [float(ordered[p]) if p >= 0 else float(atom) for p in picks]
+
+
+def top_share_mean(
+    values: np.ndarray,
+    usage: np.ndarray,
+    weight: float,
+    atom: float,
+    atom_mass: float,
+    share: float = 0.1,
+) -> float | None:
+    """Mean of `values` over the `share` of users with the highest usage (the atom has none)."""
+    n = values.size
+    total = n * weight + atom_mass
+    if total <= 0:
+        return None
+    target = share * total
+    k = min(n, max(1, round(target / weight))) if n else 0
+    top = np.argpartition(usage, n - k)[n - k :] if k else np.empty(0, dtype=np.intp)
+    rest = max(target - k * weight, 0.0)
+    mass = k * weight + rest
+    return (weight * float(values[top].sum()) + rest * atom) / mass
+
+
+def user_margin_distribution(
+    segment: str,
+    plan: str,
+    margins: np.ndarray,
+    requests: np.ndarray,
+    weight: float,
+    users: float,
+    active_users: float,
+    price_usd_per_month: float,
+    breakeven: float | None,
+) -> UserMarginDistribution:
+    """Summarise per-user margins of the drawn active users (each `weight` real users)."""
+    inactive = max(users - active_users, 0.0)
+    total = margins.size * weight + inactive
+    p10, p50, p90, p99 = quantiles_with_atom(
+        margins, weight, price_usd_per_month, inactive, (0.1, 0.5, 0.9, 0.99)
+    )
+    mean = losing = None
+    if total > 0:
+        mean = (weight * float(margins.sum()) + inactive * price_usd_per_month) / total
+        negative = float(np.count_nonzero(margins < 0)) * weight
+        losing = negative / total  # inactive subscribers pay and cost nothing
+    top = top_share_mean(margins, requests, weight, price_usd_per_month, inactive)
+    return UserMarginDistribution(
+        segment=segment,
+        plan=plan,
+        users=users,
+        active_users=active_users,
+        price_usd_per_month=price_usd_per_month,
+        mean_usd=mean,
+        p10_usd=p10,
+        p50_usd=p50,
+        p90_usd=p90,
+        p99_usd=p99,
+        top_decile_mean_usd=top,
+        share_losing_money=losing,
+        breakeven_requests_per_user_per_month=breakeven,
+    )
