@@ -54,10 +54,7 @@ def slo_failures(plan: DeploymentPlan, sample: RunSample) -> list[str]:
 
 
 def size_fleet(
-    plan: DeploymentPlan,
-    stream: RequestStream,
-    rng: np.random.Generator,
-    probe: Callable[[ReplicaSchedule], RunSample],
+    plan: DeploymentPlan, expected_requests: float, probe: Callable[[ReplicaSchedule], RunSample]
 ) -> int:
     """The smallest replica count meeting the fleet's SLOs at this load."""
     slo = plan.fleet.slo
@@ -65,8 +62,7 @@ def size_fleet(
         raise SloUnattainableError(
             "fleet.mode size_to_slo needs fleet.slo with ttft_p99_s, tpot_p50_s or tpot_p99_s"
         )
-    del rng
-    offered_rps = len(stream) / plan.horizon_s
+    offered_rps = expected_requests / plan.horizon_s
     lowest = max(1, math.ceil(offered_rps / plan.capacity_rps))
     results: dict[int, list[str]] = {}
 

@@ -29,7 +29,7 @@ from infersim.serving.fleet import autoscale_schedule, size_fleet
 from infersim.serving.result import DeploymentServing, Mode, ServingResult
 from infersim.serving.summary import RunSample, merge_samples, summarize_run
 from infersim.workload.lengths import mean_tokens
-from infersim.workload.stream import RequestStream, build_requests
+from infersim.workload.stream import RequestStream, build_requests, expected_requests
 from infersim.workload.trace import ExternalData
 
 Progress = Callable[[str, float], None]
@@ -102,77 +102,88 @@ def _plan(
     )
 
 
+@dataclass(frozen=True)
+class Sampling:
+    """Which part of a deployment's traffic a run simulates, and how it scales up."""
+
+    replicas: int
+    keep_share: float
+    window_s: float
+    scale: float
+    detail: str
+
+    @property
+    def mode(self) -> Mode:
+        return "des" if self.scale == 1.0 else "sampled"
+
+
+def choose_sampling(plan: DeploymentPlan, schedule: ReplicaSchedule, expected: float) -> Sampling:
+    """Everything when the expected requests fit the limit; else k of R replicas with k/R of
+    the traffic, and for steady arrivals a window of the horizon."""
+    limit = plan.fleet.max_simulated_requests
+    peak, horizon = schedule.peak, plan.horizon_s
+    k, keep, window = peak, 1.0, horizon
+    if expected > limit:
+        if len(schedule.counts) == 1:
+            least = min(peak, 2 if plan.prefill_replicas else 1)
+            k = max(least, min(peak, math.floor(peak * limit / expected)))
+            keep = k / peak
+        else:  # autoscaling: thin the traffic and every step of the schedule alike
+            keep = max(limit / expected, 1.0 / peak)
+        if expected * keep > limit and plan.stationary:
+            window = horizon * limit / (expected * keep)
+    scale = (1.0 / keep) * (horizon / window)
+    if scale == 1.0:
+        return Sampling(peak, 1.0, horizon, 1.0, "all replicas, all requests")
+    shown = k if len(schedule.counts) == 1 else f"{keep:.3g} of each step of"
+    detail = f"{shown} of {peak} replicas, {window:,.0f} of {horizon:,.0f} s; x{scale:,.3g}"
+    return Sampling(k, keep, window, scale, detail)
+
+
 def sample_run(
     plan: DeploymentPlan,
-    stream: RequestStream,
+    scenario: Scenario,
+    data: ExternalData,
     schedule: ReplicaSchedule,
+    sampling: Sampling,
     rng: np.random.Generator,
 ) -> RunSample:
     """One event-loop run of a deployment, on all replicas or on a representative sample."""
-    fleet = plan.fleet
-    n = len(stream)
-    peak = schedule.peak
-    horizon = plan.horizon_s
-    limit = fleet.max_simulated_requests
-    k, window, keep_share = peak, horizon, 1.0
-    if n > limit:
-        if len(schedule.counts) == 1:
-            least = 2 if plan.prefill_replicas else 1
-            k = max(least, min(peak, math.floor(peak * limit / n)))
-            keep_share = k / peak
-            per_k = n * keep_share
-            if per_k > limit and plan.stationary:
-                window = horizon * limit / per_k
-        else:  # autoscaling: thin traffic and every step of the schedule alike
-            keep_share = limit / n
-    mask = np.ones(n, dtype=bool)
-    if keep_share < 1.0:
-        mask &= rng.random(n) < keep_share
-    if window < horizon:
-        mask &= stream.time_s < window
-    sub = stream.select(mask)
-    if keep_share < 1.0 and len(schedule.counts) > 1:
-        counts = [max(1, math.ceil(c * keep_share)) for c in schedule.counts]
+    stream = build_requests(
+        scenario, data, sampling.window_s, rng, deployment=plan.name, keep_share=sampling.keep_share
+    )
+    stream = with_prefix_caching(stream, plan.deployment)
+    if len(schedule.counts) > 1:
+        counts = [max(1, math.ceil(c * sampling.keep_share)) for c in schedule.counts]
         run_schedule = ReplicaSchedule(schedule.times_s, counts)
     else:
-        run_schedule = ReplicaSchedule(
-            schedule.times_s, [k] if len(schedule.counts) == 1 else list(schedule.counts)
-        )
+        run_schedule = ReplicaSchedule([0.0], [sampling.replicas])
     prefill = 0
     if plan.prefill_replicas:
-        prefill = max(1, min(run_schedule.peak - 1, round(plan.prefill_replicas * k / peak)))
+        share = sampling.replicas / schedule.peak
+        prefill = max(1, min(run_schedule.peak - 1, round(plan.prefill_replicas * share)))
     run = run_cluster(
         plan.perf,
-        sub.time_s,
-        sub.prompt_tokens,
-        sub.output_tokens,
-        sub.cached_tokens,
+        stream.time_s,
+        stream.prompt_tokens,
+        stream.output_tokens,
+        stream.cached_tokens,
         run_schedule,
-        fleet.load_balancer,
+        plan.fleet.load_balancer,
         plan.deployment.chunked_prefill,
-        window,
+        sampling.window_s,
         prefill,
         plan.kv_transfer_s_per_token,
     )
-    scale = (1.0 / keep_share) * (horizon / window)
-    mode: Mode = "des" if scale == 1.0 else "sampled"
-    detail = "all replicas, all requests"
-    if mode == "sampled":
-        detail = (
-            f"{run_schedule.peak} of {peak} replicas, {window:,.0f} of {horizon:,.0f} s; "
-            f"x{scale:,.3g}"
-        )
-    return summarize_run(plan, sub, run, scale, mode, detail, schedule)
+    return summarize_run(
+        plan, stream, run, sampling.scale, sampling.mode, sampling.detail, schedule
+    )
 
 
-def simulate_deployment(
-    plan: DeploymentPlan,
-    streams: list[RequestStream],
-    rngs: list[np.random.Generator],
-    schedule: ReplicaSchedule,
-) -> DeploymentServing:
-    samples = [sample_run(plan, s, schedule, r) for s, r in zip(streams, rngs, strict=True)]
-    return merge_samples(plan, samples, streams[0].class_names)
+def _rng(seed: int, *key: int) -> np.random.Generator:
+    """An independent generator per (replication, deployment, ...): reproducible, and
+    unaffected by how many other deployments or replications there are."""
+    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=key))
 
 
 def simulate(
@@ -189,25 +200,27 @@ def simulate(
         catalog = load_builtin()
     data = data or ExternalData()
     seed = scenario.seed if seed is None else seed
-    fleet = scenario.fleet
-    rng = np.random.default_rng(seed)
-    replication_rngs = rng.spawn(fleet.replications)
     horizon = scenario.horizon.simulated_s
-    streams = [build_requests(scenario, data, horizon, r) for r in replication_rngs]
     results: list[DeploymentServing] = []
     hosted = [
-        (i, n, d)
-        for i, (n, d) in enumerate(scenario.deployments.items())
-        if isinstance(d, SelfHosted)
+        (index, name, dep)
+        for index, (name, dep) in enumerate(scenario.deployments.items())
+        if isinstance(dep, SelfHosted)
     ]
     for done, (index, name, dep) in enumerate(hosted):
         if progress is not None:
             progress(name, done / max(len(hosted), 1))
+        expected = expected_requests(scenario, data, horizon, name)
+        if expected <= 0:
+            continue  # nothing routed here: no serving figures (economics may still use it)
         plan = _plan(scenario, catalog, name, dep, data)
-        mine = [with_prefix_caching(s.select(s.deployment_idx == index), dep) for s in streams]
-        run_rngs = [r.spawn(1)[0] for r in replication_rngs]
-        schedule = _schedule(scenario, plan, mine[0], run_rngs[0])
-        results.append(simulate_deployment(plan, mine, run_rngs, schedule))
+        schedule = _schedule(scenario, data, plan, expected, _rng(seed, 0, index))
+        sampling = choose_sampling(plan, schedule, expected)
+        samples = [
+            sample_run(plan, scenario, data, schedule, sampling, _rng(seed, rep, index))
+            for rep in range(scenario.fleet.replications)
+        ]
+        results.append(merge_samples(plan, samples, tuple(scenario.workload.classes)))
     if progress is not None:
         progress("done", 1.0)
     return ServingResult(seed, horizon, tuple(results))
@@ -234,14 +247,22 @@ def with_prefix_caching(stream: RequestStream, dep: SelfHosted) -> RequestStream
 
 
 def _schedule(
-    scenario: Scenario, plan: DeploymentPlan, stream: RequestStream, rng: np.random.Generator
+    scenario: Scenario,
+    data: ExternalData,
+    plan: DeploymentPlan,
+    expected: float,
+    rng: np.random.Generator,
 ) -> ReplicaSchedule:
     fleet = plan.fleet
     if fleet.mode == "fixed":
         return ReplicaSchedule([0.0], [plan.deployment.replicas])
     if fleet.mode == "size_to_slo":
-        replicas = size_fleet(
-            plan, stream, rng, lambda schedule: sample_run(plan, stream, schedule, rng)
-        )
-        return ReplicaSchedule([0.0], [replicas])
+        seed = int(rng.integers(2**63 - 1))
+
+        def probe(schedule: ReplicaSchedule) -> RunSample:
+            sampling = choose_sampling(plan, schedule, expected)
+            return sample_run(plan, scenario, data, schedule, sampling, np.random.default_rng(seed))
+
+        return ReplicaSchedule([0.0], [size_fleet(plan, expected, probe)])
+    stream = build_requests(scenario, data, plan.horizon_s, rng, deployment=plan.name)
     return autoscale_schedule(plan, stream)

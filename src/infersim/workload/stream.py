@@ -81,25 +81,77 @@ def _class_arrivals(
     )
 
 
+def class_share(scenario: Scenario, class_name: str, deployment: str) -> float:
+    """The share of a class's requests that `deployment` serves."""
+    cls = scenario.workload.classes[class_name]
+    if cls.deployment is not None:
+        return 1.0 if cls.deployment == deployment else 0.0
+    routing = scenario.routing
+    if routing is None:
+        return 1.0 if deployment == next(iter(scenario.deployments)) else 0.0
+    if routing.strategy is not RouterKind.FIXED_SPLIT:
+        raise UnsupportedRoutingError(
+            f"workload.classes.{class_name}: the serving engine routes by fixed_split only so far; "
+            f"'{routing.strategy.value}' routing is evaluated by the routing lever, not the engine"
+        )
+    return routing.split.get(deployment, 0.0) / sum(routing.split.values())
+
+
+def _scaled(cls: RequestClass, factor: float) -> RequestClass:
+    """The class with its arrival rate multiplied by `factor` (Poisson thinning)."""
+    arrival = cls.arrival
+    if factor == 1.0 or isinstance(arrival, Trace):
+        return cls
+    scaled: Poisson | Bursty | Diurnal
+    if isinstance(arrival, Diurnal):
+        scaled = arrival.model_copy(update={"mean_rate_per_s": arrival.mean_rate_per_s * factor})
+    else:
+        scaled = arrival.model_copy(update={"rate_per_s": arrival.rate_per_s * factor})
+    return cls.model_copy(update={"arrival": scaled})
+
+
 def build_requests(
-    scenario: Scenario, data: ExternalData, horizon_s: float, rng: np.random.Generator
+    scenario: Scenario,
+    data: ExternalData,
+    horizon_s: float,
+    rng: np.random.Generator,
+    deployment: str | None = None,
+    keep_share: float = 1.0,
 ) -> RequestStream:
-    """All requests of all classes arriving in [0, horizon_s), with their deployment."""
+    """Requests arriving in [0, horizon_s), time-ordered.
+
+    With `deployment`, only that deployment's share of each class, thinned to `keep_share`
+    (a representative sample of its traffic, drawn without generating the rest); without,
+    every class, each request assigned a deployment by the class or the routing split.
+    """
     deployments = tuple(scenario.deployments)
     class_names = tuple(scenario.workload.classes)
     parts = []
-    children = rng.spawn(len(class_names) + 1)
+    children = rng.spawn(len(class_names))
     for index, (name, cls) in enumerate(scenario.workload.classes.items()):
         child = children[index]
-        times, prompts, outputs, cached = _class_arrivals(cls, horizon_s, child, data)
+        share = 1.0 if deployment is None else class_share(scenario, name, deployment) * keep_share
+        if share <= 0.0:
+            continue
+        times, prompts, outputs, cached = _class_arrivals(
+            _scaled(cls, share), horizon_s, child, data
+        )
+        if isinstance(cls.arrival, Trace) and share < 1.0:
+            keep = child.random(len(times)) < share
+            times = times[keep]
+            prompts, outputs, cached = (
+                None if a is None else a[keep] for a in (prompts, outputs, cached)
+            )
         n = len(times)
         if prompts is None or outputs is None or cached is None:
             prompts = sample_tokens(cls.prompt_tokens, n, child, data.empirical)
             outputs = sample_tokens(cls.output_tokens, n, child, data.empirical)
             cached = np.floor(prompts * cls.cached_prefix_share).astype(np.int64)
-        target = _deployment_indices(scenario, name, cls, n, deployments, child)
+        if deployment is None:
+            target = _deployment_indices(scenario, name, cls, n, deployments, child)
+        else:
+            target = np.full(n, deployments.index(deployment), dtype=np.int64)
         parts.append((times, prompts, outputs, cached, np.full(n, index, dtype=np.int64), target))
-    del children[-1]
     if not parts:
         empty_f = np.zeros(0, dtype=np.float64)
         empty_i = np.zeros(0, dtype=np.int64)
@@ -118,6 +170,25 @@ def build_requests(
         class_names,
         deployments,
     )
+
+
+def expected_requests(
+    scenario: Scenario, data: ExternalData, horizon_s: float, deployment: str
+) -> float:
+    """How many requests `deployment` should expect over the horizon (before sampling)."""
+    total = 0.0
+    for name, cls in scenario.workload.classes.items():
+        share = class_share(scenario, name, deployment)
+        arrival = cls.arrival
+        if isinstance(arrival, Trace):
+            trace = data.traces[arrival.path]
+            times = (trace.times_s - trace.times_s[0]) * arrival.time_scale
+            total += share * float(np.count_nonzero(times < horizon_s))
+        elif isinstance(arrival, Diurnal):
+            total += share * arrival.mean_rate_per_s * horizon_s
+        else:
+            total += share * arrival.rate_per_s * horizon_s
+    return total
 
 
 def _deployment_indices(
