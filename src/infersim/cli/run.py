@@ -19,12 +19,12 @@ from infersim.cli.common import (
     progress_reporter,
 )
 from infersim.errors import UsageError
+from infersim.pipeline.run import RunResult, run_scenario
+from infersim.report.economics import economics_json, economics_tables
 from infersim.report.serving import serving_json, serving_tables
 from infersim.scenario.compose import variant_names
 from infersim.scenario.deployment import ApiModel, SelfHosted
 from infersim.scenario.load import LoadedScenario, load_document_or_default, load_scenario
-from infersim.serving.result import ServingResult
-from infersim.serving.simulate import simulate
 from infersim.workload.trace import load_external_data
 
 SCHEMA_VERSION = 1
@@ -85,11 +85,23 @@ def summary_tables(loaded: LoadedScenario) -> list[DataTable]:
     return tables
 
 
-def simulate_run(ctx: typer.Context, loaded: LoadedScenario) -> ServingResult:
-    """Read the files the scenario names (the edge), then run the pure simulation."""
+def simulate_run(ctx: typer.Context, loaded: LoadedScenario) -> RunResult:
+    """Read the files the scenario names (the edge), then run the pure pipeline."""
     data = load_external_data(loaded.scenario, loaded.base_dir)
     with progress_reporter(ctx, f"simulating {loaded.label}") as report:
-        return simulate(loaded.scenario, catalog=loaded.catalog, data=data, progress=report)
+        return run_scenario(loaded.scenario, loaded.catalog, data, progress=report)
+
+
+def run_json(loaded: LoadedScenario, result: RunResult) -> dict[str, Any]:
+    """One run's output: margins first, then serving; stable keys, money in cents."""
+    return {
+        "scenario": loaded.scenario.name,
+        "variant": loaded.scenario.variant,
+        "source": loaded.source,
+        "seed": result.serving.seed,
+        **economics_json(result),
+        "serving": serving_json(result.serving),
+    }
 
 
 @command
@@ -105,7 +117,7 @@ def run(
     fmt: FormatOption = OutputFormat.TABLE,
     output: OutputOption = None,
 ) -> None:
-    """Run a scenario: simulate serving, then print its tables."""
+    """Run a scenario: margin tables first, then the serving figures below them."""
     if variant is not None and all_variants:
         raise UsageError("give --variant NAME or --all-variants, not both")
     options = global_options(ctx)
@@ -119,19 +131,15 @@ def run(
     data = {
         "schema_version": SCHEMA_VERSION,
         "infersim_version": __version__,
-        "runs": [
-            {
-                "scenario": loaded.scenario.name,
-                "variant": loaded.scenario.variant,
-                "source": loaded.source,
-                "serving": serving_json(result),
-            }
-            for loaded, result in results
-        ],
+        "runs": [run_json(loaded, result) for loaded, result in results],
     }
     tables = [
         table
         for loaded, result in results
-        for table in [*serving_tables(result, loaded.label), *summary_tables(loaded)]
+        for table in [
+            *economics_tables(result, loaded.label),
+            *serving_tables(result.serving, loaded.label),
+            *summary_tables(loaded),
+        ]
     ]
     emit(ctx, fmt, output, data, tables)

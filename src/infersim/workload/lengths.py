@@ -59,3 +59,22 @@ def sample_tokens(
     assert isinstance(dist, Empirical)
     values = empirical[dist.path]
     return values[rng.integers(0, len(values), size=n)]
+
+
+def share_of_tokens_above(
+    dist: TokenDist, threshold: int, empirical: Mapping[str, NDArray[np.int64]]
+) -> float:
+    """The share of all tokens that come from draws longer than `threshold` tokens (e.g. the
+    prompt tokens billed at a long-context tier). Lognormal: the size-biased tail
+    1 - Phi((ln T - mu - sigma^2) / sigma), ignoring truncation at max_tokens."""
+    if isinstance(dist, Fixed):
+        return 1.0 if dist.tokens > threshold else 0.0
+    if isinstance(dist, Uniform):
+        values = np.arange(dist.low_tokens, dist.high_tokens + 1, dtype=np.float64)
+        return float(values[values > threshold].sum() / values.sum())
+    if isinstance(dist, Lognormal):
+        mu, sigma = lognormal_params(dist)
+        z = (math.log(threshold) - mu - sigma * sigma) / sigma
+        return 0.5 * math.erfc(z / math.sqrt(2.0))
+    values = empirical[dist.path].astype(np.float64)
+    return float(values[values > threshold].sum() / values.sum())

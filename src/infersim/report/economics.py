@@ -1,0 +1,280 @@
+"""Margin tables, per-user margins, the P&L and the months, as tables and stable JSON.
+
+Money is rounded to cents in the output only; other figures to 6 significant digits.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from infersim.economics import EconomicsResult, MarginRow, Pnl, UserMarginDistribution
+from infersim.pipeline.run import RunResult
+from infersim.report.tables import DataTable, cents, significant
+
+
+def _num(value: float | None) -> float | None:
+    return None if value is None else significant(float(value))
+
+
+def _usd(value: float | None) -> float | None:
+    return None if value is None else cents(float(value))
+
+
+def row_json(row: MarginRow) -> dict[str, Any]:
+    return {
+        "kind": row.kind,
+        "product": row.product,
+        "deployments": list(row.deployments),
+        "users": _num(row.users),
+        "active_users": _num(row.active_users),
+        "requests": _num(row.requests),
+        "unserved_requests": _num(row.unserved_requests),
+        "input_tokens": _num(row.input_tokens),
+        "cached_input_tokens": _num(row.cached_input_tokens),
+        "output_tokens": _num(row.output_tokens),
+        "revenue_usd": _usd(row.revenue_usd),
+        "gpu_cost_usd": _usd(row.gpu_cost_usd),
+        "api_cost_usd": _usd(row.api_cost_usd),
+        "overhead_usd": _usd(row.overhead_usd),
+        "cost_usd": _usd(row.cost_usd),
+        "gross_margin_usd": _usd(row.gross_margin_usd),
+        "gross_margin_pct": _num(row.gross_margin_pct),
+        "cost_usd_per_mtok": _usd(row.cost_usd_per_mtok),
+        "price_usd_per_mtok": _usd(row.price_usd_per_mtok),
+    }
+
+
+def distribution_json(d: UserMarginDistribution) -> dict[str, Any]:
+    return {
+        "plan": d.plan,
+        "users": _num(d.users),
+        "active_users": _num(d.active_users),
+        "price_usd_per_month": _usd(d.price_usd_per_month),
+        "margin_p10_usd": _usd(d.p10_usd),
+        "margin_p50_usd": _usd(d.p50_usd),
+        "margin_p90_usd": _usd(d.p90_usd),
+        "margin_p99_usd": _usd(d.p99_usd),
+        "margin_mean_usd": _usd(d.mean_usd),
+        "top_decile_margin_mean_usd": _usd(d.top_decile_mean_usd),
+        "share_losing_money": _num(d.share_losing_money),
+        "breakeven_requests_per_user_per_month": _num(d.breakeven_requests_per_user_per_month),
+    }
+
+
+def pnl_json(p: Pnl) -> dict[str, Any]:
+    return {
+        "revenue_usd": _usd(p.revenue_usd),
+        "serving_cost_usd": _usd(p.serving_cost_usd),
+        "gpu_cost_usd": _usd(p.gpu_cost_usd),
+        "api_cost_usd": _usd(p.api_cost_usd),
+        "serving_overhead_usd": _usd(p.serving_overhead_usd),
+        "gross_margin_usd": _usd(p.gross_margin_usd),
+        "gross_margin_pct": _num(p.gross_margin_pct),
+        "operating_costs_usd": {k: _usd(v) for k, v in p.operating_costs_usd.items()},
+        "operating_cost_total_usd": _usd(p.operating_cost_total_usd),
+        "operating_margin_usd": _usd(p.operating_margin_usd),
+        "operating_margin_pct": _num(p.operating_margin_pct),
+        "spent_per_revenue_usd": _num(p.spent_per_revenue_usd),
+    }
+
+
+def months_json(months: tuple[EconomicsResult, ...]) -> list[dict[str, Any]]:
+    cumulative = 0.0
+    out = []
+    for month in months:
+        cumulative += month.pnl.operating_margin_usd
+        out.append(
+            {
+                "month": month.month + 1,
+                "revenue_usd": _usd(month.pnl.revenue_usd),
+                "serving_cost_usd": _usd(month.pnl.serving_cost_usd),
+                "gross_margin_usd": _usd(month.pnl.gross_margin_usd),
+                "gross_margin_pct": _num(month.pnl.gross_margin_pct),
+                "operating_margin_usd": _usd(month.pnl.operating_margin_usd),
+                "cumulative_cash_usd": _usd(cumulative),
+            }
+        )
+    return out
+
+
+def economics_json(result: RunResult) -> dict[str, Any]:
+    first = result.first_month
+    return {
+        "margins": {row.segment: row_json(row) for row in (*first.table.rows, first.table.total)},
+        "users": {name: distribution_json(d) for name, d in first.distributions.items()},
+        "pnl": pnl_json(first.pnl),
+        "months": months_json(result.months),
+        "costs": {
+            fleet.deployment: {
+                "usd_per_gpu_hour": _usd(fleet.usd_per_gpu_hour),
+                "gpu_hours_per_month": _num(fleet.gpu_hours_per_month),
+                "busy_share": _num(fleet.busy_share),
+                "fleet_usd_per_month": _usd(fleet.usd_per_month),
+                "usd_per_mtok_input": _usd(
+                    result.ledger.token_costs[fleet.deployment].usd_per_mtok_input
+                ),
+                "usd_per_mtok_output": _usd(
+                    result.ledger.token_costs[fleet.deployment].usd_per_mtok_output
+                ),
+            }
+            for fleet in result.ledger.fleets
+        },
+    }
+
+
+def _money(value: float | None) -> str | None:
+    if value is None:
+        return None
+    sign = "-" if value < 0 else ""
+    return f"{sign}${abs(value):,.0f}"
+
+
+def _pct(value: float | None) -> str | None:
+    return None if value is None else f"{value:.1f}%"
+
+
+def _per_mtok(value: float | None) -> str | None:
+    return None if value is None else f"${value:,.3f}"
+
+
+def _margin_cells(row: MarginRow) -> list[Any]:
+    return [
+        row.segment,
+        row.kind,
+        None if row.users is None else f"{row.users:,.0f}",
+        f"{row.requests:,.0f}",
+        f"{(row.input_tokens + row.output_tokens) / 1e6:,.1f}",
+        _money(row.revenue_usd),
+        _money(row.cost_usd),
+        _money(row.gross_margin_usd),
+        _pct(row.gross_margin_pct),
+        _per_mtok(row.cost_usd_per_mtok),
+        _per_mtok(row.price_usd_per_mtok),
+    ]
+
+
+MARGIN_COLUMNS = [
+    "segment", "kind", "users", "requests", "Mtok", "revenue", "cost", "gross margin",
+    "margin %", "cost $/Mtok", "price $/Mtok",
+]  # fmt: skip
+
+
+def economics_tables(result: RunResult, label: str) -> list[DataTable]:
+    first = result.first_month
+    tables = [
+        DataTable(
+            f"{label}: margins, month 1",
+            MARGIN_COLUMNS,
+            [_margin_cells(row) for row in first.table.rows],
+            footer=_margin_cells(first.table.total),
+        )
+    ]
+    if first.distributions:
+        tables.append(
+            DataTable(
+                f"{label}: margin per subscriber, month 1",
+                [
+                    "plan",
+                    "users",
+                    "price",
+                    "p10",
+                    "p50",
+                    "p90",
+                    "p99",
+                    "top 10% mean",
+                    "losing money",
+                    "breakeven requests/user",
+                ],
+                [
+                    [
+                        d.plan,
+                        f"{d.users:,.0f}",
+                        _money(d.price_usd_per_month),
+                        f"${d.p10_usd:,.2f}",
+                        f"${d.p50_usd:,.2f}",
+                        f"${d.p90_usd:,.2f}",
+                        f"${d.p99_usd:,.2f}",
+                        f"${d.top_decile_mean_usd:,.2f}",
+                        f"{d.share_losing_money:.1%}",
+                        None
+                        if d.breakeven_requests_per_user_per_month is None
+                        else f"{d.breakeven_requests_per_user_per_month:,.0f}",
+                    ]
+                    for d in first.distributions.values()
+                ],
+            )
+        )
+    pnl = first.pnl
+    rows: list[list[Any]] = [
+        ["revenue", _money(pnl.revenue_usd)],
+        ["cost of serving", _money(pnl.serving_cost_usd)],
+        ["  GPUs", _money(pnl.gpu_cost_usd)],
+        ["  API purchases", _money(pnl.api_cost_usd)],
+        ["  serving overhead", _money(pnl.serving_overhead_usd)],
+        ["gross margin", f"{_money(pnl.gross_margin_usd)} ({_pct(pnl.gross_margin_pct) or '-'})"],
+        *[[f"  {k}", _money(v)] for k, v in pnl.operating_costs_usd.items()],
+        ["operating costs", _money(pnl.operating_cost_total_usd)],
+        [
+            "operating margin",
+            f"{_money(pnl.operating_margin_usd)} ({_pct(pnl.operating_margin_pct) or '-'})",
+        ],
+        [
+            "$ spent per $ of revenue",
+            None if pnl.spent_per_revenue_usd is None else f"{pnl.spent_per_revenue_usd:.2f}",
+        ],
+    ]
+    tables.append(DataTable(f"{label}: P&L, month 1", ["line", "USD per month"], rows))
+    if len(result.months) > 1:
+        tables.append(
+            DataTable(
+                f"{label}: months",
+                [
+                    "month",
+                    "revenue",
+                    "cost of serving",
+                    "gross margin %",
+                    "operating margin",
+                    "cumulative cash",
+                ],
+                [
+                    [
+                        m["month"],
+                        _money(m["revenue_usd"]),
+                        _money(m["serving_cost_usd"]),
+                        _pct(m["gross_margin_pct"]),
+                        _money(m["operating_margin_usd"]),
+                        _money(m["cumulative_cash_usd"]),
+                    ]
+                    for m in months_json(result.months)
+                ],
+            )
+        )
+    ledger = result.ledger
+    if ledger.fleets:
+        tables.append(
+            DataTable(
+                f"{label}: serving cost per deployment",
+                [
+                    "deployment",
+                    "$/GPU-hour",
+                    "GPU-h/month",
+                    "busy",
+                    "fleet $/month",
+                    "$/Mtok in",
+                    "$/Mtok out",
+                ],
+                [
+                    [
+                        f.deployment,
+                        f"${f.usd_per_gpu_hour:,.2f}",
+                        f"{f.gpu_hours_per_month:,.0f}",
+                        f"{f.busy_share:.0%}",
+                        _money(f.usd_per_month),
+                        _per_mtok(ledger.token_costs[f.deployment].usd_per_mtok_input),
+                        _per_mtok(ledger.token_costs[f.deployment].usd_per_mtok_output),
+                    ]
+                    for f in ledger.fleets
+                ],
+            )
+        )
+    return tables
