@@ -9,11 +9,12 @@ import pytest
 from econ_fixtures import engine_cost, lognormal_users, scenario, volume
 
 from infersim.catalog.load import Catalog
-from infersim.economics import EconomicsError, evaluate_month
+from infersim.economics import evaluate_month
+from infersim.routing import plan_routes
 
 DEPLOYMENTS = {
-    "big": {"model": "llama-3.1-70b", "gpu": "h100-sxm"},
-    "small": {"model": "llama-3.1-8b", "gpu": "h100-sxm"},
+    "big": {"model": "llama-3.1-70b", "gpu": "h100-sxm", "quality": 0.9},
+    "small": {"model": "llama-3.1-8b", "gpu": "h100-sxm", "quality": 0.7},
 }
 COSTS = {"big": engine_cost("big", 3, 0.3, 12), "small": engine_cost("small", 0.3, 0.03, 1.2)}
 ROUTED_CLASS = {
@@ -50,10 +51,15 @@ def test_fixed_split() -> None:
     assert shares == pytest.approx({"big": 0.1, "small": 0.9})
 
 
-def test_difficulty_follows_the_engine_mix() -> None:
-    sc = routed({"strategy": "difficulty", "order": ["small", "big"]})
+def test_difficulty_follows_the_router_plan() -> None:
+    routing = {"strategy": "difficulty", "order": ["small", "big"], "quality_target": 0.8}
+    sc = routed(routing)
+    plan = plan_routes(sc)
     volumes = [volume("chat", "small", 700.0), volume("chat", "big", 300.0)]
-    assert requests_by_deployment(sc, volumes) == pytest.approx({"big": 0.3, "small": 0.7})
+    shares = requests_by_deployment(sc, volumes)
+    assert shares == pytest.approx(plan.served_per_request)
+    assert sum(shares.values()) == pytest.approx(1.0)
+    assert 0.0 < shares["small"] < 1.0
 
 
 def test_cascade_serves_escalated_requests_twice() -> None:
@@ -68,7 +74,7 @@ def test_cascade_serves_escalated_requests_twice() -> None:
     assert {r.segment for r in result.table.rows} >= {"chat@small", "chat@big"}
 
 
-def test_engine_routed_mix_needs_volumes() -> None:
-    sc = routed({"strategy": "difficulty", "order": ["small", "big"]})
-    with pytest.raises(EconomicsError, match="routed by 'difficulty'"):
-        evaluate_month(sc, Catalog(), COSTS, [], [], np.random.default_rng(1))
+def test_routed_populations_need_no_engine_volumes() -> None:
+    routing = {"strategy": "difficulty", "order": ["small", "big"], "quality_target": 0.8}
+    result = evaluate_month(routed(routing), Catalog(), COSTS, [], [], np.random.default_rng(1))
+    assert result.table.row("free").requests > 0

@@ -2,12 +2,8 @@
 
 - a population that names a deployment: all there;
 - a scenario with one deployment: all there;
-- routing `fixed_split`: the split;
-- routing `difficulty` or `cascade`: the same mix as the engine's routed traffic (the
-  `ClassVolume`s of classes without a deployment). A difficulty router sends each request to
-  one deployment, so shares are requests there over all routed requests; a cascade sends every
-  request to the first deployment and escalates some, so shares are requests there over
-  requests on the first (they add up to more than 1: escalated requests are served twice).
+- otherwise the router's plan (`infersim.routing`): the split, the difficulty bands, or the
+  cascade (whose shares add up to more than 1: escalated requests are served twice).
 """
 
 from __future__ import annotations
@@ -16,7 +12,7 @@ from collections.abc import Sequence
 
 from infersim.economics.errors import EconomicsError
 from infersim.economics.inputs import ClassVolume
-from infersim.scenario.deployment import RouterKind
+from infersim.routing import plan_routes
 from infersim.scenario.model import Scenario
 
 Mix = dict[str, float]
@@ -37,26 +33,7 @@ def deployment_mix(
             f"{owner}: several deployments ({', '.join(scenario.deployments)}) and no routing; "
             "name one with 'deployment'"
         )
-    if routing.strategy is RouterKind.FIXED_SPLIT:
-        return {name: share for name, share in routing.split.items() if share > 0}
-    routed = {n for n, cls in scenario.workload.classes.items() if cls.deployment is None}
-    requests: Mix = {}
-    for volume in volumes:
-        if volume.name in routed:
-            requests[volume.deployment] = (
-                requests.get(volume.deployment, 0.0) + volume.requests_per_month
-            )
-    if routing.strategy is RouterKind.CASCADE:
-        distinct = requests.get(routing.order[0], 0.0)
-    else:
-        distinct = sum(requests.values())
-    if distinct <= 0:
-        raise EconomicsError(
-            f"{owner}: routed by '{routing.strategy.value}', whose split over deployments "
-            "comes from the engine's routed traffic, and the volumes hold none; name a "
-            "deployment for the population, or give the routed classes' volumes"
-        )
-    return {name: count / distinct for name, count in requests.items() if count > 0}
+    return dict(plan_routes(scenario).served_per_request)
 
 
 def _known(name: str, scenario: Scenario, owner: str) -> None:

@@ -10,7 +10,6 @@ from pydantic import Discriminator, Field, Tag, model_validator
 from infersim.catalog.types import GpuSpec, ModelArch, Strict
 from infersim.scenario.fields import (
     Fraction,
-    Multiplier,
     Name,
     Parallelism,
     PositiveSeconds,
@@ -161,6 +160,11 @@ class SelfHosted(Strict):
     speculative: SpeculativeDecoding | None = None
     prefix_caching: PrefixCaching | None = None
     cost: GpuCost | None = Field(default=None, description="none = costs.gpu")
+    quality: Fraction | None = Field(
+        default=None,
+        description="for routing: the model's capability in [0, 1] (e.g. a benchmark score) "
+        "before its quantization penalty",
+    )
 
     @property
     def gpus_per_replica(self) -> int:
@@ -266,12 +270,21 @@ class Routing(Strict):
     order: list[Name] = Field(
         default_factory=list, description="difficulty / cascade: deployments, cheapest first"
     )
-    quality_target: Fraction | None = None
-    escalation_probability: Fraction | None = Field(
-        default=None, description="cascade: chance the small model's answer is escalated"
+    quality_target: Fraction | None = Field(
+        default=None,
+        description="difficulty: the success probability a model must reach on a request",
     )
-    difficulty_mean: Fraction = 0.5
-    difficulty_spread: Multiplier = 0.2
+    escalation_probability: Fraction | None = Field(
+        default=None, description="cascade: chance a model's answer is escalated to the next"
+    )
+    difficulty_mean: Fraction = Field(
+        default=0.5, description="requests' difficulty: normal, clipped to [0, 1]"
+    )
+    difficulty_spread: Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)] = 0.2
+    quality_curve_width: Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)] = Field(
+        default=0.1,
+        description="P(success) = 1 / (1 + exp(-(quality - difficulty) / width))",
+    )
 
     @model_validator(mode="after")
     def _strategy_fields(self) -> Routing:
@@ -285,6 +298,8 @@ class Routing(Strict):
             raise ValueError(f"strategy {self.strategy.value} needs an order of two or more")
         if self.strategy is RouterKind.CASCADE and self.escalation_probability is None:
             raise ValueError("strategy cascade needs escalation_probability")
+        if self.strategy is RouterKind.DIFFICULTY and self.quality_target is None:
+            raise ValueError("strategy difficulty needs quality_target")
         return self
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from infersim.catalog.load import Catalog, unknown_name_message
 from infersim.catalog.prices import PriceLookupError, resolve_price
 from infersim.errors import Locate, PathKey, Problem
-from infersim.scenario.deployment import ApiModel, SelfHosted
+from infersim.scenario.deployment import ApiModel, RouterKind, SelfHosted
 from infersim.scenario.model import Scenario
 from infersim.scenario.workload import Empirical, Trace
 
@@ -62,6 +62,17 @@ def check_references(
             check.name_in(("routing", "split", target), target, deployments, "deployment")
         for index, target in enumerate(scenario.routing.order):
             check.name_in(("routing", "order", index), target, deployments, "deployment")
+            known = scenario.deployments.get(target)
+            if (
+                scenario.routing.strategy is RouterKind.DIFFICULTY
+                and known is not None
+                and known.quality is None
+            ):
+                check.add(
+                    ("routing", "order", index),
+                    f"difficulty routing needs deployments.{target}.quality (its capability "
+                    "in [0, 1])",
+                )
 
     workload = scenario.workload
     for name, cls in workload.classes.items():

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from infersim.errors import InfersimError
+from infersim.routing import plan_routes
 from infersim.scenario.deployment import RouterKind
 from infersim.scenario.model import Scenario
 from infersim.scenario.workload import Bursty, Diurnal, Poisson, RequestClass, Trace
@@ -50,10 +50,6 @@ class RequestStream:
         )
 
 
-class UnsupportedRoutingError(InfersimError):
-    pass
-
-
 def _class_arrivals(
     cls: RequestClass, horizon_s: float, rng: np.random.Generator, data: ExternalData
 ) -> tuple[
@@ -89,12 +85,7 @@ def class_share(scenario: Scenario, class_name: str, deployment: str) -> float:
     routing = scenario.routing
     if routing is None:
         return 1.0 if deployment == next(iter(scenario.deployments)) else 0.0
-    if routing.strategy is not RouterKind.FIXED_SPLIT:
-        raise UnsupportedRoutingError(
-            f"workload.classes.{class_name}: the serving engine routes by fixed_split only so far; "
-            f"'{routing.strategy.value}' routing is evaluated by the routing lever, not the engine"
-        )
-    return routing.split.get(deployment, 0.0) / sum(routing.split.values())
+    return plan_routes(scenario).served_per_request.get(deployment, 0.0)
 
 
 def _scaled(cls: RequestClass, factor: float) -> RequestClass:
@@ -204,13 +195,11 @@ def _deployment_indices(
     routing = scenario.routing
     if routing is None:
         return np.zeros(n, dtype=np.int64)  # validation ensured a single deployment
-    if routing.strategy is not RouterKind.FIXED_SPLIT:
-        raise UnsupportedRoutingError(
-            f"workload.classes.{class_name}: the serving engine routes by fixed_split only so far; "
-            f"'{routing.strategy.value}' routing is evaluated by the routing lever, not the engine"
-        )
-    names = list(routing.split)
-    shares = np.asarray([routing.split[k] for k in names], dtype=np.float64)
+    if routing.strategy is RouterKind.CASCADE:  # each request starts on the first model
+        return np.full(n, deployments.index(routing.order[0]), dtype=np.int64)
+    served = plan_routes(scenario).served_per_request
+    names = list(served)
+    shares = np.asarray([served[k] for k in names], dtype=np.float64)
     picks = rng.choice(len(names), size=n, p=shares / shares.sum())
     lookup = np.asarray([deployments.index(k) for k in names], dtype=np.int64)
     return lookup[picks]
