@@ -159,3 +159,42 @@ def test_internal_error_is_one_line_unless_debug(
     assert_one_line_error(*invoke(runner, "run"), "internal error: RuntimeError: kaboom")
     result = runner.invoke(app, ["--debug", "run"])
     assert isinstance(result.exception, RuntimeError)
+
+
+def test_catalog_dir_adds_entries_for_every_command(runner: CliRunner, tmp_path: Path) -> None:
+    import yaml
+
+    from infersim.catalog.load import load_builtin
+
+    h100 = load_builtin().gpu("h100-sxm").model_dump(mode="json")
+    entry = {**h100, "id": "my-h100", "name": "My H100", "memory_gb": 96.0}
+    (tmp_path / "gpus.yaml").write_text(yaml.safe_dump([entry]), encoding="utf-8")
+    code, out, _ = invoke(runner, "--catalog", str(tmp_path), "catalog", "show", "gpus", "my-h100")
+    assert code == 0 and "My H100" in out
+    scenario = tmp_path / "s.yaml"
+    scenario.write_text(
+        Path(SMALL).read_text(encoding="utf-8").replace("gpu: h100-sxm", "gpu: my-h100"),
+        encoding="utf-8",
+    )
+    assert invoke(runner, "validate", str(scenario))[0] == 2  # unknown without the directory
+    assert invoke(runner, "--catalog", str(tmp_path), "validate", str(scenario))[0] == 0
+
+
+def test_inline_catalog_entries_are_validated_and_usable(tmp_path: Path) -> None:
+    import yaml
+
+    from infersim.catalog.load import load_builtin
+    from infersim.errors import ConfigError
+    from infersim.scenario.load import load_scenario
+
+    model = load_builtin().model("llama-3.1-8b").model_dump(mode="json")
+    data = yaml.safe_load(Path(SMALL).read_text(encoding="utf-8"))
+    data["catalog"] = {"models": [{**model, "id": "my-8b"}]}
+    data["deployments"]["main"]["model"] = "my-8b"
+    path = tmp_path / "inline.yaml"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    assert load_scenario(path).catalog.model("my-8b").num_layers == 32
+    data["catalog"]["models"][0]["num_layers"] = -1
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"catalog\.models\.0\.num_layers"):
+        load_scenario(path)
