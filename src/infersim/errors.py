@@ -8,13 +8,13 @@ error location back to the line of the YAML key and suggesting near-miss key nam
 from __future__ import annotations
 
 import difflib
-import types
-import typing
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from pydantic import BaseModel, ValidationError
+
+from infersim.schema_paths import allowed_keys
 
 
 @dataclass(frozen=True)
@@ -89,63 +89,6 @@ def data_path(
         else:
             break  # the rest names union members of a scalar ('str', 'float', ...)
     return tuple(path)
-
-
-def _unwrap(annotation: Any) -> list[Any]:
-    """The concrete types an annotation admits (Annotated, Optional and unions unwrapped)."""
-    origin = typing.get_origin(annotation)
-    if origin is typing.Annotated:
-        return _unwrap(typing.get_args(annotation)[0])
-    if origin in (typing.Union, types.UnionType):
-        out: list[Any] = []
-        for arg in typing.get_args(annotation):
-            out.extend(_unwrap(arg))
-        return out
-    return [annotation]
-
-
-def _tagged(model: type[BaseModel], part: str | int) -> bool:
-    """Whether `part` is the value of one of the model's Literal fields (a union tag)."""
-    for field in model.model_fields.values():
-        annotation = field.annotation
-        if typing.get_origin(annotation) is typing.Literal and part in typing.get_args(annotation):
-            return True
-    return False
-
-
-def _step(annotation: Any, part: str | int) -> list[Any]:
-    out: list[Any] = []
-    for candidate in _unwrap(annotation):
-        origin = typing.get_origin(candidate)
-        if isinstance(candidate, type) and issubclass(candidate, BaseModel):
-            field = candidate.model_fields.get(str(part))
-            if field is not None:
-                out.append(field.annotation)
-            elif _tagged(candidate, part) or str(part).startswith("function-"):
-                out.append(candidate)  # a union tag or validator in the location: stay here
-        elif origin is dict:
-            out.append(typing.get_args(candidate)[1])
-        elif origin is list and isinstance(part, int):
-            out.append(typing.get_args(candidate)[0])
-    return out
-
-
-def allowed_keys(model: type[BaseModel], path: Sequence[str | int]) -> list[str]:
-    """Field names accepted by the model(s) found at `path` below `model`."""
-    current: list[Any] = [model]
-    for part in path:
-        nxt: list[Any] = []
-        for annotation in current:
-            nxt.extend(_step(annotation, part))
-        current = nxt
-        if not current:
-            return []
-    keys: set[str] = set()
-    for annotation in current:
-        for candidate in _unwrap(annotation):
-            if isinstance(candidate, type) and issubclass(candidate, BaseModel):
-                keys.update(candidate.model_fields)
-    return sorted(keys)
 
 
 def _message(error: Any, path: tuple[str | int, ...], model: type[BaseModel] | None) -> str:

@@ -70,7 +70,13 @@ def derived_classes(scenario: Scenario) -> dict[str, RequestClass]:
 
 def with_derived_classes(scenario: Scenario) -> tuple[Scenario, tuple[str, ...]]:
     """The scenario with the derived classes added, and their names."""
-    extra = derived_classes(scenario)
+    return with_classes(scenario, derived_classes(scenario))
+
+
+def with_classes(
+    scenario: Scenario, extra: dict[str, RequestClass]
+) -> tuple[Scenario, tuple[str, ...]]:
+    """The scenario with these classes added, and their names."""
     if not extra:
         return scenario, ()
     workload = scenario.workload.model_copy(

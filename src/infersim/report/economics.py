@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from infersim.economics import EconomicsResult, MarginRow, Pnl, UserMarginDistribution
 from infersim.pipeline.run import RunResult
 from infersim.report.tables import DataTable, cents, significant
@@ -97,6 +99,25 @@ def months_json(months: tuple[EconomicsResult, ...]) -> list[dict[str, Any]]:
     return out
 
 
+def projection_json(months: tuple[EconomicsResult, ...]) -> dict[str, Any]:
+    """When the operating margin turns positive for good, and the cash burnt until then."""
+    margins = [m.pnl.operating_margin_usd for m in months]
+    cumulative = list(np.cumsum(margins)) if margins else []
+    positive_from = None
+    for index in range(len(margins)):
+        if all(m >= 0 for m in margins[index:]):
+            positive_from = index + 1
+            break
+    lowest = min(cumulative) if cumulative else 0.0
+    return {
+        "months": len(months),
+        "operating_margin_positive_from_month": positive_from,
+        "months_with_operating_loss": sum(1 for m in margins if m < 0),
+        "cumulative_losses_usd": _usd(-min(lowest, 0.0)),
+        "cumulative_cash_usd": _usd(cumulative[-1] if cumulative else 0.0),
+    }
+
+
 def economics_json(result: RunResult) -> dict[str, Any]:
     first = result.first_month
     return {
@@ -104,6 +125,7 @@ def economics_json(result: RunResult) -> dict[str, Any]:
         "users": {name: distribution_json(d) for name, d in first.distributions.items()},
         "pnl": pnl_json(first.pnl),
         "months": months_json(result.months),
+        "projection": projection_json(result.months),
         "costs": {
             fleet.deployment: {
                 "usd_per_gpu_hour": _usd(fleet.usd_per_gpu_hour),

@@ -7,17 +7,18 @@ raises `ConfigError` listing every problem as `file:line: dotted.path: message`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
 from pydantic import ValidationError
 
 from infersim.catalog.load import Catalog, load_builtin, load_dirs
-from infersim.errors import ConfigError, Problem, problems_from_validation
+from infersim.errors import ConfigError, PathKey, Problem, problems_from_validation
 from infersim.scenario.compose import Document, apply_variant, expand, load_document
 from infersim.scenario.model import Scenario
+from infersim.scenario.params import ParamSet, extract, materialize
 from infersim.scenario.references import check_references
 from infersim.yamlio import load_yaml_text
 
@@ -31,6 +32,14 @@ class LoadedScenario:
     base_dir: Path | None
     catalog: Catalog
     document: Document
+    """The composed document with base values in place of distributions and curves."""
+    params: ParamSet = field(default_factory=ParamSet)
+
+    def with_values(self, values: Mapping[PathKey, float]) -> LoadedScenario:
+        """The scenario with these inputs set (a Monte Carlo sample, a month), validated."""
+        return validate_document(
+            materialize(self.document, values), self.base_dir, self.catalog, params=self.params
+        )
 
     @property
     def label(self) -> str:
@@ -67,7 +76,10 @@ def validate_document(
     base_dir: Path | None,
     catalog: Catalog | None = None,
     catalog_dirs: Sequence[Path] = (),
+    params: ParamSet | None = None,
 ) -> LoadedScenario:
+    if params is None:
+        document, params = extract(document)
     try:
         scenario = Scenario.model_validate(document.data)
     except ValidationError as exc:
@@ -82,4 +94,4 @@ def validate_document(
     if problems:
         raise ConfigError(problems)
     source = document.files[0] if document.files else "<scenario>"
-    return LoadedScenario(scenario, source, base_dir, full, document)
+    return LoadedScenario(scenario, source, base_dir, full, document, params)

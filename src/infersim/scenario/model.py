@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import BeforeValidator, Field, model_validator
 
 from infersim.catalog.types import ApiPrice, GpuSpec, ModelArch, Strict
 from infersim.scenario.deployment import Deployment, Fleet, Routing
@@ -15,6 +16,13 @@ from infersim.scenario.workload import Workload
 SCHEMA_URL = "https://infersim.dev/schema/scenario.schema.json"
 
 
+def _month_start(value: Any) -> Any:
+    """'2026-01' as the first day of that month (YAML reads it as a string)."""
+    if isinstance(value, str) and len(value) == 7 and value[4] == "-":
+        return value + "-01"
+    return value
+
+
 class Horizon(Strict):
     """How long to simulate serving, and how many months to project the economics."""
 
@@ -22,6 +30,9 @@ class Horizon(Strict):
         default=3600.0, description="serving time simulated by the engine"
     )
     months: Annotated[int, Field(ge=1, le=600)] = 1
+    start: Annotated[dt.date, BeforeValidator(_month_start)] | None = Field(
+        default=None, description="calendar month of month 0 (YYYY-MM), for curves by date"
+    )
 
 
 class InlineCatalog(Strict):

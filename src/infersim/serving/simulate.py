@@ -34,6 +34,10 @@ from infersim.workload.trace import ExternalData
 
 Progress = Callable[[str, float], None]
 
+#: Fewest replicas a sampled run keeps: one replica fed 1/R of the traffic loses the load
+#: balancer's pooling and overstates the latency tail.
+MIN_SAMPLED_REPLICAS = 4
+
 
 class SimulationError(InfersimError):
     pass
@@ -119,24 +123,24 @@ class Sampling:
 
 def choose_sampling(plan: DeploymentPlan, schedule: ReplicaSchedule, expected: float) -> Sampling:
     """Everything when the expected requests fit the limit; else k of R replicas with k/R of
-    the traffic, and for steady arrivals a window of the horizon."""
+    the traffic, and for steady arrivals a window of the horizon. An autoscaled fleet is
+    always simulated whole: thinning its replica counts would round them."""
     limit = plan.fleet.max_simulated_requests
     peak, horizon = schedule.peak, plan.horizon_s
     k, keep, window = peak, 1.0, horizon
-    if expected > limit:
-        if len(schedule.counts) == 1:
-            least = min(peak, 2 if plan.prefill_replicas else 1)
-            k = max(least, min(peak, math.floor(peak * limit / expected)))
-            keep = k / peak
-        else:  # autoscaling: thin the traffic and every step of the schedule alike
-            keep = max(limit / expected, 1.0 / peak)
+    if expected > limit and len(schedule.counts) == 1:
+        least = min(peak, MIN_SAMPLED_REPLICAS)  # keep some of the load balancer's pooling
+        k = max(least, min(peak, math.floor(peak * limit / expected)))
+        keep = k / peak
         if expected * keep > limit and plan.stationary:
             window = horizon * limit / (expected * keep)
     scale = (1.0 / keep) * (horizon / window)
     if scale == 1.0:
-        return Sampling(peak, 1.0, horizon, 1.0, "all replicas, all requests")
-    shown = k if len(schedule.counts) == 1 else f"{keep:.3g} of each step of"
-    detail = f"{shown} of {peak} replicas, {window:,.0f} of {horizon:,.0f} s; x{scale:,.3g}"
+        detail = "all replicas, all requests"
+        if expected > limit:  # an autoscaled fleet cannot be thinned without distorting it
+            detail += f" (autoscaling: over max_simulated_requests, {limit:,})"
+        return Sampling(peak, 1.0, horizon, 1.0, detail)
+    detail = f"{k} of {peak} replicas, {window:,.0f} of {horizon:,.0f} s; x{scale:,.3g}"
     return Sampling(k, keep, window, scale, detail)
 
 
@@ -154,8 +158,7 @@ def sample_run(
     )
     stream = with_prefix_caching(stream, plan.deployment)
     if len(schedule.counts) > 1:
-        counts = [max(1, math.ceil(c * sampling.keep_share)) for c in schedule.counts]
-        run_schedule = ReplicaSchedule(schedule.times_s, counts)
+        run_schedule = schedule
     else:
         run_schedule = ReplicaSchedule([0.0], [sampling.replicas])
     prefill = 0
@@ -176,8 +179,9 @@ def sample_run(
         plan.kv_transfer_s_per_token,
     )
     return summarize_run(
-        plan, stream, run, sampling.scale, sampling.mode, sampling.detail, schedule
-    )
+        plan, stream, run, sampling.scale, sampling.mode, sampling.detail, schedule,
+        sampling.window_s,
+    )  # fmt: skip
 
 
 def _rng(seed: int, *key: int) -> np.random.Generator:

@@ -76,7 +76,9 @@ def summarize_run(
     mode: Mode,
     detail: str,
     schedule: ReplicaSchedule,
+    window_s: float | None = None,
 ) -> RunSample:
+    window_s = plan.horizon_s if window_s is None else window_s
     table = run.table
     arrival = np.asarray(table.arrival_s)
     first = np.asarray(table.first_token_s)
@@ -110,7 +112,9 @@ def summarize_run(
         "input_tokens": float(stream.prompt_tokens.sum()) * scale,
         "cached_input_tokens": float(stream.cached_tokens.sum()) * scale,
         "output_tokens": float(np.asarray(table.emitted).sum()) * scale,
-        "gpu_hours_provisioned": run.active_replica_s * gpus * scale / 3600.0,
+        "gpu_hours_provisioned": _provisioned_s(schedule, run, scale, plan.horizon_s, window_s)
+        * gpus
+        / 3600.0,
         "gpu_hours_busy": busy_s * gpus * scale / 3600.0,
         "prefill_share": prefill_s / busy_s if busy_s > 0 else 0.0,
         "mfu": flops / (busy_gpu_s * plan.perf.peak_flops_per_gpu),
@@ -118,6 +122,7 @@ def summarize_run(
         "replicas": sum(c * (b - a) for c, a, b in _steps(schedule, plan.horizon_s))
         / plan.horizon_s,
         "peak_replicas": float(schedule.peak),
+        **_rates(stream, table, run, window_s, scale * window_s / plan.horizon_s),
     }
     batch_values = np.concatenate([np.asarray(s.batch_sizes, dtype=np.float64) for s in stats])
     batch_weights = np.concatenate([np.asarray(s.batch_durations_s) for s in stats])
@@ -146,6 +151,42 @@ def summarize_run(
         overloaded=run.overloaded_at_s is not None or _queue_grows(arrival, admit, completed),
         load_ratio=_load_ratio(arrival, completed, run),
     )
+
+
+def _rates(
+    stream: RequestStream, table: Any, run: ClusterRun, window_s: float, replica_scale: float
+) -> dict[str, float]:
+    """Tokens per second served within the simulated window (until an overloaded run was
+    stopped): past capacity this is the capacity, below it the offered rate. A request in
+    flight at the cut-off counts the share of its output emitted by then."""
+    cutoff = run.overloaded_at_s if run.overloaded_at_s is not None else window_s
+    cutoff = max(cutoff, 1e-9)
+    first = np.asarray(table.first_token_s)
+    finish = np.asarray(table.finish_s)
+    output = stream.output_tokens.astype(np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        partial = 1.0 + (output - 1.0) * (cutoff - first) / (finish - first)
+    emitted = np.where(
+        finish <= cutoff,
+        output,
+        np.where(first <= cutoff, np.where(np.isfinite(finish), partial, table.emitted), 0.0),
+    )
+    prompts = stream.prompt_tokens[first <= cutoff]
+    return {
+        "input_tokens_per_s": float(prompts.sum()) / cutoff * replica_scale,
+        "output_tokens_per_s": float(np.nansum(emitted)) / cutoff * replica_scale,
+    }
+
+
+def _provisioned_s(
+    schedule: ReplicaSchedule, run: ClusterRun, scale: float, horizon_s: float, window_s: float
+) -> float:
+    """Replica-seconds the whole fleet is paid: as simulated when it all ran; for a sample,
+    the fleet over the horizon plus the sample's drain after its window (scaling the drain up
+    with the window would bill it many times over)."""
+    if scale == 1.0 or len(schedule.counts) > 1:
+        return run.active_replica_s
+    return schedule.peak * (horizon_s + max(0.0, run.end_s - window_s))
 
 
 def _queue_grows(
@@ -260,7 +301,7 @@ def merge_samples(
         per_run["tpot_p50_s"].append(tpot.p50 if tpot.p50 is not None else math.nan)
         per_run["e2e_p50_s"].append(e2e.p50 if e2e.p50 is not None else math.nan)
         per_run["gpu_hours_busy"].append(s.totals["gpu_hours_busy"])
-        per_run["output_tokens_per_s"].append(s.totals["output_tokens"] / horizon)
+        per_run["output_tokens_per_s"].append(s.totals["output_tokens_per_s"])
     intervals = {k: _interval(v) for k, v in per_run.items() if all(math.isfinite(x) for x in v)}
     offered = mean["requests"] / horizon
     capacity = plan.capacity_rps * max(mean["replicas"], 1e-9)
@@ -317,8 +358,8 @@ def merge_samples(
         gpu_hours_provisioned=mean["gpu_hours_provisioned"],
         gpu_hours_busy=mean["gpu_hours_busy"],
         prefill_share=mean["prefill_share"],
-        input_tokens_per_s=mean["input_tokens"] / horizon,
-        output_tokens_per_s=mean["output_tokens"] / horizon,
+        input_tokens_per_s=mean["input_tokens_per_s"],
+        output_tokens_per_s=mean["output_tokens_per_s"],
         capacity_requests_per_s=plan.capacity_rps,
         offered_requests_per_s=offered,
         verdict=verdict,
