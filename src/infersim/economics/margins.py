@@ -132,6 +132,32 @@ class UserMarginDistribution:
     top_decile_mean_usd: float | None
     share_losing_money: float | None
     breakeven_requests_per_user_per_month: float | None
+    histogram_edges_usd: tuple[float, ...] = ()
+    """Bin edges of the per-user margin histogram (for charts)."""
+    histogram_users: tuple[float, ...] = ()
+    """Users in each bin (inactive subscribers in the bin of the plan price)."""
+
+
+HISTOGRAM_BINS = 40
+
+
+def margin_histogram(
+    margins: np.ndarray, weight: float, price: float, inactive: float
+) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Per-user margins binned from their 0.5th percentile (or below 0) up to the price; the
+    long tail of heavy users is gathered in the first bin."""
+    if margins.size == 0 and inactive <= 0:
+        return (), ()
+    low = float(np.quantile(margins, 0.005)) if margins.size else price - 1.0
+    low = min(low, 0.0) if margins.size and margins.min() < 0 else low
+    high = max(price, float(margins.max()) if margins.size else price)
+    if high <= low:
+        high = low + 1.0
+    edges = np.linspace(low, high, HISTOGRAM_BINS + 1)
+    counts, _ = np.histogram(np.clip(margins, low, high), bins=edges)
+    users = counts.astype(np.float64) * weight
+    users[min(int(np.searchsorted(edges, price, side="right")) - 1, HISTOGRAM_BINS - 1)] += inactive
+    return tuple(float(e) for e in edges), tuple(float(u) for u in users)
 
 
 def quantiles_with_atom(
@@ -201,6 +227,7 @@ def user_margin_distribution(
         negative = float(np.count_nonzero(margins < 0)) * weight
         losing = negative / total  # inactive subscribers pay and cost nothing
     top = top_share_mean(margins, requests, weight, price_usd_per_month, inactive)
+    edges, counts = margin_histogram(margins, weight, price_usd_per_month, inactive)
     return UserMarginDistribution(
         segment=segment,
         plan=plan,
@@ -215,4 +242,6 @@ def user_margin_distribution(
         top_decile_mean_usd=top,
         share_losing_money=losing,
         breakeven_requests_per_user_per_month=breakeven,
+        histogram_edges_usd=edges,
+        histogram_users=counts,
     )

@@ -60,6 +60,10 @@ def distribution_json(d: UserMarginDistribution) -> dict[str, Any]:
         "top_decile_margin_mean_usd": _usd(d.top_decile_mean_usd),
         "share_losing_money": _num(d.share_losing_money),
         "breakeven_requests_per_user_per_month": _num(d.breakeven_requests_per_user_per_month),
+        "histogram": {
+            "edges_usd": [_usd(e) for e in d.histogram_edges_usd],
+            "users": [_num(u) for u in d.histogram_users],
+        },
     }
 
 
