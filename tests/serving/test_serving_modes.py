@@ -128,7 +128,7 @@ def test_result_states_the_mode_and_the_events() -> None:
     assert exact.simulated_requests == pytest.approx(3 * exact.requests, abs=0.5)
     assert sampled.mode == "sampled"
     assert sampled.scale > 1.0
-    assert sampled.simulated_requests <= exact.simulated_requests / 2 + 3 * 20
+    assert sampled.simulated_requests < 0.6 * exact.simulated_requests  # 4 of 8 replicas
     assert sampled.simulated_requests * sampled.scale / 3 == pytest.approx(
         sampled.requests, rel=1e-9
     )

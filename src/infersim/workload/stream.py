@@ -1,11 +1,12 @@
 """Turn a scenario's request classes into one time-ordered stream of requests (numpy arrays).
 
-Each class draws its own arrivals and token lengths from a child generator spawned from the
-run's generator, so adding a class does not reshuffle the others' samples.
+Each class draws its own arrivals and token lengths from a child generator keyed by its name
+under the run's generator, so adding a class does not reshuffle the others' samples.
 """
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -77,6 +78,17 @@ def _class_arrivals(
     )
 
 
+def class_rng(rng: np.random.Generator, class_name: str) -> np.random.Generator:
+    """A generator for one class, keyed by its name: adding, removing or reordering other
+    classes leaves its draws alone."""
+    parent = rng.bit_generator.seed_seq
+    assert isinstance(parent, np.random.SeedSequence)
+    key = zlib.crc32(class_name.encode("utf-8"))
+    return np.random.default_rng(
+        np.random.SeedSequence(parent.entropy, spawn_key=(*parent.spawn_key, key))
+    )
+
+
 def class_share(scenario: Scenario, class_name: str, deployment: str) -> float:
     """The share of a class's requests that `deployment` serves."""
     cls = scenario.workload.classes[class_name]
@@ -118,9 +130,8 @@ def build_requests(
     deployments = tuple(scenario.deployments)
     class_names = tuple(scenario.workload.classes)
     parts = []
-    children = rng.spawn(len(class_names))
     for index, (name, cls) in enumerate(scenario.workload.classes.items()):
-        child = children[index]
+        child = class_rng(rng, name)
         share = 1.0 if deployment is None else class_share(scenario, name, deployment) * keep_share
         if share <= 0.0:
             continue

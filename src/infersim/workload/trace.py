@@ -64,7 +64,7 @@ def _rows(path: Path, fmt: str) -> list[tuple[int, dict[str, Any]]]:
             rows.append((number, row))
         return rows
     reader = csv.DictReader(io.StringIO(text))
-    return [(number, dict(row)) for number, row in enumerate(reader, start=2)]
+    return [(reader.line_num, dict(row)) for row in reader]
 
 
 def _int(path: Path, line: int, row: dict[str, Any], key: str, minimum: int) -> int:
@@ -127,8 +127,8 @@ def read_empirical(path: Path, column: str | None) -> NDArray[np.int64]:
     values: list[int] = []
     if column is not None:
         reader = csv.DictReader(io.StringIO(text))
-        for line, row in enumerate(reader, start=2):
-            values.append(_int(path, line, row, column, 1))
+        for row in reader:
+            values.append(_int(path, reader.line_num, row, column, 1))
     else:
         for line, raw in enumerate(text.splitlines(), start=1):
             if raw.strip() and not raw.lstrip().startswith("#"):
