@@ -146,7 +146,7 @@ def tiny_kv_scenario(seed: int = 5) -> Scenario:
     at ~85% of the capacity that cache allows."""
     return scenario(
         rate_per_s=1.2,
-        horizon_s=300,
+        horizon_s=600,
         seed=seed,
         deployment={"gpu_memory_utilization": 0.25},
         prompt={"dist": "uniform", "low_tokens": 200, "high_tokens": 800},

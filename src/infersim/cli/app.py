@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from infersim import __version__
-from infersim.cli import catalog, perf, run, schema, validate
+from infersim.cli import catalog, compare, perf, run, schema, validate
 from infersim.cli.common import GlobalOptions, stderr_console
 
 #: click's UsageError, which Typer may vendor: the public BadParameter's base class.
@@ -50,6 +50,7 @@ def main_options(
 
 
 app.command("run")(run.run)
+app.command("compare")(compare.compare)
 app.command("validate")(validate.validate)
 app.command("schema")(schema.schema)
 app.command("perf")(perf.perf)

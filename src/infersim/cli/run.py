@@ -19,8 +19,10 @@ from infersim.cli.common import (
     progress_reporter,
 )
 from infersim.errors import UsageError
-from infersim.pipeline.run import RunResult, run_scenario
+from infersim.pipeline.run import RunResult, run_loaded
+from infersim.report.compare import compare_runs, comparison_json, comparison_tables
 from infersim.report.economics import economics_json, economics_tables
+from infersim.report.routing import routing_json, routing_report, routing_tables
 from infersim.report.serving import serving_json, serving_tables
 from infersim.scenario.compose import variant_names
 from infersim.scenario.deployment import ApiModel, SelfHosted
@@ -89,19 +91,33 @@ def simulate_run(ctx: typer.Context, loaded: LoadedScenario) -> RunResult:
     """Read the files the scenario names (the edge), then run the pure pipeline."""
     data = load_external_data(loaded.scenario, loaded.base_dir)
     with progress_reporter(ctx, f"simulating {loaded.label}") as report:
-        return run_scenario(loaded.scenario, loaded.catalog, data, progress=report)
+        return run_loaded(loaded, data, progress=report)
 
 
 def run_json(loaded: LoadedScenario, result: RunResult) -> dict[str, Any]:
-    """One run's output: margins first, then serving; stable keys, money in cents."""
+    """One run's output: margins first, then routing and serving; stable keys, money in
+    cents."""
+    report = routing_report(result, loaded.catalog)
     return {
         "scenario": loaded.scenario.name,
         "variant": loaded.scenario.variant,
         "source": loaded.source,
         "seed": result.serving.seed,
         **economics_json(result),
+        **({} if report is None else {"routing": routing_json(report)}),
         "serving": serving_json(result.serving),
     }
+
+
+def run_tables(loaded: LoadedScenario, result: RunResult) -> list[DataTable]:
+    """One run's tables: margins, routing, serving, then the resolved scenario."""
+    report = routing_report(result, loaded.catalog)
+    return [
+        *economics_tables(result, loaded.label),
+        *([] if report is None else routing_tables(report, loaded.label)),
+        *serving_tables(result.serving, loaded.label),
+        *summary_tables(loaded),
+    ]
 
 
 @command
@@ -112,12 +128,20 @@ def run(
     ] = None,
     variant: Annotated[str | None, typer.Option(help="Apply this named variant.")] = None,
     all_variants: Annotated[
-        bool, typer.Option("--all-variants", help="Run the base and every variant.")
+        bool,
+        typer.Option(
+            "--all-variants",
+            help="Run the base and every variant, then compare each variant with the base.",
+        ),
     ] = False,
     fmt: FormatOption = OutputFormat.TABLE,
     output: OutputOption = None,
 ) -> None:
-    """Run a scenario: margin tables first, then the serving figures below them."""
+    """Run a scenario: margin tables first, then routing and serving figures below them.
+
+    With --all-variants, comparison tables follow (every variant against the base: value,
+    delta, delta %, better/worse), and the JSON gets a `comparison` key.
+    """
     if variant is not None and all_variants:
         raise UsageError("give --variant NAME or --all-variants, not both")
     options = global_options(ctx)
@@ -128,18 +152,16 @@ def run(
         names = [None, *variant_names(document)]
     runs = [load_scenario(file, name, catalog=catalog) for name in names]
     results = [(loaded, simulate_run(ctx, loaded)) for loaded in runs]
-    data = {
+    data: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
         "infersim_version": __version__,
         "runs": [run_json(loaded, result) for loaded, result in results],
     }
-    tables = [
-        table
-        for loaded, result in results
-        for table in [
-            *economics_tables(result, loaded.label),
-            *serving_tables(result.serving, loaded.label),
-            *summary_tables(loaded),
-        ]
-    ]
+    tables = [table for loaded, result in results for table in run_tables(loaded, result)]
+    if all_variants and len(results) > 1:
+        # the base by its scenario name, each variant by its own: short, side-by-side columns
+        labelled = [(loaded.scenario.variant or loaded.label, r) for loaded, r in results]
+        comparison = compare_runs(labelled)
+        data["comparison"] = comparison_json(comparison)
+        tables += comparison_tables(comparison, f"{results[0][0].label} variants vs base")
     emit(ctx, fmt, output, data, tables)

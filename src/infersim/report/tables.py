@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 
@@ -48,14 +49,17 @@ def render_rich(tables: Sequence[DataTable], width: int | None = None) -> str:
         highlight=False,
     )
     for table in tables:
+        # every text is literal: '[h200]' in a name must not be read as Rich markup
         rich_table = Table(
-            title=table.title, caption=table.caption, show_footer=table.footer is not None
+            title=escape(table.title),
+            caption=escape(table.caption) if table.caption else None,
+            show_footer=table.footer is not None,
         )
         for index, column in enumerate(table.columns):
-            footer = _cell(table.footer[index]) if table.footer is not None else ""
-            rich_table.add_column(column, footer=footer, overflow="fold")
+            footer = escape(_cell(table.footer[index])) if table.footer is not None else ""
+            rich_table.add_column(escape(column), footer=footer, overflow="fold")
         for row in table.rows:
-            rich_table.add_row(*(_cell(v) for v in row))
+            rich_table.add_row(*(escape(_cell(v)) for v in row))
         console.print(rich_table)
     output = console.file
     assert isinstance(output, io.StringIO)
