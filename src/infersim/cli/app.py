@@ -9,7 +9,10 @@ from typing import Annotated
 import typer
 
 from infersim import __version__
+from infersim.cli import baseline as baseline_cmd
 from infersim.cli import catalog, compare, perf, run, schema, validate
+from infersim.cli import check as check_cmd
+from infersim.cli import diff as diff_cmd
 from infersim.cli.common import GlobalOptions, stderr_console
 
 #: click's UsageError, which Typer may vendor: the public BadParameter's base class.
@@ -54,6 +57,9 @@ app.command("compare")(compare.compare)
 app.command("validate")(validate.validate)
 app.command("schema")(schema.schema)
 app.command("perf")(perf.perf)
+app.command("check")(check_cmd.check)
+app.command("baseline")(baseline_cmd.baseline)
+app.command("diff")(diff_cmd.diff)
 app.add_typer(catalog.catalog_app, name="catalog")
 
 

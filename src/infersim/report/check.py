@@ -1,0 +1,527 @@
+"""`infersim check` and `infersim diff` results as tables, JSON, a PR comment and JUnit XML.
+
+The headline names the one finding a reviewer should read first, in words:
+"chat-70b-h100: gross margin of plus falls 12.4 pts (41.0% -> 28.6%)". Fail-level findings
+come before warnings, broken expectations before other changes, margins before money before
+latency, and larger moves before smaller ones.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from collections.abc import Sequence
+from typing import Any
+
+from infersim.checks.baseline import MetricDiff, ScenarioDiff
+from infersim.checks.expectations import ExpectationResult, Level, bound_text
+from infersim.checks.outcome import CheckOutcome, ScenarioCheck
+from infersim.report.tables import DataTable, render_markdown, render_rich
+
+STATS = frozenset({"p50", "p90", "p99", "mean", "low", "high"})
+WORDS = {
+    "ttft": "TTFT",
+    "tpot": "TPOT",
+    "e2e": "end-to-end latency",
+    "mfu": "MFU",
+    "mbu": "MBU",
+    "slo": "SLO",
+    "gpu": "GPU",
+    "kv": "KV",
+    "mtok": "Mtok",
+    "api": "API",
+    "usd": "$",
+}
+UNIT_SUFFIXES = ("_usd_per_mtok", "_pct", "_usd", "_share", "_s")
+
+
+def count(n: int, noun: str) -> str:
+    """`1 metric`, `2 metrics`."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+LEVEL_WORD = {"ok": "ok", "warn": "WARN", "fail": "FAIL"}
+#: Findings shown in a PR comment (GitHub caps a comment at 65,536 characters).
+MARKDOWN_ROWS = 30
+
+
+# Metric names and values in words -------------------------------------------------------------
+
+
+def _unit(metric: str) -> str:
+    parts = metric.split(".")
+    leaf = parts[-2] if parts[-1] in STATS and len(parts) > 1 else parts[-1]
+    if leaf.endswith("_pct"):
+        return "pct"
+    if leaf.endswith("usd_per_mtok") or leaf.startswith("usd_per_mtok"):
+        return "usd_per_mtok"
+    if "usd" in leaf.split("_"):
+        return "usd"
+    if leaf.endswith("_s"):
+        return "s"
+    return ""
+
+
+def _words(name: str) -> str:
+    for suffix in UNIT_SUFFIXES:
+        if name.endswith(suffix) and name != suffix:
+            name = name.removesuffix(suffix)
+            break
+    return " ".join(WORDS.get(word, word) for word in name.split("_"))
+
+
+def metric_label(metric: str) -> str:
+    """`margins.plus.gross_margin_pct` -> `gross margin of plus`, and so on."""
+    parts = metric.split(".")
+    head = parts[0]
+    if head == "margins" and len(parts) == 3:
+        return (
+            f"total {_words(parts[2])}"
+            if parts[1] == "total"
+            else (f"{_words(parts[2])} of {parts[1]}")
+        )
+    if head == "users" and len(parts) == 3:
+        return f"{_words(parts[2])} of {parts[1]} users"
+    if head in ("pnl", "projection") and len(parts) == 2:
+        return _words(parts[1]) + (" over the horizon" if head == "projection" else "")
+    if head == "costs" and len(parts) == 3:
+        return f"{_words(parts[2])} of {parts[1]}"
+    if head == "months" and len(parts) == 3:
+        return f"{_words(parts[2])} in month {parts[1]}"
+    if parts[:2] == ["serving", "deployments"] and len(parts) in (4, 5):
+        what = _words(parts[3]) + (f" {parts[4]}" if len(parts) == 5 else "")
+        return f"{what} of {parts[2]}"
+    return metric
+
+
+def format_value(metric: str, value: float | None) -> str:
+    """41.0%, $4,838,941, $0.880/Mtok, 1.04 s, or 4 significant digits."""
+    if value is None:
+        return "-"
+    unit = _unit(metric)
+    if unit == "pct":
+        return f"{value:.1f}%"
+    if unit == "usd_per_mtok":
+        return f"${value:,.3f}/Mtok"
+    if unit == "usd":
+        sign = "-" if value < 0 else ""
+        return f"{sign}${abs(value):,.0f}" if abs(value) >= 100 else f"{sign}${abs(value):,.2f}"
+    if unit == "s":
+        return f"{value:.3g} s"
+    return f"{value:,.4g}" if abs(value) < 1e4 else f"{value:,.0f}"
+
+
+def format_change(change: MetricDiff) -> str:
+    """`-12.4 pts`, `+8.2%`, `+0.013` (from zero), `added`, `removed`."""
+    if change.status in ("added", "removed"):
+        return change.status
+    delta, pct = change.delta, change.pct
+    assert delta is not None
+    if _unit(change.metric) == "pct":
+        return f"{delta:+.1f} pts"
+    if pct is not None:
+        return f"{pct:+.1f}%"
+    return f"{delta:+.4g}"
+
+
+def change_phrase(change: MetricDiff) -> str:
+    """`gross margin of plus falls 12.4 pts (41.0% -> 28.6%)`."""
+    label = metric_label(change.metric)
+    old, new = format_value(change.metric, change.old), format_value(change.metric, change.new)
+    if change.status == "added":
+        return f"{label} is new: {new}"
+    if change.status == "removed":
+        return f"{label} is gone (was {old})"
+    delta = change.delta
+    assert delta is not None
+    if delta == 0:
+        return f"{label} is unchanged ({old})"
+    verb = "rises" if delta > 0 else "falls"
+    if _unit(change.metric) == "pct":
+        amount = f"{abs(delta):.1f} pts"
+    elif change.pct is not None:
+        amount = f"{abs(change.pct):.1f}%"
+    else:
+        amount = format_value(change.metric, abs(delta))
+    return f"{label} {verb} {amount} ({old} -> {new})"
+
+
+def expectation_phrase(result: ExpectationResult) -> str:
+    """`gross margin of plus is 12.0%, below the 20 minimum`."""
+    e = result.expectation
+    label = metric_label(result.path)
+    value = format_value(result.path, result.value)
+    if e.max_probability is not None:
+        assert result.probability is not None
+        return (
+            f"P({label} not {bound_text(e)}) is {result.probability:.3g}, "
+            f"above the {e.max_probability:g} allowed"
+        )
+    if result.value is None:
+        return f"{label} has no value (expected {bound_text(e)})"
+    if e.min is not None and result.value < e.min:
+        return f"{label} is {value}, below the minimum of {format_value(result.path, e.min)}"
+    if e.max is not None and result.value > e.max:
+        return f"{label} is {value}, above the maximum of {format_value(result.path, e.max)}"
+    return f"{label} is {value} ({bound_text(e)})"
+
+
+# Ranking and headline -------------------------------------------------------------------------
+
+_LEVEL_RANK = {"fail": 0, "warn": 1, "ok": 2}
+
+
+def _importance(metric: str) -> int:
+    leaf = metric.rsplit(".", 1)[-1]
+    if leaf == "gross_margin_pct":
+        return 0 if ".total." not in metric and not metric.startswith("pnl.") else 1
+    unit = _unit(metric)
+    return {"pct": 2, "usd": 3, "usd_per_mtok": 3, "s": 4}.get(unit, 5)
+
+
+def _size(change: MetricDiff) -> float:
+    if change.status != "changed":
+        return 0.0
+    if _unit(change.metric) == "pct" and change.delta is not None:
+        return abs(change.delta)
+    return abs(change.pct) if change.pct is not None else 0.0
+
+
+Item = ExpectationResult | MetricDiff | ScenarioDiff
+Finding = tuple[ScenarioCheck, Item]
+
+
+def _rank(item: Item) -> tuple[Any, ...]:
+    """Fail before warn; expectations, then metric changes, then scenarios new or gone;
+    margins before money before latency; bigger moves first."""
+    if isinstance(item, ExpectationResult):
+        return (_LEVEL_RANK[item.level], 0, _importance(item.path), 0.0)
+    if isinstance(item, MetricDiff):
+        return (_LEVEL_RANK[item.level], 1, _importance(item.metric), -_size(item))
+    return (_LEVEL_RANK[item.level], 2, 0, 0.0)
+
+
+def findings(outcome: CheckOutcome, by_scenario: bool = False) -> list[Finding]:
+    """Everything not ok: the one to read first first, or grouped by scenario in order."""
+    found = [(index, s, item) for index, s in enumerate(outcome.scenarios) for item in s.findings()]
+    if by_scenario:
+        found.sort(key=lambda f: (f[0], _rank(f[2])))
+    else:
+        found.sort(key=lambda f: _rank(f[2]))
+    return [(s, item) for _, s, item in found]
+
+
+def scenario_phrase(diff: ScenarioDiff) -> str:
+    if diff.status == "added":
+        return f"new scenario, not in the baseline yet ({len(diff.metrics)} metrics)"
+    return f"scenario gone: in the baseline ({len(diff.metrics)} metrics), no longer found"
+
+
+def _phrase(scenario: ScenarioCheck, item: Item) -> str:
+    if isinstance(item, ScenarioDiff):
+        return scenario_phrase(item)
+    if isinstance(item, MetricDiff):
+        return change_phrase(item)
+    for change in scenario.diff.changes if scenario.diff is not None else ():
+        if change.metric == item.path and change.status == "changed":
+            tail = expectation_phrase(item).split(", ", 1)
+            return change_phrase(change) + (f", {tail[1]}" if len(tail) == 2 else "")
+    return expectation_phrase(item)
+
+
+def headline(outcome: CheckOutcome) -> str:
+    """One line: the first finding in words, or what passed."""
+    found = findings(outcome)
+    if not found:
+        n_exp = outcome.expectations
+        parts = [f"{count(n_exp, 'expectation')} met"] if n_exp else []
+        diffs = [s.diff for s in outcome.scenarios if s.diff is not None]
+        if outcome.baseline is not None:
+            changed = sum(len(d.changes) for d in diffs)
+            same = sum(len(d.metrics) for d in diffs) - changed
+            parts.append(f"{count(same, 'metric')} within tolerance")
+            if changed:
+                parts.append(f"{count(changed, 'change')} accepted into the baseline")
+        n = len(outcome.scenarios)
+        what = f"all {n} scenarios pass" if n != 1 else "the scenario passes"
+        return what + (f": {', '.join(parts)}" if parts else "")
+    scenario, item = found[0]
+    text = _phrase(scenario, item)
+    if len(outcome.scenarios) > 1:
+        text = f"{scenario.name}: {text}"
+    if len(found) > 1:
+        text += f" (and {len(found) - 1} more finding{'s' if len(found) > 2 else ''})"
+    return text
+
+
+def verdict(outcome: CheckOutcome) -> str:
+    """`failed (1 failure, 2 warnings)`, `passed with 1 warning`, `passed`."""
+    fails, warns = outcome.count("fail"), outcome.count("warn")
+    warn_text = f"{warns} warning{'s' if warns != 1 else ''}"
+    if fails:
+        extra = f", {warn_text}" if warns else ""
+        return f"failed ({fails} failure{'s' if fails != 1 else ''}{extra})"
+    return f"passed with {warn_text}" if warns else "passed"
+
+
+# Tables ---------------------------------------------------------------------------------------
+
+
+def _baseline_cell(s: ScenarioCheck) -> str:
+    if s.diff is None:
+        return "-"
+    if s.diff.status == "added":
+        return "new: not in the baseline"
+    if s.diff.status == "removed":
+        return "removed"
+    changed = len(s.diff.changes)
+    return (
+        f"{changed} of {len(s.diff.metrics)} changed"
+        if changed
+        else (f"{len(s.diff.metrics)} unchanged")
+    )
+
+
+def _expect_cell(s: ScenarioCheck) -> str:
+    if not s.expectations:
+        return "-"
+    met = sum(e.passed for e in s.expectations)
+    return f"{met} of {len(s.expectations)} met"
+
+
+def summary_table(outcome: CheckOutcome) -> DataTable:
+    rows = [
+        [s.key, s.name, _expect_cell(s), _baseline_cell(s), LEVEL_WORD[s.level]]
+        for s in outcome.scenarios
+    ]
+    return DataTable(
+        f"infersim check: {verdict(outcome)}",
+        ["file", "scenario", "expectations", "baseline", "result"],
+        rows,
+        caption=f"baseline: {outcome.baseline}" if outcome.baseline else None,
+    )
+
+
+def _finding_row(scenario: ScenarioCheck, item: Item) -> list[Any]:
+    level = LEVEL_WORD[item.level]
+    if isinstance(item, ScenarioDiff):
+        what = "new scenario" if item.status == "added" else "scenario gone"
+        return [level, scenario.key, what, None, None, None, scenario_phrase(item)]
+    if isinstance(item, MetricDiff):
+        detail = (
+            f"beyond {item.tolerance.describe()}"
+            if item.status == "changed"
+            else ("not in the baseline" if item.status == "added" else "no longer in the output")
+        )
+        return [level, scenario.key, item.metric, item.old, item.new, format_change(item), detail]
+    return [level, scenario.key, f"expect {item.title}", None, item.value, None, item.detail]
+
+
+def findings_table(outcome: CheckOutcome) -> DataTable | None:
+    rows = [_finding_row(s, item) for s, item in findings(outcome, by_scenario=True)]
+    if not rows:
+        return None
+    return DataTable(
+        "findings", ["result", "file", "check", "old", "new", "change", "detail"], rows
+    )
+
+
+def check_tables(outcome: CheckOutcome) -> list[DataTable]:
+    table = findings_table(outcome)
+    return [summary_table(outcome), *([table] if table is not None else [])]
+
+
+def check_text(outcome: CheckOutcome, width: int | None = None) -> str:
+    return f"{headline(outcome)}\n\n" + render_rich(check_tables(outcome), width)
+
+
+# Markdown (a pull-request comment) ------------------------------------------------------------
+
+
+def _md(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def _markdown_cells(item: Item) -> list[str]:
+    """check, old, new, change."""
+    if isinstance(item, ScenarioDiff):
+        return [scenario_phrase(item), "", "", ""]
+    if isinstance(item, MetricDiff):
+        return [
+            f"{metric_label(item.metric)} `{item.metric}`",
+            format_value(item.metric, item.old),
+            format_value(item.metric, item.new),
+            format_change(item),
+        ]
+    return [f"expect `{item.title}`", "", format_value(item.path, item.value), item.detail]
+
+
+def check_markdown(outcome: CheckOutcome) -> str:
+    """A pull-request comment: verdict, headline, the findings, the scenarios folded."""
+    lines = [f"## infersim check: {verdict(outcome)}", "", f"**{_md(headline(outcome))}**", ""]
+    found = findings(outcome, by_scenario=True)
+    if found:
+        lines += ["| result | scenario | check | old | new | change |", "|---|---|---|---|---|---|"]
+        for scenario, item in found[:MARKDOWN_ROWS]:
+            level = LEVEL_WORD[item.level]
+            level = f"**{level}**" if item.level == "fail" else level
+            cells = [level, scenario.name, *_markdown_cells(item)]
+            lines.append("| " + " | ".join(_md(c) for c in cells) + " |")
+        if len(found) > MARKDOWN_ROWS:
+            lines += ["", f"... and {len(found) - MARKDOWN_ROWS} more (`infersim diff` lists all)."]
+        lines.append("")
+    n = len(outcome.scenarios)
+    summary = f"{count(n, 'scenario')}, {count(outcome.expectations, 'expectation')}"
+    if outcome.baseline is not None:
+        summary += f", {count(outcome.metrics_compared, 'metric')} compared with {outcome.baseline}"
+    table = summary_table(outcome)
+    body = render_markdown([DataTable("scenarios", table.columns, table.rows)])
+    lines += [f"<details><summary>{summary}</summary>", "", body, "</details>", ""]
+    return "\n".join(lines)
+
+
+# JSON -----------------------------------------------------------------------------------------
+
+
+def _expectation_json(e: ExpectationResult) -> dict[str, Any]:
+    x = e.expectation
+    return {
+        "metric": x.metric,
+        "path": e.path,
+        "min": x.min,
+        "max": x.max,
+        "max_probability": x.max_probability,
+        "level": x.level,
+        "value": e.value,
+        "probability": e.probability,
+        "samples": e.samples,
+        "result": e.level,
+    }
+
+
+def _change_json(m: MetricDiff) -> dict[str, Any]:
+    return {
+        "metric": m.metric,
+        "old": m.old,
+        "new": m.new,
+        "delta": m.delta,
+        "pct": m.pct,
+        "status": m.status,
+        "result": m.level,
+    }
+
+
+def diff_json(diff: ScenarioDiff, show_all: bool = False) -> dict[str, Any]:
+    shown = diff.metrics if show_all else diff.changes
+    return {
+        "status": diff.status,
+        "compared": len(diff.metrics),
+        "changed": len(diff.changes),
+        "metrics": [_change_json(m) for m in shown],
+    }
+
+
+def check_json(outcome: CheckOutcome, versions: dict[str, Any]) -> dict[str, Any]:
+    return {
+        **versions,
+        "result": outcome.level,
+        "headline": headline(outcome),
+        "baseline": outcome.baseline,
+        "failures": outcome.count("fail"),
+        "warnings": outcome.count("warn"),
+        "scenarios": [
+            {
+                "key": s.key,
+                "name": s.name,
+                "result": s.level,
+                "expectations": [_expectation_json(e) for e in s.expectations],
+                "baseline": diff_json(s.diff) if s.diff is not None else None,
+            }
+            for s in outcome.scenarios
+        ],
+    }
+
+
+# JUnit XML ------------------------------------------------------------------------------------
+
+
+def _case(suite: ET.Element, classname: str, name: str, level: Level, message: str) -> None:
+    case = ET.SubElement(suite, "testcase", classname=classname, name=name, time="0")
+    if level == "fail":
+        failure = ET.SubElement(case, "failure", message=message, type="infersim")
+        failure.text = message
+    elif level == "warn":
+        properties = ET.SubElement(case, "properties")
+        ET.SubElement(properties, "property", name="level", value="warn")
+        ET.SubElement(case, "system-out").text = f"warning: {message}"
+
+
+def junit_xml(outcome: CheckOutcome) -> str:
+    """One test suite per scenario; one test case per expectation, per metric change beyond
+    its tolerance, and one for the metrics within it. Failures are `<failure>`s; warnings
+    pass, with a `level=warn` property and the message in `<system-out>`."""
+    root = ET.Element("testsuites", name="infersim check")
+    total = failures = 0
+    for s in outcome.scenarios:
+        suite = ET.SubElement(root, "testsuite", name=s.key)
+        cases = 0
+        for e in s.expectations:
+            message = f"{e.title}: {e.detail}"
+            _case(suite, s.key, f"expect {e.title}", e.level, message)
+            cases += 1
+        if s.diff is not None:
+            for m in s.diff.changes:
+                message = f"{change_phrase(m)} [{format_change(m)}; {m.tolerance.describe()}]"
+                _case(suite, s.key, f"baseline {m.metric}", m.level, message)
+                cases += 1
+            within = len(s.diff.metrics) - len(s.diff.changes)
+            if within:
+                name = f"baseline: {count(within, 'metric')} within tolerance"
+                _case(suite, s.key, name, "ok", "")
+                cases += 1
+        fails = s.count("fail")
+        suite.set("tests", str(cases))
+        suite.set("failures", str(fails))
+        suite.set("errors", "0")
+        suite.set("skipped", "0")
+        total += cases
+        failures += fails
+    root.set("tests", str(total))
+    root.set("failures", str(failures))
+    root.set("errors", "0")
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+
+# infersim diff --------------------------------------------------------------------------------
+
+
+def diff_tables(
+    diffs: Sequence[ScenarioDiff], source: str, show_all: bool = False
+) -> list[DataTable]:
+    rows: list[list[Any]] = []
+    for d in diffs:
+        if d.status != "compared":
+            sign = "+" if d.status == "added" else "-"
+            what = "new scenario" if d.status == "added" else "scenario removed"
+            rows.append(
+                [sign, d.key, f"({what}: {len(d.metrics)} metrics)", None, None, None, None]
+            )
+            continue
+        for m in d.metrics if show_all else d.changes:
+            pct = None if m.pct is None else f"{m.pct:+.2f}%"
+            delta = None if m.delta is None else f"{m.delta:+,.6g}"
+            rows.append([m.sign, d.key, m.metric, m.old, m.new, delta, pct])
+    changed = sum(len(d.changes) for d in diffs if d.status == "compared")
+    compared = sum(len(d.metrics) for d in diffs if d.status == "compared")
+    caption = f"{changed} of {compared} metrics changed beyond tolerance"
+    extra = [d for d in diffs if d.status != "compared"]
+    if extra:
+        caption += f"; {len(extra)} scenario{'s' if len(extra) != 1 else ''} added or removed"
+    return [
+        DataTable(
+            f"diff against {source}",
+            ["", "file", "metric", "old", "new", "change", "change %"],
+            rows,
+            caption=caption,
+        )
+    ]
