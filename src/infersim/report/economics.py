@@ -117,7 +117,7 @@ def projection_json(months: tuple[EconomicsResult, ...]) -> dict[str, Any]:
         "months": len(months),
         "operating_margin_positive_from_month": positive_from,
         "months_with_operating_loss": sum(1 for m in margins if m < 0),
-        "cumulative_losses_usd": _usd(-min(lowest, 0.0)),
+        "cumulative_losses_usd": _usd(max(-lowest, 0.0)),
         "cumulative_cash_usd": _usd(cumulative[-1] if cumulative else 0.0),
     }
 
@@ -153,6 +153,13 @@ def _money(value: float | None) -> str | None:
         return None
     sign = "-" if value < 0 else ""
     return f"{sign}${abs(value):,.0f}"
+
+
+def _cents(value: float | None) -> str | None:
+    if value is None:
+        return None
+    sign = "-" if value < 0 else ""
+    return f"{sign}${abs(value):,.2f}"
 
 
 def _pct(value: float | None) -> str | None:
@@ -216,12 +223,12 @@ def economics_tables(result: RunResult, label: str) -> list[DataTable]:
                         d.plan,
                         f"{d.users:,.0f}",
                         _money(d.price_usd_per_month),
-                        f"${d.p10_usd:,.2f}",
-                        f"${d.p50_usd:,.2f}",
-                        f"${d.p90_usd:,.2f}",
-                        f"${d.p99_usd:,.2f}",
-                        f"${d.top_decile_mean_usd:,.2f}",
-                        f"{d.share_losing_money:.1%}",
+                        _cents(d.p10_usd),
+                        _cents(d.p50_usd),
+                        _cents(d.p90_usd),
+                        _cents(d.p99_usd),
+                        _cents(d.top_decile_mean_usd),
+                        None if d.share_losing_money is None else f"{d.share_losing_money:.1%}",
                         None
                         if d.breakeven_requests_per_user_per_month is None
                         else f"{d.breakeven_requests_per_user_per_month:,.0f}",
