@@ -198,3 +198,40 @@ def test_inline_catalog_entries_are_validated_and_usable(tmp_path: Path) -> None
     path.write_text(yaml.safe_dump(data), encoding="utf-8")
     with pytest.raises(ConfigError, match=r"catalog\.models\.0\.num_layers"):
         load_scenario(path)
+
+
+def test_html_report_is_written_for_run_and_refused_elsewhere(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    target = tmp_path / "report.html"
+    code, _, _ = invoke(runner, "run", SMALL, "-f", "html", "-o", str(target))
+    page = target.read_text(encoding="utf-8")
+    assert code == 0 and page.startswith("<!DOCTYPE html>") and "<svg" in page
+    assert "cli-small" in page and __version__ in page
+    assert_one_line_error(*invoke(runner, "catalog", "gpus", "-f", "html"), "--format html is")
+
+
+def test_html_without_the_report_extra_names_it_before_any_work(
+    runner: CliRunner, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_matplotlib(name: str, *args: object, **kwargs: object) -> object:
+        if name.startswith("matplotlib"):
+            raise ImportError("no matplotlib here")
+        return real_import(name, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(builtins, "__import__", no_matplotlib)
+    target = tmp_path / "report.html"
+    result = invoke(runner, "run", SMALL, "-f", "html", "-o", str(target))
+    assert_one_line_error(*result, "pip install 'infersim[report]'")
+    assert not target.exists()
+
+
+def test_terminal_histogram_follows_the_run_tables_in_plain_text(runner: CliRunner) -> None:
+    code, out, _ = invoke(runner, "run")
+    assert code == 0
+    assert "margin per subscriber of plus, month 1" in out
+    assert "|#" in out and "█" not in out  # not a terminal: plain characters

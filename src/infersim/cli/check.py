@@ -48,6 +48,7 @@ from infersim.cli.common import (
     emit,
     global_options,
     info,
+    prepare_format,
     render,
     render_json,
 )
@@ -61,6 +62,7 @@ from infersim.report.check import (
     check_text,
     junit_xml,
 )
+from infersim.report.html import check_report
 from infersim.scenario.compose import load_document, variant_names
 from infersim.scenario.load import LoadedScenario, load_scenario
 from infersim.workload.trace import load_external_data
@@ -387,7 +389,8 @@ def list_metrics(
             )
         )
         data.append({"key": target.key, "metrics": known, "aliases": aliases})
-    emit(ctx, fmt, output, {"scenarios": data}, tables)
+    payload = {"scenarios": data}
+    emit(ctx, fmt, output, payload, tables, html=lambda: check_report(payload, tables))
 
 
 def deliver(ctx: typer.Context, output: Path | None, text: str) -> None:
@@ -442,6 +445,7 @@ def check(
 
     Exit 0: everything passes; 1: a fail-level breach; 2: bad input or an internal error.
     """
+    prepare_format(fmt)
     paths = paths or []
     workers = check_jobs(jobs)
     overrides = tolerance or []

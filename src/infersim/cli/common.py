@@ -33,6 +33,18 @@ class OutputFormat(StrEnum):
     JSON = "json"
     CSV = "csv"
     MARKDOWN = "markdown"
+    HTML = "html"
+
+
+HTML_COMMANDS = "run, compare, perf, sweep and check"
+
+
+def prepare_format(fmt: OutputFormat) -> None:
+    """Fail before any work when the chosen format cannot be produced (html needs an extra)."""
+    if fmt is OutputFormat.HTML:
+        from infersim.report.charts import require_matplotlib
+
+        require_matplotlib()
 
 
 FormatOption = Annotated[
@@ -124,9 +136,24 @@ def emit(
     output: Path | None,
     data: Any,
     tables: Sequence[DataTable],
+    html: Callable[[], str] | None = None,
+    trailer: Callable[[bool], str] | None = None,
 ) -> None:
-    """Render and deliver a command's result (stdout, or `-o` atomically)."""
-    text = render(fmt, data, tables)
+    """Render and deliver a command's result (stdout, or `-o` atomically).
+
+    `html` builds the self-contained HTML report of commands that have one; `trailer(plain)`
+    adds text after the tables (terminal charts), plain when not writing to a terminal.
+    """
+    if fmt is OutputFormat.HTML:
+        if html is None:
+            raise UsageError(f"--format html is available for {HTML_COMMANDS}")
+        text = html()
+    else:
+        text = render(fmt, data, tables)
+    if fmt is OutputFormat.TABLE and trailer is not None:
+        from infersim.report.terminal_charts import plain_output
+
+        text += trailer(output is not None or plain_output(sys.stdout))
     if output is None:
         sys.stdout.write(text)
         sys.stdout.flush()

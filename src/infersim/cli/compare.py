@@ -15,10 +15,13 @@ from infersim.cli.common import (
     command,
     emit,
     global_options,
+    prepare_format,
 )
 from infersim.cli.run import SCHEMA_VERSION, simulate_run
 from infersim.errors import UsageError
 from infersim.report.compare import compare_runs, comparison_json, comparison_tables
+from infersim.report.html import compare_report
+from infersim.report.sections import scenario_yaml
 from infersim.scenario.load import LoadedScenario, load_scenario
 
 
@@ -75,6 +78,7 @@ def compare(
         raise UsageError(
             "give two or more scenarios to compare (FILE or FILE@VARIANT), the baseline first"
         )
+    prepare_format(fmt)
     catalog = global_options(ctx).catalog()
     loaded = [load_scenario(*parse_spec(spec), catalog=catalog) for spec in scenarios]
     results = [simulate_run(ctx, one) for one in loaded]
@@ -95,4 +99,6 @@ def compare(
         "runs": runs,
         "comparison": comparison_json(comparison),
     }
-    emit(ctx, fmt, output, data, comparison_tables(comparison))
+    tables = comparison_tables(comparison)
+    resolved = "---\n".join(scenario_yaml(one.scenario) for one in loaded)
+    emit(ctx, fmt, output, data, tables, html=lambda: compare_report(data, tables, resolved))

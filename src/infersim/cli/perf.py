@@ -24,6 +24,7 @@ from infersim.cli.common import (
     command,
     emit,
     global_options,
+    prepare_format,
 )
 from infersim.errors import UsageError
 from infersim.perf import (
@@ -36,6 +37,7 @@ from infersim.perf import (
     throughput_sweep,
 )
 from infersim.perf.throughput import throughput_at
+from infersim.report.html import perf_report
 from infersim.scenario.deployment import (
     ActivationDtype,
     KvDtype,
@@ -336,6 +338,7 @@ def perf(
     output: OutputOption = None,
 ) -> None:
     """Per-iteration time, memory fit, tokens/s and $/Mtok for a model on GPUs."""
+    prepare_format(fmt)
     options = global_options(ctx)
     catalog = options.catalog()
     _at_least_one("--prompt-tokens", prompt_tokens)
@@ -362,4 +365,4 @@ def perf(
         spec = chosen.gpu if isinstance(chosen.gpu, GpuSpec) else catalog.gpu(chosen.gpu)
         price = spec.default_rental_usd_per_hour
     data, tables = report(perf_model, prompt_tokens, output_tokens, batch, batches, price)
-    emit(ctx, fmt, output, data, tables)
+    emit(ctx, fmt, output, data, tables, html=lambda: perf_report(data, tables))

@@ -16,14 +16,19 @@ from infersim.cli.common import (
     command,
     emit,
     global_options,
+    prepare_format,
     progress_reporter,
 )
 from infersim.errors import UsageError
 from infersim.pipeline.run import RunResult, run_loaded
 from infersim.report.compare import compare_runs, comparison_json, comparison_tables
 from infersim.report.economics import economics_json, economics_tables
+from infersim.report.html import run_report
 from infersim.report.routing import routing_json, routing_report, routing_tables
+from infersim.report.sections import scenario_yaml
 from infersim.report.serving import serving_json, serving_tables
+from infersim.report.tables import terminal_width as _terminal_width
+from infersim.report.terminal_charts import margin_histograms
 from infersim.scenario.compose import variant_names
 from infersim.scenario.deployment import ApiModel, SelfHosted
 from infersim.scenario.load import LoadedScenario, load_document_or_default, load_scenario
@@ -144,6 +149,7 @@ def run(
     """
     if variant is not None and all_variants:
         raise UsageError("give --variant NAME or --all-variants, not both")
+    prepare_format(fmt)
     options = global_options(ctx)
     catalog = options.catalog()
     names: list[str | None] = [variant]
@@ -164,4 +170,13 @@ def run(
         comparison = compare_runs(labelled)
         data["comparison"] = comparison_json(comparison)
         tables += comparison_tables(comparison, f"{results[0][0].label} variants vs base")
-    emit(ctx, fmt, output, data, tables)
+    resolved = "---\n".join(scenario_yaml(loaded.scenario) for loaded, _ in results)
+    width = _terminal_width()
+
+    def histograms(plain: bool) -> str:
+        return "".join(margin_histograms(run, width, plain=plain) for run in data["runs"])
+
+    emit(
+        ctx, fmt, output, data, tables,
+        html=lambda: run_report(data, tables, resolved), trailer=histograms,
+    )  # fmt: skip

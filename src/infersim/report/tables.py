@@ -43,7 +43,7 @@ def _cell(value: Any) -> str:
 def render_rich(tables: Sequence[DataTable], width: int | None = None) -> str:
     console = Console(
         file=io.StringIO(),
-        width=width or _terminal_width(),
+        width=width or terminal_width(),
         force_terminal=False,
         no_color=True,
         highlight=False,
@@ -66,7 +66,7 @@ def render_rich(tables: Sequence[DataTable], width: int | None = None) -> str:
     return output.getvalue()
 
 
-def _terminal_width() -> int:
+def terminal_width() -> int:
     try:
         return max(60, int(os.environ.get("COLUMNS", "")))
     except ValueError:
