@@ -24,6 +24,7 @@ from infersim.pipeline.run import RunResult, run_loaded
 from infersim.report.compare import compare_runs, comparison_json, comparison_tables
 from infersim.report.economics import economics_json, economics_tables
 from infersim.report.html import run_report
+from infersim.report.levers import lever_json, lever_tables
 from infersim.report.routing import routing_json, routing_report, routing_tables
 from infersim.report.sections import scenario_yaml
 from infersim.report.serving import serving_json, serving_tables
@@ -103,6 +104,7 @@ def run_json(loaded: LoadedScenario, result: RunResult) -> dict[str, Any]:
     """One run's output: margins first, then routing and serving; stable keys, money in
     cents."""
     report = routing_report(result, loaded.catalog)
+    levers = lever_json(result, loaded.catalog)
     return {
         "scenario": loaded.scenario.name,
         "variant": loaded.scenario.variant,
@@ -110,6 +112,7 @@ def run_json(loaded: LoadedScenario, result: RunResult) -> dict[str, Any]:
         "seed": result.serving.seed,
         **economics_json(result),
         **({} if report is None else {"routing": routing_json(report)}),
+        **({} if levers is None else {"levers": levers}),
         "serving": serving_json(result.serving),
     }
 
@@ -119,6 +122,7 @@ def run_tables(loaded: LoadedScenario, result: RunResult) -> list[DataTable]:
     report = routing_report(result, loaded.catalog)
     return [
         *economics_tables(result, loaded.label),
+        *lever_tables(result, loaded.label, loaded.catalog),
         *([] if report is None else routing_tables(report, loaded.label)),
         *serving_tables(result.serving, loaded.label),
         *summary_tables(loaded),

@@ -80,7 +80,9 @@ def build_ledger(
         if result is None:  # provisioned, but no traffic: all idle
             hours, busy = dep.replicas * gpus * 730.0, 0.0
         else:
-            hours, busy = result.gpu_hours_provisioned * to_month, result.busy_share
+            # a steady month bills the scheduled fleet: the drain after a finite simulation
+            # overlaps the next window's arrivals in reality
+            hours, busy = result.gpu_hours_scheduled * to_month, min(result.busy_share, 1.0)
         hour_cost = gpu_usd_per_hour(dep.cost or scenario.costs.gpu, gpu, busy)
         gpu_costs[name] = hour_cost
         fleets.append(FleetCost(name, hours, min(max(busy, 0.0), 1.0), hour_cost.usd_per_hour))
@@ -89,7 +91,7 @@ def build_ledger(
             continue
         token_costs[name] = token_cost_from_fleet(
             name,
-            result.gpu_hours_provisioned * hour_cost.usd_per_hour,
+            result.gpu_hours_scheduled * hour_cost.usd_per_hour,
             result.input_tokens,
             result.cached_input_tokens,
             result.output_tokens,

@@ -11,7 +11,7 @@ replicas that are up.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -34,13 +34,13 @@ class SloUnattainableError(InfersimError):
     pass
 
 
-def slo_failures(plan: DeploymentPlan, sample: RunSample) -> list[str]:
-    """The SLOs a run breaks, as readable phrases (empty when all are met)."""
+def slo_failures(plan: DeploymentPlan, samples: Sequence[RunSample]) -> list[str]:
+    """The SLOs the runs break, pooled as the result will report them (empty when met)."""
     slo = plan.fleet.slo
-    if sample.overloaded:
+    if any(sample.overloaded for sample in samples):
         return ["overloaded"]
-    ttft = Percentiles.of(sample.ttft_s[sample.measured])
-    tpot = Percentiles.of(sample.tpot_s[sample.measured])
+    ttft = Percentiles.of(np.concatenate([s.ttft_s[s.measured] for s in samples]))
+    tpot = Percentiles.of(np.concatenate([s.tpot_s[s.measured] for s in samples]))
     checks = [
         ("ttft p99", ttft.p99, slo.ttft_p99_s),
         ("tpot p50", tpot.p50, slo.tpot_p50_s),
@@ -54,7 +54,9 @@ def slo_failures(plan: DeploymentPlan, sample: RunSample) -> list[str]:
 
 
 def size_fleet(
-    plan: DeploymentPlan, expected_requests: float, probe: Callable[[ReplicaSchedule], RunSample]
+    plan: DeploymentPlan,
+    expected_requests: float,
+    probe: Callable[[ReplicaSchedule], Sequence[RunSample]],
 ) -> int:
     """The smallest replica count meeting the fleet's SLOs at this load."""
     slo = plan.fleet.slo

@@ -101,6 +101,9 @@ class DeploymentServing:
     mfu: float
     mbu: float
     gpu_hours_provisioned: float
+    """Paid while the simulation ran, including the drain after the last arrival."""
+    gpu_hours_scheduled: float
+    """The fleet's GPU-hours over the simulated time alone: what a steady month bills."""
     gpu_hours_busy: float
     prefill_share: float
     """Share of busy GPU time spent on prefill (prompt) work, for cost attribution."""

@@ -218,7 +218,7 @@ def simulate(
         if expected <= 0:
             continue  # nothing routed here: no serving figures (economics may still use it)
         plan = _plan(scenario, catalog, name, dep, data)
-        schedule = _schedule(scenario, data, plan, expected, _rng(seed, 0, index))
+        schedule = _schedule(scenario, data, plan, expected, seed, index)
         sampling = choose_sampling(plan, schedule, expected)
         samples = [
             sample_run(plan, scenario, data, schedule, sampling, _rng(seed, rep, index))
@@ -255,18 +255,23 @@ def _schedule(
     data: ExternalData,
     plan: DeploymentPlan,
     expected: float,
-    rng: np.random.Generator,
+    seed: int,
+    index: int,
 ) -> ReplicaSchedule:
     fleet = plan.fleet
     if fleet.mode == "fixed":
         return ReplicaSchedule([0.0], [plan.deployment.replicas])
     if fleet.mode == "size_to_slo":
-        seed = int(rng.integers(2**63 - 1))
 
-        def probe(schedule: ReplicaSchedule) -> RunSample:
+        def probe(schedule: ReplicaSchedule) -> list[RunSample]:
+            # the very samples the result will report: the SLO holds for what is shown
             sampling = choose_sampling(plan, schedule, expected)
-            return sample_run(plan, scenario, data, schedule, sampling, np.random.default_rng(seed))
+            return [
+                sample_run(plan, scenario, data, schedule, sampling, _rng(seed, rep, index))
+                for rep in range(fleet.replications)
+            ]
 
         return ReplicaSchedule([0.0], [size_fleet(plan, expected, probe)])
+    rng = _rng(seed, 0, index)
     stream = build_requests(scenario, data, plan.horizon_s, rng, deployment=plan.name)
     return autoscale_schedule(plan, stream)

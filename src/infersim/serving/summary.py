@@ -102,6 +102,8 @@ def summarize_run(
         + sum(s.kv_read_token_steps for s in stats) * plan.perf.kv_bytes_per_token
     )
     busy_gpu_s = max(busy_s * gpus, 1e-12)
+    # a window's drain, scaled up with it, must not make the GPUs busier than they were paid
+    provisioned_h = _provisioned_s(schedule, run, scale, plan.horizon_s, window_s) * gpus / 3600.0
     completed = np.isfinite(finish)
     totals = {
         "requests": len(arrival) * scale,
@@ -112,10 +114,11 @@ def summarize_run(
         "input_tokens": float(stream.prompt_tokens.sum()) * scale,
         "cached_input_tokens": float(stream.cached_tokens.sum()) * scale,
         "output_tokens": float(np.asarray(table.emitted).sum()) * scale,
-        "gpu_hours_provisioned": _provisioned_s(schedule, run, scale, plan.horizon_s, window_s)
+        "gpu_hours_provisioned": provisioned_h,
+        "gpu_hours_busy": min(busy_s * gpus * scale / 3600.0, provisioned_h),
+        "gpu_hours_scheduled": sum(c * (b - a) for c, a, b in _steps(schedule, plan.horizon_s))
         * gpus
         / 3600.0,
-        "gpu_hours_busy": busy_s * gpus * scale / 3600.0,
         "prefill_share": prefill_s / busy_s if busy_s > 0 else 0.0,
         "mfu": flops / (busy_gpu_s * plan.perf.peak_flops_per_gpu),
         "mbu": moved / (busy_gpu_s * plan.perf.peak_bandwidth_bytes_per_s),
@@ -356,6 +359,7 @@ def merge_samples(
         mfu=mean["mfu"],
         mbu=mean["mbu"],
         gpu_hours_provisioned=mean["gpu_hours_provisioned"],
+        gpu_hours_scheduled=mean["gpu_hours_scheduled"],
         gpu_hours_busy=mean["gpu_hours_busy"],
         prefill_share=mean["prefill_share"],
         input_tokens_per_s=mean["input_tokens_per_s"],
