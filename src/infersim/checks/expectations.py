@@ -98,12 +98,27 @@ class ExpectationResult:
         )
 
 
-def _values(run: Mapping[str, Any], expectation: Expectation) -> Found:
-    """The metric's values in one sample; a sample without it breaks the bound."""
+def _values(run: Mapping[str, Any], expectation: Expectation, paths: Sequence[str]) -> Found:
+    """The metric's values in one sample, at the canonical paths the nominal run resolved it
+    to (aliases such as `margins.PRODUCT` need strings a sample of numbers lacks); a sample
+    without them breaks the bound."""
+    direct = [(path, _at(run, path)) for path in paths]
+    if all(value is not None for _, value in direct):
+        return direct
     try:
         return resolve(run, expectation.metric)
     except MetricError:
         return [(expectation.metric, None)]
+
+
+def _at(run: Mapping[str, Any], path: str) -> Any:
+    node: Any = run
+    for part in path.split("."):
+        if isinstance(node, Mapping) and part in node:
+            node = node[part]
+        else:
+            return None
+    return node if isinstance(node, int | float) and not isinstance(node, bool) else None
 
 
 def evaluate(
@@ -123,7 +138,10 @@ def evaluate(
         passed = not any(breaks(expectation, v) for _, v in found)
         return ExpectationResult(expectation, index, path, value, len(found), None, 1, passed)
     runs = list(samples) if samples else [nominal]
-    broken = sum(any(breaks(expectation, v) for _, v in _values(run, expectation)) for run in runs)
+    paths = [p for p, _ in found]
+    broken = sum(
+        any(breaks(expectation, v) for _, v in _values(run, expectation, paths)) for run in runs
+    )
     probability = broken / len(runs)
     passed = probability <= expectation.max_probability
     return ExpectationResult(

@@ -10,9 +10,12 @@ import typer
 
 from infersim import __version__
 from infersim.cli import baseline as baseline_cmd
+from infersim.cli import breakeven as breakeven_cmd
 from infersim.cli import catalog, compare, perf, run, schema, validate
 from infersim.cli import check as check_cmd
 from infersim.cli import diff as diff_cmd
+from infersim.cli import sensitivity as sensitivity_cmd
+from infersim.cli import sweep as sweep_cmd
 from infersim.cli.common import GlobalOptions, stderr_console
 
 #: click's UsageError, which Typer may vendor: the public BadParameter's base class.
@@ -60,6 +63,9 @@ app.command("perf")(perf.perf)
 app.command("check")(check_cmd.check)
 app.command("baseline")(baseline_cmd.baseline)
 app.command("diff")(diff_cmd.diff)
+app.command("sweep")(sweep_cmd.sweep)
+app.command("sensitivity")(sensitivity_cmd.sensitivity)
+app.command("breakeven")(breakeven_cmd.breakeven)
 app.add_typer(catalog.catalog_app, name="catalog")
 
 

@@ -54,7 +54,7 @@ from infersim.cli.common import (
 )
 from infersim.cli.run import run_json, simulate_run
 from infersim.errors import ConfigError, InfersimError, Problem, UsageError
-from infersim.pipeline.run import run_scenario
+from infersim.pipeline.run import run_loaded
 from infersim.report.check import (
     check_json,
     check_markdown,
@@ -215,7 +215,7 @@ def run_in_worker(path: str | None, variant: str | None, catalog_dirs: list[str]
         catalog = GlobalOptions(catalog_dirs=[Path(d) for d in catalog_dirs]).catalog()
         loaded = load_scenario(None if path is None else Path(path), variant, catalog=catalog)
         data = load_external_data(loaded.scenario, loaded.base_dir)
-        result = run_scenario(loaded.scenario, loaded.catalog, data)
+        result = run_loaded(loaded, data)
         return "ok", run_json(loaded, result), time.perf_counter() - start
     except ConfigError as exc:
         return "config", exc.problems, 0.0
@@ -326,13 +326,34 @@ def removed_keys(
     return out
 
 
-def samples_for(loaded: LoadedScenario, nominal: Mapping[str, Any]) -> list[dict[str, Any]] | None:
-    """Monte Carlo run outputs for probabilistic expectations (None: the nominal run only).
+#: Monte Carlo samples behind a probabilistic expectation (`max_probability`).
+CHECK_SAMPLES = 200
 
-    The hook for the sampler: once per-sample runs exist, return their run JSONs here.
-    """
-    del loaded, nominal
-    return None
+
+def samples_for(loaded: LoadedScenario, nominal: Mapping[str, Any]) -> list[dict[str, Any]] | None:
+    """Monte Carlo run outputs for probabilistic expectations (None: the scenario has no
+    distribution, so the nominal run is the only sample)."""
+    del nominal
+    if not loaded.params.uncertain:
+        return None
+    from infersim.analysis.montecarlo import montecarlo
+
+    data = load_external_data(loaded.scenario, loaded.base_dir)
+    result = montecarlo(loaded, data, CHECK_SAMPLES)
+    return [_unflatten(result.outputs, index) for index in range(result.samples)]
+
+
+def _unflatten(outputs: Mapping[str, Any], index: int) -> dict[str, Any]:
+    """One sample's outputs (dotted metric paths) as nested run JSON."""
+    sample: dict[str, Any] = {}
+    for path, values in outputs.items():
+        value = float(values[index])
+        node = sample
+        parts = path.split(".")
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+        node[parts[-1]] = None if value != value else value  # NaN: no value
+    return sample
 
 
 def evaluate(

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from infersim import __version__
+from infersim.analysis.montecarlo import montecarlo, montecarlo_json, montecarlo_tables
 from infersim.cli.common import (
     DataTable,
     FormatOption,
@@ -18,6 +19,13 @@ from infersim.cli.common import (
     global_options,
     prepare_format,
     progress_reporter,
+)
+from infersim.cli.sweep import (
+    ExecutorChoice,
+    ExecutorOption,
+    JobsOption,
+    SchedulerOption,
+    execution,
 )
 from infersim.errors import UsageError
 from infersim.pipeline.run import RunResult, run_loaded
@@ -143,6 +151,19 @@ def run(
             help="Run the base and every variant, then compare each variant with the base.",
         ),
     ] = False,
+    samples: Annotated[
+        int | None,
+        typer.Option(
+            "--samples",
+            min=1,
+            max=1_000_000,
+            help="Monte Carlo: draw the scenario's uncertain inputs this many times and report "
+            "p5/p50/p95 of every output and P(margin < 0).",
+        ),
+    ] = None,
+    jobs: JobsOption = 1,
+    executor: ExecutorOption = ExecutorChoice.LOCAL,
+    scheduler: SchedulerOption = None,
     fmt: FormatOption = OutputFormat.TABLE,
     output: OutputOption = None,
 ) -> None:
@@ -154,6 +175,7 @@ def run(
     if variant is not None and all_variants:
         raise UsageError("give --variant NAME or --all-variants, not both")
     prepare_format(fmt)
+    chosen = execution(jobs, executor, scheduler) if samples is not None else None
     options = global_options(ctx)
     catalog = options.catalog()
     names: list[str | None] = [variant]
@@ -168,6 +190,16 @@ def run(
         "runs": [run_json(loaded, result) for loaded, result in results],
     }
     tables = [table for loaded, result in results for table in run_tables(loaded, result)]
+    if samples is not None and chosen is not None:
+        for index, (loaded, _) in enumerate(results):
+            data_files = load_external_data(loaded.scenario, loaded.base_dir)
+            with progress_reporter(ctx, f"Monte Carlo {loaded.label}") as report:
+                drawn = montecarlo(
+                    loaded, data_files, samples, progress=report, execution=chosen,
+                    catalog_dirs=options.catalog_dirs,
+                )  # fmt: skip
+            data["runs"][index]["montecarlo"] = montecarlo_json(drawn)
+            tables += montecarlo_tables(drawn, loaded.label)
     if all_variants and len(results) > 1:
         # the base by its scenario name, each variant by its own: short, side-by-side columns
         labelled = [(loaded.scenario.variant or loaded.label, r) for loaded, r in results]

@@ -1,0 +1,86 @@
+"""Monte Carlo wall time: the $20-subscription scenario, 1M subscribers drawn in every sample.
+
+The scenario is configs/claims/s5-subscription-heavy-tail.yaml (1,000,000 subscribers, 24
+months) with two uncertain inputs added: the H200's rental price, a 90% range of $3.5-5.5 an
+hour (public-figures.md, early 2026), and the growth of usage per subscriber, 4-12% a month.
+Both are economic inputs, so every sample re-prices one serving simulation per worker; the
+time goes into drawing and pricing 1M subscribers for each month of each sample.
+
+Runs the samples serially, then with `--jobs` local processes (2 by default), checks that both
+give identical results, and prints the wall times and the speedup (target: >= 1.8x on 2 cores).
+
+Run: python benchmarks/bench_montecarlo.py [--samples N] [--jobs J] [--months M]
+(--samples 10000 for the full figure: hours at 24 months a sample; --months 1 prices only
+the first month.)
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import numpy as np
+
+from infersim.analysis.montecarlo import MonteCarloResult, montecarlo
+from infersim.scenario.compose import load_document
+from infersim.scenario.load import LoadedScenario, validate_document
+
+SCENARIO = Path(__file__).resolve().parent.parent / "configs/claims/s5-subscription-heavy-tail.yaml"
+UNCERTAIN = {
+    "costs": {"gpu": {"usd_per_gpu_hour": {"low": 3.5, "high": 5.5}}},
+    "usage_growth_per_month": {"low": 0.04, "high": 0.12},
+}
+
+
+def scenario(months: int | None) -> LoadedScenario:
+    document = load_document(SCENARIO)
+    data = document.data
+    data["costs"]["gpu"]["usd_per_gpu_hour"] = UNCERTAIN["costs"]["gpu"]["usd_per_gpu_hour"]
+    data["workload"]["users"]["plus"]["usage_growth_per_month"] = UNCERTAIN[
+        "usage_growth_per_month"
+    ]
+    if months is not None:
+        data["horizon"]["months"] = months
+    return validate_document(document, SCENARIO.parent)
+
+
+def timed(loaded: LoadedScenario, samples: int, jobs: int) -> tuple[MonteCarloResult, float]:
+    start = time.perf_counter()
+    result = montecarlo(loaded, samples=samples, jobs=jobs)
+    return result, time.perf_counter() - start
+
+
+def identical(a: MonteCarloResult, b: MonteCarloResult) -> bool:
+    return a.outputs.keys() == b.outputs.keys() and all(
+        np.array_equal(a.outputs[k], b.outputs[k], equal_nan=True) for k in a.outputs
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--samples", type=int, default=24)
+    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--months", type=int, default=None, help="default: the scenario's 24")
+    args = parser.parse_args()
+    loaded = scenario(args.months)
+    users = loaded.scenario.workload.users["plus"].users
+    months = loaded.scenario.horizon.months
+    print(f"{args.samples:,} samples x {users:,} subscribers x {months} months")
+    serial, serial_s = timed(loaded, args.samples, 1)
+    print(f"serial:   {serial_s:8.1f} s ({serial_s / args.samples:.2f} s a sample)")
+    parallel, parallel_s = timed(loaded, args.samples, args.jobs)
+    print(f"--jobs {args.jobs}: {parallel_s:8.1f} s ({parallel_s / args.samples:.2f} s a sample)")
+    print(f"speedup:  {serial_s / parallel_s:8.2f}x")
+    print(f"identical results: {identical(serial, parallel)}")
+    margin = serial.summary("pnl.gross_margin_pct")
+    loss = serial.summary("projection.cumulative_cash_usd")
+    if margin is not None and loss is not None:
+        print(
+            f"month-1 gross margin p5/p50/p95: {margin.p5:.1f}/{margin.p50:.1f}/{margin.p95:.1f}%;"
+            f" P(cumulative cash < 0) = {loss.below_zero:.0%}"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,210 @@
+"""Run an analysis's points: serially, on local processes, or on an existing Dask cluster.
+
+- `jobs` 1 (the default): in this process, in order;
+- `jobs` N > 1 (0: one per CPU): a pool of N local processes (spawned, not forked: a parent
+  with a progress-bar thread must not fork);
+- `executor` 'dask' with `scheduler` ADDRESS: tasks on that cluster (the optional
+  `distributed` package, `pip install 'infersim[dask]'`). Workers need infersim installed and
+  the scenario's files (traces, catalog directories) at the same paths.
+
+Points travel in chunks: the shared context (the scenario document, a few KB) and each
+point's paths and values. A worker rebuilds the catalog and keeps its serving simulations
+across the chunks of an analysis (`runs.WorkerState`). Each point runs with its scenario's
+seed, so the results, returned in the points' order, are the same whatever the executor, the
+number of jobs or the chunking.
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+import multiprocessing
+import os
+import uuid
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass, replace
+from typing import Any, Literal
+
+from infersim.analysis import AnalysisError
+from infersim.analysis.runs import (
+    Chunk,
+    ChunkResult,
+    Metrics,
+    Point,
+    RunContext,
+    WorkerState,
+    run_chunk,
+)
+
+ExecutorKind = Literal["local", "dask"]
+Progress = Callable[[str, float], None]
+
+#: Chunks per worker: enough to balance the load and move the progress bar.
+CHUNKS_PER_WORKER = 4
+MAX_CHUNK_POINTS = 32
+DASK_CONNECT_TIMEOUT_S = 20
+
+
+@dataclass(frozen=True)
+class Execution:
+    """Where an analysis's points run."""
+
+    jobs: int = 1
+    executor: ExecutorKind = "local"
+    scheduler: str | None = None
+
+    def workers(self) -> int:
+        if self.jobs < 0:
+            raise AnalysisError(f"--jobs must be >= 0 (0: one per CPU), got {self.jobs}")
+        return self.jobs or os.cpu_count() or 1
+
+    def check(self) -> None:
+        """Fail before any work on options that cannot run."""
+        self.workers()
+        if self.executor == "dask":
+            if not self.scheduler:
+                raise AnalysisError(
+                    "--executor dask needs --scheduler ADDRESS (e.g. tcp://10.0.0.5:8786)"
+                )
+            _distributed()
+        elif self.scheduler:
+            raise AnalysisError("--scheduler goes with --executor dask")
+
+
+def _distributed() -> Any:
+    try:
+        return importlib.import_module("distributed")
+    except ImportError:
+        raise AnalysisError(
+            "--executor dask needs the 'distributed' package: pip install 'infersim[dask]'"
+        ) from None
+
+
+def chunk_points(points: Sequence[Point], workers: int) -> list[tuple[Point, ...]]:
+    """Cut the points, in order, into chunks for `workers` workers."""
+    if not points:
+        return []
+    size = math.ceil(len(points) / (workers * CHUNKS_PER_WORKER))
+    size = max(1, min(MAX_CHUNK_POINTS, size))
+    return [tuple(points[i : i + size]) for i in range(0, len(points), size)]
+
+
+class _Tally:
+    """Counts finished points and reports them."""
+
+    def __init__(self, total: int, unit: str, progress: Progress | None) -> None:
+        self.total, self.unit, self.progress, self.done = total, unit, progress, 0
+        self.add(0)
+
+    def add(self, count: int) -> None:
+        self.done += count
+        if self.progress is not None:
+            self.progress(f"{self.done:,}/{self.total:,} {self.unit}", self.done / self.total)
+
+
+def _collect(results: list[ChunkResult | None]) -> list[Metrics]:
+    out: list[Metrics] = []
+    for result in results:
+        assert result is not None
+        out.extend(result.metrics)
+    return out
+
+
+def run_points(
+    context: RunContext,
+    points: Sequence[Point],
+    execution: Execution | None = None,
+    progress: Progress | None = None,
+    unit: str = "points",
+    state: WorkerState | None = None,
+) -> list[Metrics]:
+    """Each point's metrics, in the points' order (`InfersimError` on the first bad point).
+
+    `state` holds the caches of a serial run (a fresh one by default; pass one to reuse its
+    serving simulations across calls, as `breakeven` does).
+    """
+    execution = execution or Execution()
+    execution.check()
+    if not points:
+        return []
+    context = context if context.scope else replace(context, scope=uuid.uuid4().hex)
+    tally = _Tally(len(points), unit, progress)
+    workers = execution.workers()
+    if execution.executor == "dask":
+        return _run_dask(context, points, execution, tally)
+    if workers == 1 or len(points) == 1:
+        return _run_serial(context, points, state or WorkerState(), tally)
+    return _run_local(context, points, workers, tally)
+
+
+def _run_serial(
+    context: RunContext, points: Sequence[Point], state: WorkerState, tally: _Tally
+) -> list[Metrics]:
+    out: list[Metrics] = []
+    for point in points:
+        result = state.run_chunk(Chunk(context, (point,)))
+        if result.failure is not None:
+            raise result.failure.error()
+        out.extend(result.metrics)
+        tally.add(1)
+    return out
+
+
+def _run_local(
+    context: RunContext, points: Sequence[Point], workers: int, tally: _Tally
+) -> list[Metrics]:
+    chunks = [Chunk(context, c) for c in chunk_points(points, workers)]
+    results: list[ChunkResult | None] = [None] * len(chunks)
+    spawn = multiprocessing.get_context("spawn")
+    pool = ProcessPoolExecutor(max_workers=min(workers, len(chunks)), mp_context=spawn)
+    try:
+        pending: dict[Future[ChunkResult], int] = {
+            pool.submit(run_chunk, chunk): index for index, chunk in enumerate(chunks)
+        }
+        while pending:
+            finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for future in finished:
+                index = pending.pop(future)
+                result = future.result()
+                if result.failure is not None:
+                    raise result.failure.error()
+                results[index] = result
+                tally.add(len(chunks[index].points))
+    except BaseException:
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
+    return _collect(results)
+
+
+def _run_dask(
+    context: RunContext, points: Sequence[Point], execution: Execution, tally: _Tally
+) -> list[Metrics]:
+    distributed = _distributed()
+    try:
+        client = distributed.Client(
+            execution.scheduler, timeout=f"{DASK_CONNECT_TIMEOUT_S}s", set_as_default=False
+        )
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise AnalysisError(
+            f"--scheduler {execution.scheduler}: cannot reach the Dask scheduler ({exc})"
+        ) from None
+    try:
+        threads = sum(client.nthreads().values()) or 1
+        workers = execution.jobs if execution.jobs > 1 else threads
+        chunks = [Chunk(context, c) for c in chunk_points(points, workers)]
+        futures = client.map(run_chunk, chunks, pure=False)
+        index = {future.key: i for i, future in enumerate(futures)}
+        results: list[ChunkResult | None] = [None] * len(chunks)
+        for future in distributed.as_completed(futures, loop=client.loop):
+            result = future.result()
+            if result.failure is not None:
+                client.cancel(futures)
+                raise result.failure.error()
+            i = index[future.key]
+            results[i] = result
+            tally.add(len(chunks[i].points))
+        return _collect(results)
+    finally:
+        client.close()
