@@ -38,4 +38,4 @@ def test_probability_of_breaking_a_bound_comes_from_samples(
     path.write_text(SCENARIO.format(price=price, allowed=allowed), encoding="utf-8")
     result = CliRunner().invoke(app, ["--quiet", "check", str(path), "-f", "json"])
     assert result.exit_code == code, result.output
-    assert "\"samples\": 200" in result.stdout
+    assert '"samples": 200' in result.stdout
