@@ -92,7 +92,7 @@ def test_user_errors_are_one_line_and_exit_2(
     ("args", "fragment"),
     [
         (("catalog", "gpus", "--format", "xml"), "'xml' is not one of"),
-        (("run", "--bogus"), "No such option: --bogus (see "),
+        (("run", "--bogus"), "No such option: --bogus"),
         (("run", "-o", "/nonexistent/dir/out.json"), "/nonexistent/dir does not exist"),
         (("schema", "-o", "/"), "is a directory"),
     ],
