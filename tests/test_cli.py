@@ -235,3 +235,10 @@ def test_terminal_histogram_follows_the_run_tables_in_plain_text(runner: CliRunn
     assert code == 0
     assert "margin per subscriber of plus, month 1" in out
     assert "|#" in out and "█" not in out  # not a terminal: plain characters
+
+
+def test_sweep_writes_an_html_report(runner: CliRunner, tmp_path: Path) -> None:
+    target = tmp_path / "sweep.html"
+    args = ("sweep", SMALL, "--set", "deployments.main.replicas=1,2", "-f", "html")
+    code, _, _ = invoke(runner, *args, "-o", str(target))
+    assert code == 0 and "<svg" in target.read_text(encoding="utf-8")

@@ -25,8 +25,11 @@ from infersim.cli.common import (
     command,
     emit,
     global_options,
+    prepare_format,
     progress_reporter,
 )
+from infersim.report.html import sweep_report
+from infersim.report.sections import scenario_yaml
 
 SCHEMA_VERSION = 1
 
@@ -113,7 +116,11 @@ def sweep(
     """
     specs = [parse_override(text) for text in set_ or []]
     chosen = execution(jobs, executor, scheduler)
+    prepare_format(fmt)
     source = load(ctx, file, variant)
     with progress_reporter(ctx, f"sweeping {source.base.label}") as report:
         result = run_sweep(source, specs, metric or DEFAULT_METRICS, chosen, report)
-    emit(ctx, fmt, output, envelope(sweep_json(result)), sweep_tables(result))
+    data = envelope(sweep_json(result))
+    tables = sweep_tables(result)
+    resolved = scenario_yaml(source.base.scenario)
+    emit(ctx, fmt, output, data, tables, html=lambda: sweep_report(data, tables, resolved))
