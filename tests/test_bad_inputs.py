@@ -1,0 +1,81 @@
+"""Every newer scenario field and run flag refuses a wrong value: one line per problem,
+naming the file, line and field, and exit 2."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from conftest import ROOT
+from infersim.cli.app import app
+
+SMALL = ROOT / "tests" / "scenarios" / "cli-small.yaml"
+
+
+def broken(tmp_path: Path, dotted: str, value: object) -> Path:
+    data = yaml.safe_load(SMALL.read_text(encoding="utf-8"))
+    data.pop("variants")
+    node = data
+    parts = dotted.split(".")
+    for part in parts[:-1]:
+        node = node.setdefault(part, {})
+    node[parts[-1]] = value
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("dotted", "value", "fragment"),
+    [
+        ("horizon.start", "2026-13", "horizon.start"),
+        ("fleet.replications", 0, "fleet.replications"),
+        ("fleet.max_simulated_requests", 5, "fleet.max_simulated_requests"),
+        ("fleet.warmup_share", 0.7, "fleet.warmup_share"),
+        ("fleet.kv_transfer_gb_per_s", -1, "fleet.kv_transfer_gb_per_s"),
+        ("deployments.main.quality", 1.5, "deployments.main.quality"),
+        (
+            "routing",
+            {"strategy": "difficulty", "order": ["main", "main"], "quality_target": 0.8},
+            "needs deployments.main.quality",
+        ),
+        (
+            "workload.classes.chat.arrival.rate_per_s",
+            {"curve": "exponential", "start": 3, "factor_per_year": -1},
+            "factor_per_year",
+        ),
+        (
+            "workload.classes.chat.arrival.rate_per_s",
+            {"dist": "lognormal", "p50": 3, "p90": 2},
+            "p90 must exceed p50",
+        ),
+        ("workload.classes.chat.arrival.rate_per_s", {"low": 5, "high": 1}, "must be below high"),
+    ],
+)
+def test_bad_field_values_are_one_line_exit_2(
+    tmp_path: Path, dotted: str, value: object, fragment: str
+) -> None:
+    path = broken(tmp_path, dotted, value)
+    result = CliRunner().invoke(app, ["validate", str(path)])
+    assert result.exit_code == 2
+    lines = result.stdout.strip().splitlines()  # one line per problem
+    assert lines and all(line.startswith(f"{path}:") for line in lines)
+    assert fragment in lines[0] and "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (("--samples", "0"), "--samples"),
+        (("--samples", "5"), "no input is a distribution"),
+        (("--samples", "5", "--jobs", "-1"), "--jobs"),
+        (("--samples", "5", "--executor", "dask"), "--scheduler"),
+    ],
+)
+def test_bad_run_flags_are_one_line_exit_2(args: tuple[str, ...], fragment: str) -> None:
+    result = CliRunner().invoke(app, ["run", str(SMALL), *args])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert fragment in result.output
