@@ -62,6 +62,8 @@ class ReplicaStats:
 
     busy_s: float = 0.0
     prefill_s: float = 0.0
+    weight_read_s: float = 0.0
+    """Time reading weights at the achieved bandwidth (the experts touched, for an MoE)."""
     iterations: int = 0
     prefill_tokens: float = 0.0
     recomputed_tokens: float = 0.0
@@ -207,7 +209,7 @@ class Replica:
         seconds = perf.iteration_time_s(prefill_tokens, prefill_ctx, decode_seqs, decode_ctx)
         decode_only = perf.iteration_time_s(0, 0, decode_seqs, decode_ctx) if decode_seqs else 0.0
         self.stats.prefill_s += seconds - decode_only  # the prefill's marginal time
-        self._record(seconds, decode_seqs, decode_ctx, 1)
+        self._record(seconds, decode_seqs, decode_ctx, 1, prefill_tokens)
         self.stats.prefill_tokens += prefill_tokens
         self.seg_cum = None
         self.seg_steps = 1 if decode_seqs else 0
@@ -242,10 +244,17 @@ class Replica:
         self.version += 1
         return self.end_s
 
-    def _record(self, seconds: float, seqs: int, ctx0: float, steps: int) -> None:
+    def _record(
+        self, seconds: float, seqs: int, ctx0: float, steps: int, prefill_tokens: int = 0
+    ) -> None:
         stats = self.stats
         stats.busy_s += seconds
         stats.iterations += steps
+        # weights read: the dense part, plus the experts this many tokens touch (an MoE)
+        target = self.perf.target
+        tokens = seqs * self.verify + prefill_tokens
+        touched = 1.0 - target.expert_miss**tokens
+        stats.weight_read_s += steps * (target.weights_s + target.experts_s * touched)
         stats.batch_sizes.append(seqs)
         stats.batch_durations_s.append(seconds)
         stats.kv_occupancy.append(self.kv_used() / self.capacity)

@@ -55,7 +55,6 @@ class DeploymentPlan:
     stationary: bool
     capacity_rps: float
     active_params: float
-    weight_bytes: float
     prefill_replicas: int
     """Disaggregated serving: replicas of the prefill pool (0 = every replica does both)."""
     kv_transfer_s_per_token: float
@@ -100,7 +99,6 @@ def _plan(
         stationary=_stationary(scenario, name),
         capacity_rps=point.output_tokens_per_s / max(output, 1.0),
         active_params=model.active_params_b * 1e9,
-        weight_bytes=perf.weight_bytes_per_gpu * perf.gpus_per_replica,
         prefill_replicas=prefill_replicas,
         kv_transfer_s_per_token=transfer,
     )

@@ -97,8 +97,11 @@ def summarize_run(
     computed = sum(s.prefill_tokens for s in stats)
     decode_seq_steps = sum(s.decode_tokens for s in stats) / plan.perf.decode_tokens_per_step
     flops = 2.0 * plan.active_params * (computed + decode_seq_steps * plan.perf.verify_tokens)
+    # bytes moved: the weights as read (at the achieved bandwidth, on every GPU; for an MoE
+    # only the experts the batch touched) and every sequence's KV cache
+    achieved = plan.perf.efficiency.memory_bandwidth * plan.perf.peak_bandwidth_bytes_per_s
     moved = (
-        sum(s.iterations for s in stats) * plan.weight_bytes
+        sum(s.weight_read_s for s in stats) * achieved * gpus
         + sum(s.kv_read_token_steps for s in stats) * plan.perf.kv_bytes_per_token
     )
     busy_gpu_s = max(busy_s * gpus, 1e-12)
