@@ -17,7 +17,7 @@ from pydantic import BaseModel, ValidationError
 
 from infersim.catalog.types import ApiPrice, GpuSpec, ModelArch
 from infersim.errors import ConfigError, Problem, problems_from_validation
-from infersim.yamlio import LoadedYaml, load_yaml_text
+from infersim.yamlio import LoadedYaml, load_yaml_text, read_text_file
 
 E = TypeVar("E", GpuSpec, ModelArch, ApiPrice)
 
@@ -140,8 +140,6 @@ def load_dirs(base: Catalog, dirs: Sequence[Path]) -> Catalog:
         for kind in KINDS:
             path = directory / f"{kind}.yaml"
             if path.is_file():
-                from infersim.yamlio import read_text_file
-
                 parts[kind] = _load_kind_text(read_text_file(path), str(path), kind)
         catalog = catalog.merged(
             parts.get("gpus", []), parts.get("models", []), parts.get("prices", [])

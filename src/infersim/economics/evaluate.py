@@ -73,7 +73,7 @@ def evaluate_month(
     costs = complete_token_costs(scenario, catalog, token_costs)
     fleet_map = _fleet_map(scenario, fleets)
     segments: list[Segment] = [
-        population_segment(name, pop, scenario, volumes, rng, month, sample_cap)
+        population_segment(name, pop, scenario, rng, month, sample_cap)
         for name, pop in scenario.workload.users.items()
     ]
     segments += class_segments(scenario, catalog, volumes)

@@ -8,19 +8,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from infersim.economics.errors import EconomicsError
-from infersim.economics.inputs import ClassVolume
 from infersim.routing import plan_routes
 from infersim.scenario.model import Scenario
 
 Mix = dict[str, float]
 
 
-def deployment_mix(
-    named: str | None, scenario: Scenario, volumes: Sequence[ClassVolume], owner: str
-) -> Mix:
+def deployment_mix(named: str | None, scenario: Scenario, owner: str) -> Mix:
     """Requests served on each deployment per request of `owner` (see the module doc)."""
     if named is not None:
         _known(named, scenario, owner)

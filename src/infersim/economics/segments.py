@@ -86,14 +86,13 @@ def population_segment(
     name: str,
     population: UserPopulation,
     scenario: Scenario,
-    volumes: Sequence[ClassVolume],
     rng: np.random.Generator,
     month: int,
     sample_cap: int,
 ) -> Segment:
     sample = draw_population(name, population, rng, month, sample_cap)
     tokens = RequestTokens.of(population)
-    mix = deployment_mix(population.deployment, scenario, volumes, f"workload.users.{name}")
+    mix = deployment_mix(population.deployment, scenario, f"workload.users.{name}")
     if population.plan == "free":
         total = sample.total_requests
         revenue = ad_revenue_usd(scenario.pricing.free_tier, sample.active_users)
@@ -125,7 +124,7 @@ def population_segment(
     above_mix: Mix | None = None
     if terms.at_cap == "downgrade" and terms.downgrade_deployment is not None:
         above_mix = deployment_mix(
-            terms.downgrade_deployment, scenario, volumes, f"pricing.plans.{population.plan}.cap"
+            terms.downgrade_deployment, scenario, f"pricing.plans.{population.plan}.cap"
         )
     elif terms.at_cap == "overage":
         above_mix = mix

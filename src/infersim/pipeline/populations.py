@@ -10,8 +10,9 @@ per-token cost that fleet achieved.
 
 from __future__ import annotations
 
+from infersim.economics.routing import deployment_mix
 from infersim.economics.users import usage_params
-from infersim.scenario.deployment import RouterKind, SelfHosted
+from infersim.scenario.deployment import SelfHosted
 from infersim.scenario.model import Scenario
 from infersim.scenario.workload import Fixed, Poisson, RequestClass, UserPopulation
 from infersim.workload.stream import class_share
@@ -20,15 +21,12 @@ SECONDS_PER_MONTH = 730.0 * 3600.0
 DERIVED_PREFIX = "users-"
 
 
-def _population_share(scenario: Scenario, pop: UserPopulation, deployment: str) -> float:
-    if pop.deployment is not None:
-        return 1.0 if pop.deployment == deployment else 0.0
-    if len(scenario.deployments) == 1:
-        return 1.0
-    routing = scenario.routing
-    if routing is not None and routing.strategy is RouterKind.FIXED_SPLIT:
-        return routing.split.get(deployment, 0.0) / sum(routing.split.values())
-    return 0.0
+def _population_share(scenario: Scenario, name: str, deployment: str) -> float:
+    """Requests `deployment` serves per request of the population: the economics' own mix
+    (named deployment, the only one, or the router's plan), so both price the same traffic."""
+    pop = scenario.workload.users[name]
+    mix = deployment_mix(pop.deployment, scenario, f"workload.users.{name}")
+    return mix.get(deployment, 0.0)
 
 
 def population_rate_per_s(pop: UserPopulation) -> float:
@@ -46,8 +44,8 @@ def derived_classes(scenario: Scenario) -> dict[str, RequestClass]:
         if any(class_share(scenario, c, name) > 0 for c in scenario.workload.classes):
             continue
         weighted = [
-            (population_rate_per_s(pop) * _population_share(scenario, pop, name), pop)
-            for pop in scenario.workload.users.values()
+            (population_rate_per_s(pop) * _population_share(scenario, key, name), pop)
+            for key, pop in scenario.workload.users.items()
         ]
         rate = sum(w for w, _ in weighted)
         if rate <= 0:

@@ -19,7 +19,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from infersim.catalog.load import Catalog
-from infersim.errors import InfersimError
 from infersim.perf import PerfModel, build_perf_model, steady_state_throughput
 from infersim.scenario.deployment import Fleet, SelfHosted
 from infersim.scenario.model import Scenario
@@ -37,10 +36,6 @@ Progress = Callable[[str, float], None]
 #: Fewest replicas a sampled run keeps: one replica fed 1/R of the traffic loses the load
 #: balancer's pooling and overstates the latency tail.
 MIN_SAMPLED_REPLICAS = 4
-
-
-class SimulationError(InfersimError):
-    pass
 
 
 @dataclass(frozen=True)
