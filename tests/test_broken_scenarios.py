@@ -1,4 +1,5 @@
-"""`infersim validate` refuses every file in tests/scenarios/broken with one clear line.
+"""`infersim validate` refuses every file in tests/scenarios/broken with one clear line, and
+`infersim run` refuses it with the same line before simulating anything (exit 2, no traceback).
 
 Each broken file starts with comment lines saying what validation must report:
 
@@ -38,6 +39,8 @@ BY_SUBPROCESS = [
     "python_object_tag",
     "binary_nul",
     "variant_bad_value",
+    "model_does_not_fit",
+    "trace_malformed",
 ]
 
 
@@ -85,7 +88,7 @@ def check_refused(path: Path, code: int, stdout: str, stderr: str) -> None:
 
 
 def test_corpus_is_big_enough() -> None:
-    assert len(CASES) >= 24
+    assert len(CASES) >= 67
     assert all("message" in expectations(p) for p in CASES)
 
 
@@ -111,11 +114,42 @@ def test_broken_scenario_is_refused(
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize("path", [case(p) for p in CASES])
+def test_run_refuses_broken_scenario(
+    path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`run FILE` (no variant chosen) says what `validate` says, on stderr, and runs nothing."""
+    monkeypatch.chdir(tmp_path)
+    _, validated, _ = validate(str(path))
+    result = CliRunner().invoke(app, ["run", str(path), "-f", "json"])
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output and "internal error" not in result.output
+    assert result.stdout == ""
+    assert result.stderr == "".join(f"error: {line}\n" for line in validated.splitlines())
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_run_of_a_good_variant_refuses_a_broken_one(tmp_path: Path) -> None:
+    text = VALID.read_text(encoding="utf-8") + "  tp3:\n    deployments.main.tensor_parallel: 3\n"
+    path = tmp_path / "scenario.yaml"
+    path.write_text(text, encoding="utf-8")
+    line = text.splitlines().index("    deployments.main.tensor_parallel: 3") + 1
+    want = (
+        f"error: {path}:{line}: deployments.main.tensor_parallel: tensor_parallel 3 must divide "
+        "the 32 attention heads of llama-3.1-8b (in variant 'tp3')\n"
+    )
+    for args in ([], ["--variant", "h200"], ["--all-variants"]):
+        result = CliRunner().invoke(app, ["run", str(path), *args])
+        assert (result.exit_code, result.stdout, result.stderr) == (2, "", want)
+
+
 @pytest.mark.parametrize("name", BY_SUBPROCESS)
-def test_broken_scenario_in_subprocess(name: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("command", ["validate", "run"])
+def test_broken_scenario_in_subprocess(name: str, command: str, tmp_path: Path) -> None:
     path = BROKEN / f"{name}.yaml"
     run = subprocess.run(
-        [sys.executable, "-m", "infersim", "validate", str(path)],
+        [sys.executable, "-m", "infersim", command, str(path)],
         capture_output=True,
         text=True,
         encoding="utf-8",
@@ -124,7 +158,13 @@ def test_broken_scenario_in_subprocess(name: str, tmp_path: Path) -> None:
         env={**os.environ, "PYTHONUTF8": "1"},
         check=False,
     )
-    check_refused(path, run.returncode, run.stdout, run.stderr)
+    if command == "validate":
+        check_refused(path, run.returncode, run.stdout, run.stderr)
+    else:  # run: the same one line, on stderr after 'error: '
+        assert run.returncode == 2 and run.stdout == ""
+        assert "Traceback" not in run.stderr
+        [line] = run.stderr.splitlines()
+        check_refused(path, 2, line.removeprefix("error: ") + "\n", "")
     assert list(tmp_path.iterdir()) == []
 
 

@@ -155,7 +155,7 @@ def test_internal_error_is_one_line_unless_debug(
     def boom(*args: object, **kwargs: object) -> None:
         raise RuntimeError("kaboom")
 
-    monkeypatch.setattr("infersim.cli.run.load_scenario", boom)
+    monkeypatch.setattr("infersim.cli.run.validate_file", boom)
     assert_one_line_error(*invoke(runner, "run"), "internal error: RuntimeError: kaboom")
     result = runner.invoke(app, ["--debug", "run"])
     assert isinstance(result.exception, RuntimeError)

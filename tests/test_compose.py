@@ -26,8 +26,8 @@ workload:
       prompt_tokens: {dist: fixed, tokens: 500}
       output_tokens: {dist: fixed, tokens: 200}
 expect:
-  - {metric: a.b, min: 0}
-  - {metric: c.d, max: 1}
+  - {metric: pnl.revenue_usd, min: 0}
+  - {metric: pnl.gross_margin_pct, max: 1}
 """
 
 
@@ -83,14 +83,14 @@ def test_lists_are_replaced_not_merged(tmp_path: Path) -> None:
         """\
         extends: base.yaml
         expect:
-          - {metric: e.f, min: 5}
+          - {metric: pnl.gross_margin_usd, min: 5}
         """,
     )
     doc = compose.load_document(child)
-    assert doc.data["expect"] == [{"metric": "e.f", "min": 5}]
+    assert doc.data["expect"] == [{"metric": "pnl.gross_margin_usd", "min": 5}]
     assert doc.locate(("expect", 0, "metric")) == (str(child), 3)
     assert ("expect", 1) not in doc.origins  # the base's second item is gone
-    assert [e.metric for e in load_scenario(child).scenario.expect] == ["e.f"]
+    assert [e.metric for e in load_scenario(child).scenario.expect] == ["pnl.gross_margin_usd"]
 
 
 def test_dotted_keys_in_a_child_override_nested_values(tmp_path: Path) -> None:

@@ -163,7 +163,7 @@ def test_markdown_comment_and_junit(runner: CliRunner, project: Path) -> None:
 
 
 def test_breaking_an_expectation_fails_without_a_baseline(runner: CliRunner, project: Path) -> None:
-    set_plan_price(project, 2)
+    set_plan_price(project, 0.5)  # below the fleet bill per subscriber
     code, out, _ = invoke(runner, "-q", "check", SCENARIO, "-f", "json")
     assert code == 1
     data = json.loads(out)

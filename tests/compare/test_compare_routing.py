@@ -14,7 +14,7 @@ from infersim.catalog.load import load_builtin
 from infersim.catalog.prices import resolve_price
 from infersim.cli.app import app
 from infersim.pipeline.run import run_scenario
-from infersim.report.routing import routing_report, routing_tables
+from infersim.report.routing import routing_tables
 from infersim.report.tables import render_csv
 from infersim.routing import plan_routes
 from infersim.scenario.load import load_scenario
@@ -141,7 +141,7 @@ def test_cascade_serves_escalations_and_has_no_sweep(tmp_path: Path) -> None:
     )
     loaded = load_scenario(path)
     result = run_scenario(loaded.scenario, loaded.catalog)
-    report = routing_report(result, loaded.catalog)
+    report = result.routing
     assert report is not None and report.curve == ()
     served = {d.name: d.served_per_request for d in report.deployments}
     assert served == pytest.approx({"small": 1.0, "frontier": 0.3})
@@ -157,4 +157,4 @@ def test_no_routing_no_report() -> None:
     small = Path(__file__).resolve().parents[1] / "scenarios" / "cli-small.yaml"
     loaded = load_scenario(small)
     result = run_scenario(loaded.scenario, loaded.catalog)
-    assert routing_report(result, loaded.catalog) is None
+    assert result.routing is None

@@ -135,12 +135,16 @@ def test_idle_capacity_is_paid() -> None:
     assert main_gpu <= BIG_FLEETS[0].usd_per_month * (1 + 1e-9)
 
 
-def test_demand_beyond_the_fleet_is_bought_at_the_marginal_cost() -> None:
+def test_a_fleet_is_charged_its_bill_whatever_is_priced_on_it() -> None:
+    """No demand is bought beyond a fleet at a marginal cost: what a fleet could not serve is
+    unserved (the pipeline books only served tokens), and the GPU line is the bill."""
     small_fleets = [FleetCost("main", 10, 1.0, 3.0), FleetCost("small", 10, 1.0, 2.0)]
     result = evaluate(fleets=small_fleets)
-    for deployment in result.deployments.values():
-        assert deployment.charged_usd == pytest.approx(deployment.priced_usd)
-        assert deployment.factor == 1.0
+    for fleet in small_fleets:
+        deployment = result.deployments[fleet.deployment]
+        assert deployment.charged_usd == fleet.usd_per_month
+        assert deployment.priced_usd > deployment.charged_usd
+    assert rel(result.pnl.gpu_cost_usd, sum(f.usd_per_month for f in small_fleets)) < 1e-12
 
 
 def test_dollars_are_conserved() -> None:

@@ -101,8 +101,8 @@ def test_throttle_serves_nothing_above_the_cap() -> None:
     capped = run(plan_scenario({"requests_per_month": 300, "at_cap": "throttle"}))
     free = run(plan_scenario(None))
     row, uncapped = capped.table.row("pro"), free.table.row("pro")
-    assert row.requests + row.unserved_requests == pytest.approx(uncapped.requests)
-    assert row.unserved_requests > 0
+    assert row.requests + row.capped_requests == pytest.approx(uncapped.requests)
+    assert row.capped_requests > 0 and row.unserved_requests == 0
     assert row.revenue_usd == uncapped.revenue_usd == 5000 * 20
     assert row.cost_usd < uncapped.cost_usd
     dist = capped.distributions["pro"]

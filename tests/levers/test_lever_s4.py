@@ -9,7 +9,7 @@ import pytest
 from lever_fixtures import loaded, run, served, usd_per_mtok
 
 from infersim.economics import api_token_cost
-from infersim.levers import TokenMix, run_breakevens, workload_mix
+from infersim.levers import TokenMix, workload_mix
 from infersim.perf import build_perf_model, steady_state_throughput
 from infersim.scenario.deployment import ApiModel, SelfHosted
 
@@ -17,7 +17,8 @@ NAME = "s4-deepseek"
 
 
 def mix() -> TokenMix:
-    found = workload_mix(run(NAME))
+    result = run(NAME)
+    found = workload_mix(result.ledger, result.serving)
     assert found is not None
     return found[0]
 
@@ -86,7 +87,7 @@ def test_deepseeks_list_price_is_95_percent_below_only_at_the_v2_price() -> None
 
 
 def test_self_hosting_deepseek_beats_buying_gpt4o_above_a_few_percent_of_capacity() -> None:
-    pairs = {b.api: b for b in run_breakevens(run(NAME), loaded(NAME).catalog)}
+    pairs = {b.api: b for b in run(NAME).breakevens}
     assert set(pairs) == {"gpt-4o", "claude-sonnet-4", "deepseek-api"}
     gpt4o = pairs["gpt-4o"]
     assert gpt4o.gpus == 64 and gpt4o.marginal_usd_per_mtok == 0.0  # rented: all fixed

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from lever_fixtures import loaded, run, served
 
-from infersim.levers import Breakeven, run_breakevens, workload_mix
+from infersim.levers import Breakeven, workload_mix
 from infersim.perf import build_perf_model, steady_state_throughput
 from infersim.scenario.deployment import SelfHosted
 
@@ -16,7 +16,7 @@ HOURS = 730.0
 
 
 def breakeven(variant: str | None = None) -> Breakeven:
-    (pair,) = run_breakevens(run(NAME, variant), loaded(NAME, variant).catalog)
+    (pair,) = run(NAME, variant).breakevens
     return pair
 
 
@@ -24,7 +24,8 @@ def test_breakeven_matches_the_hand_formula() -> None:
     """fixed = $9,499 / 36 months + 2% of 480 W idle at $0.17/kWh; power at load = the other
     98% of 480 W per busy hour over the tokens the Mac serves in it; API = GPT-4o's $2.50 /
     $10.00 at the run's prompt/output mix (no caching)."""
-    mix, volume = workload_mix(run(NAME)) or pytest.fail("no tokens")
+    result = run(NAME)
+    mix, volume = workload_mix(result.ledger, result.serving) or pytest.fail("no tokens")
     assert mix.cached_prompt_share == 0.0
     assert mix.prompt_tokens == pytest.approx(1500, rel=0.1)  # ~720 requests drawn
     assert mix.output_tokens == pytest.approx(400, rel=0.1)

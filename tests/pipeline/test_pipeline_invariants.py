@@ -38,6 +38,7 @@ ENGINE_ONLY: dict[str, Any] = {
             "gpu": "h100-sxm",
             "replicas": 2,
             "precision": {"weights": "fp8", "kv_cache": "fp8", "activations": "fp8"},
+            "prefix_caching": {"cached_share": 0.2},
         },
         "ext": {"kind": "api", "list_price": "article:gpt-4o"},
     },

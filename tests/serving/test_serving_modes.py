@@ -143,6 +143,8 @@ def test_replications_give_intervals_around_the_mean() -> None:
     for name, interval in d.intervals.items():
         assert interval.low is not None and interval.high is not None, name
         assert interval.low <= interval.mean <= interval.high, name
+        if name == "gpu_hours_busy" and interval.mean == d.gpu_hours_scheduled:
+            continue  # every replica busy all its paid time in every run: no spread
         assert interval.low < interval.high, name
     assert d.intervals["gpu_hours_busy"].mean == pytest.approx(d.gpu_hours_busy)
     assert d.intervals["output_tokens_per_s"].mean == pytest.approx(d.output_tokens_per_s)

@@ -23,10 +23,8 @@ from infersim.analysis.overrides import with_assignments
 from infersim.catalog.load import Catalog, load_builtin, load_dirs
 from infersim.checks.metrics import flatten, resolve
 from infersim.errors import ConfigError, InfersimError, PathKey, Problem
-from infersim.pipeline.run import RunResult, run_loaded
-from infersim.report.economics import economics_json
-from infersim.report.routing import routing_json, routing_report
-from infersim.report.serving import serving_json
+from infersim.pipeline.run import run_loaded
+from infersim.report.document import run_outputs
 from infersim.scenario.compose import Document, apply_variant
 from infersim.scenario.load import LoadedScenario, load_document_or_default, validate_document
 from infersim.scenario.params import ParamSet
@@ -88,16 +86,6 @@ class ChunkResult:
     failure: PointFailure | None = None
 
 
-def run_outputs(loaded: LoadedScenario, result: RunResult) -> dict[str, Any]:
-    """A run's output as `infersim run -f json` has it (without the descriptive keys)."""
-    report = routing_report(result, loaded.catalog)
-    return {
-        **economics_json(result),
-        **({} if report is None else {"routing": routing_json(report)}),
-        "serving": serving_json(result.serving),
-    }
-
-
 def pick(outputs: dict[str, Any], metrics: Sequence[str] | None) -> Metrics:
     """The named metrics (by canonical path; an alias may name several), or every number."""
     if metrics is None:
@@ -136,14 +124,14 @@ def data_files(loaded: LoadedScenario) -> tuple[str, ...]:
     return tuple(sorted(files))
 
 
-class BoundedCache(OrderedDict[str, tuple[ServingResult, tuple[str, ...]]]):
+class BoundedCache(OrderedDict[str, ServingResult]):
     """A dict that forgets its oldest entries beyond `limit`."""
 
     def __init__(self, limit: int) -> None:
         super().__init__()
         self.limit = limit
 
-    def __setitem__(self, key: str, value: tuple[ServingResult, tuple[str, ...]]) -> None:
+    def __setitem__(self, key: str, value: ServingResult) -> None:
         super().__setitem__(key, value)
         while len(self) > self.limit:
             self.popitem(last=False)
@@ -194,7 +182,7 @@ class WorkerState:
         scope = self.scope(context)
         loaded = self.load(context, point)
         result = run_loaded(loaded, scope.external_data(loaded), None, scope.serving)
-        return pick(run_outputs(loaded, result), context.metrics)
+        return pick(run_outputs(result), context.metrics)
 
     def run_chunk(self, chunk: Chunk) -> ChunkResult:
         """Run the points in order; stop at the first that fails, and say why."""

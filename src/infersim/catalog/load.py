@@ -54,6 +54,14 @@ class Catalog:
     def price(self, price_id: str) -> ApiPrice:
         return _lookup(self.prices, price_id, "price")
 
+    def gpu_of(self, ref: str | GpuSpec) -> GpuSpec:
+        """A deployment's GPU: the catalog entry it names, or the inline spec it gives."""
+        return ref if isinstance(ref, GpuSpec) else self.gpu(ref)
+
+    def model_of(self, ref: str | ModelArch) -> ModelArch:
+        """A deployment's model: the catalog entry it names, or the inline one it gives."""
+        return ref if isinstance(ref, ModelArch) else self.model(ref)
+
 
 def did_you_mean(name: str, choices: Iterable[str]) -> str:
     """' — did you mean 'x'?' for the closest choice, or ''."""

@@ -3,11 +3,14 @@
 Memory per GPU and whether it fits; the time of a prefill, a decode step and a steady mixed
 iteration, and the bound that dominates each; tokens/s per replica and per GPU; cost per
 million output tokens at a $/GPU-hour; and, with `--sweep batch=...`, throughput and
-per-token latency against batch size, so the knee shows.
+per-token latency against batch size, so the knee shows; with `--sweep
+max_batch_sequences=...`, the steady state under each cap on running sequences (the memory
+plan rebuilt for each: the logits reserve grows with the cap).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -15,7 +18,6 @@ import typer
 from pydantic import ValidationError
 
 from infersim.catalog.load import Catalog
-from infersim.catalog.types import GpuSpec
 from infersim.cli.common import (
     DataTable,
     FormatOption,
@@ -51,21 +53,34 @@ SCHEMA_VERSION = 1
 _COMPUTE_FORMATS = {"fp8", "int8", "fp4"}
 
 
-def parse_sweep(text: str) -> list[int]:
-    """'batch=1,8,32' -> [1, 8, 32]."""
+SWEEP_KEYS = ("batch", "max_batch_sequences")
+MAX_BATCH_SEQUENCES = 65_536
+"""The scenario's bound on `max_batch_sequences`."""
+
+
+def parse_sweep(text: str) -> tuple[str, list[int]]:
+    """'batch=1,8,32' -> ('batch', [1, 8, 32]); also 'max_batch_sequences=64,256,1024'."""
     key, _, values = text.partition("=")
-    if key.strip() != "batch" or not values.strip():
-        raise UsageError(f"--sweep takes batch=N,N,... (e.g. batch=1,8,32,128), got '{text}'")
-    batches: list[int] = []
+    key = key.strip()
+    if key not in SWEEP_KEYS or not values.strip():
+        raise UsageError(
+            "--sweep takes batch=N,N,... or max_batch_sequences=N,N,... (e.g. batch=1,8,32,128), "
+            f"got '{text}'"
+        )
+    numbers: list[int] = []
     for value in values.split(","):
         try:
-            batch = int(value)
+            number = int(value)
         except ValueError:
             raise UsageError(f"--sweep: '{value.strip()}' is not a whole number") from None
-        if batch < 1:
-            raise UsageError(f"--sweep: batch sizes must be >= 1, got {batch}")
-        batches.append(batch)
-    return batches
+        if number < 1:
+            raise UsageError(f"--sweep: {key} values must be >= 1, got {number}")
+        if key == "max_batch_sequences" and number > MAX_BATCH_SEQUENCES:
+            raise UsageError(
+                f"--sweep: max_batch_sequences must be <= {MAX_BATCH_SEQUENCES:,}, got {number:,}"
+            )
+        numbers.append(number)
+    return key, numbers
 
 
 def _at_least_one(name: str, value: int) -> None:
@@ -201,6 +216,25 @@ def _point_json(p: ThroughputPoint, usd_per_gpu_hour: float | None) -> dict[str,
     }
 
 
+_CAP_SOURCES = {
+    "scenario": "as set",
+    "kv_blocks": "derived: KV blocks",
+    "token_budget": "derived: token budget",
+}
+
+
+def cap_sweep(
+    perfs: Sequence[tuple[int, PerfModel]], prompt: int, output_tokens: int
+) -> list[tuple[int, ThroughputPoint]]:
+    """The steady state at the largest batch under each cap on running sequences."""
+    points = []
+    for cap, perf in perfs:
+        best, reason = largest_batch(perf, prompt, output_tokens)
+        if best >= 1:
+            points.append((cap, throughput_at(perf, prompt, output_tokens, best, reason)))
+    return points
+
+
 def report(
     perf: PerfModel,
     prompt: int,
@@ -208,8 +242,10 @@ def report(
     batch: int | None,
     sweep: list[int],
     usd_per_gpu_hour: float | None,
+    caps: Sequence[tuple[int, PerfModel]] = (),
 ) -> tuple[dict[str, Any], list[DataTable]]:
-    """The command's data (JSON) and tables, computed from the performance model."""
+    """The command's data (JSON) and tables, computed from the performance model; `caps`
+    are the models rebuilt for each swept `max_batch_sequences`."""
     best, reason = largest_batch(perf, prompt, output_tokens)
     if best < 1 and batch is None:
         raise UsageError(
@@ -230,6 +266,7 @@ def report(
          at.prefill_tokens_per_iteration + at.batch_sequences * perf.verify_tokens, at.breakdown),
     ]  # fmt: skip
     swept = throughput_sweep(perf, prompt, output_tokens, sweep) if sweep else []
+    capped = cap_sweep(caps, prompt, output_tokens)
     gpus = perf.gpus_per_replica
     memory_rows: list[list[Any]] = [
         ["weights GB", _gb(perf.weight_bytes_per_gpu), _gb(perf.weight_bytes_per_gpu * gpus)],
@@ -241,6 +278,8 @@ def report(
          round(perf.kv_bytes_per_token / 1e3, 2)],
         ["KV capacity tokens", None, perf.kv_capacity_tokens],
         [f"sequences of {prompt + output_tokens} tokens", None, max(best, 0)],
+        ["running sequences cap", None,
+         f"{perf.max_batch_sequences:,} ({_CAP_SOURCES[perf.max_batch_sequences_source]})"],
         ["fits", True, True],
     ]  # fmt: skip
     title = (
@@ -270,6 +309,14 @@ def report(
                 [throughput_row(p, usd_per_gpu_hour) for p in swept],
             )
         )
+    if capped:
+        tables.append(
+            DataTable(
+                "sweep over max_batch_sequences",
+                ["max_batch_sequences", *THROUGHPUT_COLUMNS],
+                [[cap, *throughput_row(p, usd_per_gpu_hour)] for cap, p in capped],
+            )
+        )
     data = {
         "schema_version": SCHEMA_VERSION,
         "deployment": {
@@ -281,6 +328,8 @@ def report(
             "precision": perf.precision_label,
             "quality_penalty": perf.quality_penalty,
             "decode_tokens_per_step": perf.decode_tokens_per_step,
+            "max_batch_sequences": perf.max_batch_sequences,
+            "max_batch_sequences_source": perf.max_batch_sequences_source,
             "usd_per_gpu_hour": usd_per_gpu_hour,
         },
         "workload": {"prompt_tokens": prompt, "output_tokens": output_tokens},
@@ -300,6 +349,9 @@ def report(
         ],
         "throughput": [_point_json(p, usd_per_gpu_hour) for p in points],
         "sweep": [_point_json(p, usd_per_gpu_hour) for p in swept],
+        "sweep_max_batch_sequences": [
+            {"max_batch_sequences": cap, **_point_json(p, usd_per_gpu_hour)} for cap, p in capped
+        ],
     }
     return data, tables
 
@@ -327,7 +379,11 @@ def perf(
         typer.Option(help="GPU price; default: the scenario's, else the catalog's rental quote."),
     ] = None,
     sweep: Annotated[
-        str | None, typer.Option(help="Throughput and latency against batch: batch=1,8,32,...")
+        str | None,
+        typer.Option(
+            help="Throughput and latency against batch (batch=1,8,32,...) or against the cap "
+            "on running sequences (max_batch_sequences=64,256,1024)."
+        ),
     ] = None,
     scenario: Annotated[
         Path | None, typer.Option(help="Take the deployment from this scenario file.")
@@ -347,7 +403,7 @@ def perf(
         _at_least_one("--batch", batch)
     if usd_per_gpu_hour is not None and usd_per_gpu_hour < 0:
         raise UsageError(f"--usd-per-gpu-hour must be >= 0, got {usd_per_gpu_hour:g}")
-    batches = parse_sweep(sweep) if sweep is not None else []
+    key, values = parse_sweep(sweep) if sweep is not None else ("batch", [])
     price = usd_per_gpu_hour
     if scenario is not None:
         if model is not None or gpu is not None:
@@ -361,8 +417,13 @@ def perf(
             raise UsageError("--deployment and --variant go with --scenario FILE")
         chosen = deployment_from_flags(model, gpu, tp, ep, weights, kv, activations)
     perf_model = build_perf_model(chosen, catalog)
+    caps = [
+        (cap, build_perf_model(chosen.model_copy(update={"max_batch_sequences": cap}), catalog))
+        for cap in (values if key == "max_batch_sequences" else [])
+    ]
+    batches = values if key == "batch" else []
     if price is None:
-        spec = chosen.gpu if isinstance(chosen.gpu, GpuSpec) else catalog.gpu(chosen.gpu)
+        spec = catalog.gpu_of(chosen.gpu)
         price = spec.default_rental_usd_per_hour
-    data, tables = report(perf_model, prompt_tokens, output_tokens, batch, batches, price)
+    data, tables = report(perf_model, prompt_tokens, output_tokens, batch, batches, price, caps)
     emit(ctx, fmt, output, data, tables, html=lambda: perf_report(data, tables))

@@ -19,6 +19,7 @@ from infersim.cli.common import (
     global_options,
     prepare_format,
     progress_reporter,
+    stderr_console,
 )
 from infersim.cli.sweep import (
     ExecutorChoice,
@@ -27,20 +28,20 @@ from infersim.cli.sweep import (
     SchedulerOption,
     execution,
 )
-from infersim.errors import UsageError
+from infersim.errors import ConfigError, UsageError
 from infersim.pipeline.run import RunResult, run_loaded
 from infersim.report.compare import compare_runs, comparison_json, comparison_tables
-from infersim.report.economics import economics_json, economics_tables
+from infersim.report.document import run_document
+from infersim.report.economics import economics_tables
 from infersim.report.html import run_report
-from infersim.report.levers import lever_json, lever_tables
-from infersim.report.routing import routing_json, routing_report, routing_tables
+from infersim.report.levers import lever_tables
+from infersim.report.routing import routing_tables
 from infersim.report.sections import scenario_yaml
-from infersim.report.serving import serving_json, serving_tables
+from infersim.report.serving import serving_tables
 from infersim.report.tables import terminal_width as _terminal_width
 from infersim.report.terminal_charts import margin_histograms
-from infersim.scenario.compose import variant_names
 from infersim.scenario.deployment import ApiModel, SelfHosted
-from infersim.scenario.load import LoadedScenario, load_document_or_default, load_scenario
+from infersim.scenario.load import LoadedScenario, load_scenario, validate_file
 from infersim.workload.trace import load_external_data
 
 SCHEMA_VERSION = 1
@@ -56,7 +57,7 @@ def summary_tables(loaded: LoadedScenario) -> list[DataTable]:
     deployments: list[list[Any]] = []
     for name, dep in s.deployments.items():
         if isinstance(dep, SelfHosted):
-            gpu = loaded.catalog.gpu(dep.gpu) if isinstance(dep.gpu, str) else dep.gpu
+            gpu = loaded.catalog.gpu_of(dep.gpu)
             p = dep.precision
             deployments.append(
                 [
@@ -105,32 +106,24 @@ def simulate_run(ctx: typer.Context, loaded: LoadedScenario) -> RunResult:
     """Read the files the scenario names (the edge), then run the pure pipeline."""
     data = load_external_data(loaded.scenario, loaded.base_dir)
     with progress_reporter(ctx, f"simulating {loaded.label}") as report:
-        return run_loaded(loaded, data, progress=report)
+        result = run_loaded(loaded, data, progress=report)
+    for line in result.capacity_warnings():
+        stderr_console().print(f"warning: {loaded.label}: {line}", markup=False)
+    return result
 
 
 def run_json(loaded: LoadedScenario, result: RunResult) -> dict[str, Any]:
-    """One run's output: margins first, then routing and serving; stable keys, money in
-    cents."""
-    report = routing_report(result, loaded.catalog)
-    levers = lever_json(result, loaded.catalog)
-    return {
-        "scenario": loaded.scenario.name,
-        "variant": loaded.scenario.variant,
-        "source": loaded.source,
-        "seed": result.serving.seed,
-        **economics_json(result),
-        **({} if report is None else {"routing": routing_json(report)}),
-        **({} if levers is None else {"levers": levers}),
-        "serving": serving_json(result.serving),
-    }
+    """One run's output (`infersim.report.document`): margins first, then routing, levers and
+    serving; stable keys, money in cents."""
+    return run_document(loaded, result)
 
 
 def run_tables(loaded: LoadedScenario, result: RunResult) -> list[DataTable]:
     """One run's tables: margins, routing, serving, then the resolved scenario."""
-    report = routing_report(result, loaded.catalog)
+    report = result.routing
     return [
         *economics_tables(result, loaded.label),
-        *lever_tables(result, loaded.label, loaded.catalog),
+        *lever_tables(result, loaded.label),
         *([] if report is None else routing_tables(report, loaded.label)),
         *serving_tables(result.serving, loaded.label),
         *summary_tables(loaded),
@@ -178,11 +171,15 @@ def run(
     chosen = execution(jobs, executor, scheduler) if samples is not None else None
     options = global_options(ctx)
     catalog = options.catalog()
-    names: list[str | None] = [variant]
-    if all_variants:
-        document, _ = load_document_or_default(file)
-        names = [None, *variant_names(document)]
-    runs = [load_scenario(file, name, catalog=catalog) for name in names]
+    # the file and every variant it defines must be valid, whichever of them runs
+    checked = validate_file(file, catalog)
+    if checked.problems:
+        raise ConfigError(checked.problems)
+    names: list[str | None] = list(checked.loaded) if all_variants else [variant]
+    runs = [
+        checked.loaded[name] if name in checked.loaded else load_scenario(file, name, catalog)
+        for name in names
+    ]
     results = [(loaded, simulate_run(ctx, loaded)) for loaded in runs]
     data: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,

@@ -1,4 +1,8 @@
-"""`infersim validate FILE...`: check scenario files and every variant they define."""
+"""`infersim validate FILE...`: check scenario files and every variant they define.
+
+A file is valid when `infersim run` would run it and each of its variants: schema,
+references, and the preflight (`infersim.scenario.preflight`: deployments that fit, data files
+that parse, requests that fit, `expect:` metrics that exist)."""
 
 from __future__ import annotations
 
@@ -15,34 +19,7 @@ from infersim.cli.common import (
     info,
     render_json,
 )
-from infersim.errors import ConfigError, Problem
-from infersim.scenario.compose import apply_variant, load_document, variant_names
-from infersim.scenario.load import validate_document
-
-
-def problems_in(path: Path, catalog_dirs: list[Path]) -> tuple[list[Problem], int]:
-    """All problems in a file and its variants, and how many variants it has."""
-    try:
-        document = load_document(path)
-    except ConfigError as exc:
-        return exc.problems, 0
-    base_dir = path.resolve().parent
-    problems: list[Problem] = []
-    try:
-        validate_document(document, base_dir, catalog_dirs=catalog_dirs)
-    except ConfigError as exc:
-        problems.extend(exc.problems)
-    names = variant_names(document)
-    for name in names:
-        try:
-            validate_document(apply_variant(document, name), base_dir, catalog_dirs=catalog_dirs)
-        except ConfigError as exc:
-            problems.extend(
-                Problem(p.file, p.line, p.path, f"{p.message} (in variant '{name}')")
-                for p in exc.problems
-                if p not in problems
-            )
-    return problems, len(names)
+from infersim.scenario.load import validate_file
 
 
 @command
@@ -51,12 +28,14 @@ def validate(
     files: Annotated[list[Path], typer.Argument(help="Scenario files to check.")],
     fmt: FormatOption = OutputFormat.TABLE,
 ) -> None:
-    """Check scenario files: schema, references, variants. Exit 0 when valid, 2 when not."""
+    """Check scenario files as `run` would: schema, references, deployments, data files and
+    expect: metrics, in every variant. Exit 0 when valid, 2 when not."""
     options = global_options(ctx)
     report: list[dict[str, object]] = []
     failed = 0
     for path in files:
-        problems, variants = problems_in(path, options.catalog_dirs)
+        checked = validate_file(path, catalog_dirs=options.catalog_dirs)
+        problems, variants = checked.problems, checked.variants
         failed += bool(problems)
         report.append(
             {

@@ -15,7 +15,12 @@ from infersim.economics.errors import (
     MissingRentalQuoteError,
     MissingTokenCostError,
 )
-from infersim.economics.evaluate import EconomicsResult, evaluate_horizon, evaluate_month
+from infersim.economics.evaluate import (
+    EconomicsResult,
+    draw_populations,
+    evaluate_horizon,
+    evaluate_month,
+)
 from infersim.economics.gpu_cost import GpuHourCost, gpu_usd_per_hour
 from infersim.economics.inputs import HOURS_PER_MONTH, ClassVolume, FleetCost, TokenCost
 from infersim.economics.margins import MarginRow, MarginTable, UserMarginDistribution
@@ -50,6 +55,7 @@ __all__ = [
     "UserMarginDistribution",
     "api_token_cost",
     "class_revenue_usd",
+    "draw_populations",
     "evaluate_horizon",
     "evaluate_month",
     "gpu_usd_per_hour",

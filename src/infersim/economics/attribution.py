@@ -1,16 +1,17 @@
 """Who pays for what: fleet bills and serving overhead, attributed to segments.
 
 1. Tokens are priced. Every segment's tokens on a deployment are priced at that deployment's
-   `TokenCost` (the engine's provisioned cost per token, idle capacity included; or the API
-   list price): `priced_usd`.
-2. A provisioned fleet is paid in full. For a deployment with a `FleetCost`, the cost charged
-   is `max(fleet bill, priced_usd)`: the whole provisioned bill is paid even when the tokens
-   priced on it cost less (idle capacity), and demand beyond the fleet is bought at the
-   marginal per-token cost (the fleet scaled to it). The charge is split over the segments in
-   proportion to their priced cost, i.e. each segment's priced cost times `factor =
-   charged / priced`. When the volumes are the engine's own traffic and the `TokenCost` was
-   derived from the same fleet, priced_usd equals the bill (to rounding) and the segments pay
-   exactly the bill. A fleet with no tokens on it goes to an 'unallocated' row.
+   `TokenCost` (for a fleet: its bill spread over the tokens it served, prompt and output
+   tokens in proportion to the busy GPU time prefill and decode took; or the API list
+   price): `priced_usd`.
+2. A fleet is paid in full, and only its bill is charged: for a deployment with a
+   `FleetCost`, the charge is the fleet's monthly bill (paid GPU-hours x $/GPU-hour), split
+   over its segments in proportion to their priced cost, i.e. each segment's priced cost
+   times `factor = bill / priced`. The rule for idle time: idle GPU-hours are spread over the
+   segments in proportion to the busy GPU time their tokens took (the token cost already
+   carries them, so `factor` is 1 to rounding when the volumes are the tokens the fleet
+   served, which the pipeline guarantees). A fleet with no tokens on it goes to an 'idle
+   fleet' row. Deployments without a fleet (API) are charged what their tokens cost.
 3. Serving overhead = serving_overhead_share x GPU cost + serving_overhead_usd_per_month,
    allocated in proportion to each segment's serving cost (GPU + API): every serving dollar
    carries `overhead_rate` = overhead / serving cost. Without any serving cost, it goes to an
@@ -116,7 +117,7 @@ def attribute(
     for name in sorted(set(sums) | set(fleets)):
         requests, tokens_in, tokens_cached, tokens_out, priced = sums.get(name, [0.0] * 5)
         fleet = fleets.get(name)
-        charged = priced if fleet is None else max(fleet.usd_per_month, priced)
+        charged = priced if fleet is None else fleet.usd_per_month
         deployments[name] = DeploymentCost(
             deployment=name,
             source="engine" if fleet is not None else token_costs[name].source,

@@ -31,11 +31,12 @@ from infersim.economics.routing import Mix
 from infersim.economics.segments import (
     PlanUsage,
     Segment,
+    Served,
     class_segments,
     contract_segments,
     population_segment,
 )
-from infersim.economics.users import DEFAULT_SAMPLE_CAP
+from infersim.economics.users import DEFAULT_SAMPLE_CAP, PopulationSample, draw_population
 from infersim.scenario.deployment import ApiModel
 from infersim.scenario.model import Scenario
 
@@ -59,12 +60,17 @@ def evaluate_month(
     rng: np.random.Generator,
     month: int = 0,
     sample_cap: int = DEFAULT_SAMPLE_CAP,
+    samples: Mapping[str, PopulationSample] | None = None,
+    served: Mapping[str, Served] | None = None,
 ) -> EconomicsResult:
     """Month `month` (0 = the first) of the scenario's economics.
 
     `token_costs` needs an entry for every self-hosted deployment that serves tokens; API
     deployments default to their list price (`api_token_cost`). User populations are drawn
-    from `rng` (at most `sample_cap` users each, weighted; see `infersim.economics.users`).
+    from `rng` (at most `sample_cap` users each, weighted; see `infersim.economics.users`),
+    unless `samples` gives them already drawn (the pipeline draws them first, to simulate
+    their traffic). `served` gives, per population and deployment, what the fleet served of
+    that traffic (see `infersim.economics.segments`).
     """
     if sample_cap < 1:
         raise ValueError(f"sample_cap must be >= 1, got {sample_cap}")
@@ -72,8 +78,11 @@ def evaluate_month(
         raise ValueError(f"month must be >= 0, got {month}")
     costs = complete_token_costs(scenario, catalog, token_costs)
     fleet_map = _fleet_map(scenario, fleets)
+    if samples is None:
+        samples = draw_populations(scenario, rng, month, sample_cap)
+    served = served or {}
     segments: list[Segment] = [
-        population_segment(name, pop, scenario, rng, month, sample_cap)
+        population_segment(name, pop, scenario, samples[name], served.get(name))
         for name, pop in scenario.workload.users.items()
     ]
     segments += class_segments(scenario, catalog, volumes)
@@ -140,6 +149,19 @@ def evaluate_horizon(
     ]
 
 
+def draw_populations(
+    scenario: Scenario,
+    rng: np.random.Generator,
+    month: int = 0,
+    sample_cap: int = DEFAULT_SAMPLE_CAP,
+) -> dict[str, PopulationSample]:
+    """Every population's active users for the month, drawn from `rng` in scenario order."""
+    return {
+        name: draw_population(name, pop, rng, month, sample_cap)
+        for name, pop in scenario.workload.users.items()
+    }
+
+
 def complete_token_costs(
     scenario: Scenario, catalog: Catalog, token_costs: Mapping[str, TokenCost]
 ) -> dict[str, TokenCost]:
@@ -200,7 +222,10 @@ def _row(segment: Segment, attribution: Attribution, costs: Mapping[str, TokenCo
         users=segment.users,
         active_users=segment.active_users,
         requests=segment.requests,
+        capped_requests=segment.capped_requests,
         unserved_requests=segment.unserved_requests,
+        unserved_tokens=segment.unserved_tokens,
+        revenue_foregone_usd=segment.revenue_foregone_usd,
         input_tokens=sum(u.input_tokens for u in segment.usages),
         cached_input_tokens=sum(u.cached_input_tokens for u in segment.usages),
         output_tokens=sum(u.output_tokens for u in segment.usages),
@@ -220,7 +245,10 @@ def _cost_row(name: str, deployments: tuple[str, ...], gpu: float, overhead: flo
         users=None,
         active_users=None,
         requests=0.0,
+        capped_requests=0.0,
         unserved_requests=0.0,
+        unserved_tokens=0.0,
+        revenue_foregone_usd=0.0,
         input_tokens=0.0,
         cached_input_tokens=0.0,
         output_tokens=0.0,
@@ -247,8 +275,9 @@ def _unallocated_rows(attribution: Attribution) -> list[MarginRow]:
 def _usd_per_request(
     mix: Mix, usage: PlanUsage, attribution: Attribution, costs: Mapping[str, TokenCost]
 ) -> float | None:
-    """All-in cost of one request of `usage`'s tokens served as `mix` says (None: a
-    deployment without a token cost, which only a population with no active user reaches)."""
+    """All-in cost of one request of `usage`'s tokens served as `mix` says, the share the fleet
+    could not serve costing nothing (None: a deployment without a token cost, which only a
+    population with no active user reaches)."""
     tokens = usage.tokens
     total = 0.0
     for deployment, share in mix.items():
@@ -256,7 +285,8 @@ def _usd_per_request(
             return None
         priced = costs[deployment].usd(tokens.input, tokens.cached_input, tokens.output)
         charged = attribution.deployments.get(deployment)
-        total += share * priced * (charged.factor if charged is not None else 1.0)
+        served = usage.served_fraction.get(deployment, 1.0)
+        total += share * served * priced * (charged.factor if charged is not None else 1.0)
     return total * (1.0 + attribution.overhead_rate)
 
 

@@ -77,9 +77,39 @@ class ClassVolume:
     output_tokens_per_month: float
     batch_api: bool
     long_context_input_share: float
+    unserved_requests_per_month: float = 0.0
+    """Demand the fleet could not serve (capacity): not billed, not in the fields above."""
+    unserved_input_tokens_per_month: float = 0.0
+    unserved_cached_input_tokens_per_month: float = 0.0
+    unserved_output_tokens_per_month: float = 0.0
+
+    def unserved(self) -> ClassVolume:
+        """The demand the fleet could not serve, as a volume (to price what it forewent)."""
+        return ClassVolume(
+            name=self.name,
+            deployment=self.deployment,
+            requests_per_month=self.unserved_requests_per_month,
+            input_tokens_per_month=self.unserved_input_tokens_per_month,
+            cached_input_tokens_per_month=self.unserved_cached_input_tokens_per_month,
+            output_tokens_per_month=self.unserved_output_tokens_per_month,
+            batch_api=self.batch_api,
+            long_context_input_share=self.long_context_input_share,
+        )
 
     def __post_init__(self) -> None:
         owner = f"volume of class '{self.name}' on '{self.deployment}'"
+        _check_amount(owner, "unserved_requests_per_month", self.unserved_requests_per_month)
+        _check_amount(
+            owner, "unserved_input_tokens_per_month", self.unserved_input_tokens_per_month
+        )
+        _check_amount(
+            owner,
+            "unserved_cached_input_tokens_per_month",
+            self.unserved_cached_input_tokens_per_month,
+        )
+        _check_amount(
+            owner, "unserved_output_tokens_per_month", self.unserved_output_tokens_per_month
+        )
         _check_amount(owner, "requests_per_month", self.requests_per_month)
         _check_amount(owner, "input_tokens_per_month", self.input_tokens_per_month)
         _check_amount(owner, "cached_input_tokens_per_month", self.cached_input_tokens_per_month)
@@ -99,7 +129,9 @@ class FleetCost:
 
     deployment: str
     gpu_hours_per_month: float
+    """Paid GPU-hours (provisioned, busy and idle alike)."""
     busy_share: float
+    """Share of the paid GPU-hours the GPUs computed."""
     usd_per_gpu_hour: float
 
     def __post_init__(self) -> None:
@@ -112,6 +144,10 @@ class FleetCost:
     def usd_per_month(self) -> float:
         """The whole provisioned bill, busy and idle hours alike."""
         return self.gpu_hours_per_month * self.usd_per_gpu_hour
+
+    @property
+    def busy_gpu_hours_per_month(self) -> float:
+        return self.gpu_hours_per_month * self.busy_share
 
     @property
     def idle_usd_per_month(self) -> float:

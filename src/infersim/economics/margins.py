@@ -23,7 +23,11 @@ def _ratio(numerator: float, denominator: float, scale: float = 1.0) -> float | 
 
 @dataclass(frozen=True)
 class MarginRow:
-    """One segment's month. cost_usd = gpu + api + overhead; tokens served only."""
+    """One segment's month. cost_usd = gpu + api + overhead; requests and tokens served only.
+
+    `capped_requests` were past a plan's cap and not served by the plan's terms (throttle);
+    `unserved_*` is demand the fleet could not serve in the simulated window (capacity), and
+    `revenue_foregone_usd` what per-token products would have earned on it."""
 
     segment: str
     kind: RowKind
@@ -32,7 +36,10 @@ class MarginRow:
     users: float | None
     active_users: float | None
     requests: float
+    capped_requests: float
     unserved_requests: float
+    unserved_tokens: float
+    revenue_foregone_usd: float
     input_tokens: float
     cached_input_tokens: float
     output_tokens: float
@@ -75,7 +82,10 @@ def sum_rows(rows: Sequence[MarginRow], segment: str, kind: RowKind) -> MarginRo
         users=_sum_optional(row.users for row in rows),
         active_users=_sum_optional(row.active_users for row in rows),
         requests=math.fsum(row.requests for row in rows),
+        capped_requests=math.fsum(row.capped_requests for row in rows),
         unserved_requests=math.fsum(row.unserved_requests for row in rows),
+        unserved_tokens=math.fsum(row.unserved_tokens for row in rows),
+        revenue_foregone_usd=math.fsum(row.revenue_foregone_usd for row in rows),
         input_tokens=math.fsum(row.input_tokens for row in rows),
         cached_input_tokens=math.fsum(row.cached_input_tokens for row in rows),
         output_tokens=math.fsum(row.output_tokens for row in rows),

@@ -3,7 +3,9 @@
 serving_cost = gpu_cost + api_cost (tokens bought from API providers) + serving_overhead;
 gross_margin = revenue - serving_cost; operating_margin = gross_margin - operating costs;
 spent_per_revenue_usd = (serving_cost + operating costs) / revenue (the article's "$1.69
-spent per $1 of revenue"). Ratios are None without revenue.
+spent per $1 of revenue"). Ratios are None without revenue. `unserved_*` is the demand the
+fleets could not serve (not billed, not in the costs), and `revenue_foregone_usd` what
+per-token products would have earned on it.
 """
 
 from __future__ import annotations
@@ -29,6 +31,16 @@ class Pnl:
     operating_margin_usd: float
     operating_margin_pct: float | None
     spent_per_revenue_usd: float | None
+    requests: float = 0.0
+    unserved_requests: float = 0.0
+    unserved_tokens: float = 0.0
+    revenue_foregone_usd: float = 0.0
+
+    @property
+    def unserved_share(self) -> float:
+        """Share of the requests asked for that the fleets could not serve."""
+        asked = self.requests + self.unserved_requests
+        return self.unserved_requests / asked if asked > 0 else 0.0
 
 
 def pnl_from_total(total: MarginRow, operating_usd_per_month: Mapping[str, float]) -> Pnl:
@@ -51,4 +63,8 @@ def pnl_from_total(total: MarginRow, operating_usd_per_month: Mapping[str, float
         operating_margin_usd=operating_margin,
         operating_margin_pct=100.0 * operating_margin / revenue if has_revenue else None,
         spent_per_revenue_usd=(total.cost_usd + operating_total) / revenue if has_revenue else None,
+        requests=total.requests,
+        unserved_requests=total.unserved_requests,
+        unserved_tokens=total.unserved_tokens,
+        revenue_foregone_usd=total.revenue_foregone_usd,
     )

@@ -9,10 +9,10 @@ class of its own.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import dataclasses
+import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-
-import numpy as np
 
 from infersim.catalog.load import Catalog
 from infersim.economics.api_prices import class_revenue_usd, product_prices
@@ -28,7 +28,7 @@ from infersim.economics.plans import (
     split_at_cap,
 )
 from infersim.economics.routing import Mix, deployment_mix
-from infersim.economics.users import PopulationSample, draw_population
+from infersim.economics.users import PopulationSample
 from infersim.scenario.model import Scenario
 from infersim.scenario.workload import UserPopulation
 
@@ -44,6 +44,11 @@ class PlanUsage:
     tokens: RequestTokens
     mix: Mix
     above_mix: Mix | None  # None: requests past the cap are not served
+    served_fraction: Mapping[str, float] = field(default_factory=dict)
+    """Per deployment, requests the fleet served per request the drawn users sent there
+    (absent: 1). Below 1 when the fleet could not serve them all; otherwise the engine's
+    count of the month over the draw's (the Poisson noise of the simulated window), so that
+    the users' costs add up to the segment's."""
 
 
 @dataclass(frozen=True)
@@ -54,7 +59,10 @@ class Segment:
     users: float | None
     active_users: float | None
     requests: float
+    capped_requests: float
     unserved_requests: float
+    unserved_tokens: float
+    revenue_foregone_usd: float
     revenue_usd: float
     usages: tuple[Usage, ...]
     extra_deployments: tuple[str, ...] = ()
@@ -82,29 +90,77 @@ def usages_of(segment: str, mix: Mix, requests: float, tokens: RequestTokens) ->
     ]
 
 
+@dataclass(frozen=True)
+class Served:
+    """What the fleets served of one population's traffic, and what they could not, per
+    deployment and month (the engine's figures)."""
+
+    served: Mapping[str, Usage]
+    unserved: Mapping[str, Usage]
+
+
+def served_usages(
+    segment: str, offered: Sequence[Usage], fleets: Served | None
+) -> tuple[list[Usage], dict[str, float], float, float]:
+    """The usages the fleets served of `offered` (by deployment), the requests each served per
+    request `offered` sent there, and the unserved requests and tokens. Deployments the engine did
+    not serve (API deployments, or economics without an engine) serve all they are offered."""
+    by_deployment: dict[str, list[Usage]] = {}
+    for usage in offered:
+        by_deployment.setdefault(usage.deployment, []).append(usage)
+    out: list[Usage] = []
+    fractions: dict[str, float] = {}
+    unserved_requests = unserved_tokens = 0.0
+    for deployment, usages in by_deployment.items():
+        got = None if fleets is None else fleets.served.get(deployment)
+        if got is None or fleets is None:
+            out += usages
+            continue
+        missed = fleets.unserved.get(deployment)
+        lost = 0.0 if missed is None else missed.requests
+        out.append(dataclasses.replace(got, segment=segment))
+        sent = math.fsum(u.requests for u in usages)
+        fractions[deployment] = got.requests / sent if sent > 0 else 0.0
+        unserved_requests += lost
+        if missed is not None:
+            unserved_tokens += missed.input_tokens + missed.output_tokens
+    return out, fractions, unserved_requests, unserved_tokens
+
+
+def _unserved_share(served: Sequence[Usage], unserved_requests: float) -> float:
+    """Share of the requests sent to the deployments that went unserved."""
+    asked = math.fsum(u.requests for u in served) + unserved_requests
+    return unserved_requests / asked if asked > 0 else 0.0
+
+
 def population_segment(
     name: str,
     population: UserPopulation,
     scenario: Scenario,
-    rng: np.random.Generator,
-    month: int,
-    sample_cap: int,
+    sample: PopulationSample,
+    served: Served | None = None,
 ) -> Segment:
-    sample = draw_population(name, population, rng, month, sample_cap)
+    """The month of one population drawn as `sample`; `served` is what the fleets served of
+    its traffic (see the module doc)."""
     tokens = RequestTokens.of(population)
     mix = deployment_mix(population.deployment, scenario, f"workload.users.{name}")
     if population.plan == "free":
         total = sample.total_requests
         revenue = ad_revenue_usd(scenario.pricing.free_tier, sample.active_users)
-        usages = usages_of(name, mix, total, tokens)
+        offered = usages_of(name, mix, total, tokens)
+        usages, fractions, unserved, unserved_tokens = served_usages(name, offered, served)
+        unserved_share = _unserved_share(usages, unserved)
         return Segment(
             name=name,
             kind="free",
             product="free",
             users=sample.users,
             active_users=sample.active_users,
-            requests=total,
-            unserved_requests=0.0,
+            requests=total * (1.0 - unserved_share),
+            capped_requests=0.0,
+            unserved_requests=total * unserved_share,
+            unserved_tokens=unserved_tokens,
+            revenue_foregone_usd=0.0,
             revenue_usd=revenue,
             usages=tuple(usages),
             extra_deployments=tuple(mix),
@@ -119,7 +175,7 @@ def population_segment(
     split = split_at_cap(sample.requests, terms.cap_requests)
     within = float(split.within.sum()) * sample.weight
     above = float(split.above.sum()) * sample.weight
-    usages = usages_of(name, mix, within, tokens)
+    offered = usages_of(name, mix, within, tokens)
     revenue = sample.users * terms.price_usd_per_month
     above_mix: Mix | None = None
     if terms.at_cap == "downgrade" and terms.downgrade_deployment is not None:
@@ -130,18 +186,23 @@ def population_segment(
         above_mix = mix
         revenue += above * terms.overage_usd_per_request
     if above_mix is not None:
-        usages += usages_of(name, above_mix, above, tokens)
-    served = within + (above if above_mix is not None else 0.0)
-    unserved = above if above_mix is None else 0.0
-    usage = PlanUsage(population.plan, sample, split, terms, tokens, mix, above_mix)
+        offered += usages_of(name, above_mix, above, tokens)
+    asked_requests = within + (above if above_mix is not None else 0.0)
+    capped = above if above_mix is None else 0.0
+    usages, fractions, unserved, unserved_tokens = served_usages(name, offered, served)
+    unserved_share = _unserved_share(usages, unserved)
+    usage = PlanUsage(population.plan, sample, split, terms, tokens, mix, above_mix, fractions)
     return Segment(
         name=name,
         kind="plan",
         product=population.plan,
         users=sample.users,
         active_users=sample.active_users,
-        requests=served,
-        unserved_requests=unserved,
+        requests=asked_requests * (1.0 - unserved_share),
+        capped_requests=capped,
+        unserved_requests=asked_requests * unserved_share,
+        unserved_tokens=unserved_tokens,
+        revenue_foregone_usd=0.0,
         revenue_usd=revenue,
         usages=tuple(usages),
         extra_deployments=(*mix, *(above_mix or {})),
@@ -179,12 +240,13 @@ def class_segments(
                 f"({', '.join(sold_by)}), so class '{volume.name}' cannot be priced; keep one "
                 "product per deployment (batch pricing is the product's batch_discount)"
             )
-        revenue = 0.0
+        revenue = foregone = 0.0
         product_name = sold_by[0] if sold_by else None
-        if product_name is not None:
+        if product_name is not None:  # booked on served tokens only
             product = scenario.pricing.api[product_name]
             prices = product_prices(product, product_name, catalog)
             revenue = class_revenue_usd(product, prices, volume)
+            foregone = class_revenue_usd(product, prices, volume.unserved())
         name = volume.name if counts[volume.name] == 1 else f"{volume.name}@{volume.deployment}"
         usage = Usage(
             name,
@@ -202,7 +264,11 @@ def class_segments(
                 users=None,
                 active_users=None,
                 requests=volume.requests_per_month,
-                unserved_requests=0.0,
+                capped_requests=0.0,
+                unserved_requests=volume.unserved_requests_per_month,
+                unserved_tokens=volume.unserved_input_tokens_per_month
+                + volume.unserved_output_tokens_per_month,
+                revenue_foregone_usd=foregone,
                 revenue_usd=revenue,
                 usages=(usage,),
             )
@@ -219,7 +285,10 @@ def contract_segments(scenario: Scenario) -> list[Segment]:
             users=None,
             active_users=None,
             requests=0.0,
+            capped_requests=0.0,
             unserved_requests=0.0,
+            unserved_tokens=0.0,
+            revenue_foregone_usd=0.0,
             revenue_usd=contract.fee_usd_per_month,
             usages=(),
             extra_deployments=(contract.deployment,) if contract.deployment else (),

@@ -29,13 +29,13 @@ from dataclasses import dataclass
 from typing import Literal
 
 from infersim.catalog.load import Catalog
-from infersim.catalog.types import GpuSpec
 from infersim.economics import HOURS_PER_MONTH, ClassVolume, TokenCost, api_token_cost
 from infersim.economics.gpu_cost import gpu_usd_per_hour
 from infersim.perf import DoesNotFit, build_perf_model, steady_state_throughput
-from infersim.pipeline.run import RunResult
+from infersim.pipeline.ledger import Ledger
 from infersim.scenario.deployment import ApiModel, SelfHosted
 from infersim.scenario.model import Scenario
+from infersim.serving.result import ServingResult
 
 SECONDS_PER_MONTH = HOURS_PER_MONTH * 3600.0
 
@@ -171,16 +171,16 @@ def self_hosting_breakeven(
     )
 
 
-def workload_mix(result: RunResult) -> tuple[TokenMix, float] | None:
+def workload_mix(ledger: Ledger, serving: ServingResult) -> tuple[TokenMix, float] | None:
     """The run's mean tokens per request and its monthly volume in Mtok (None: no tokens)."""
-    volumes: Sequence[ClassVolume] = result.ledger.volumes
+    volumes: Sequence[ClassVolume] = ledger.volumes
     requests = sum(v.requests_per_month for v in volumes)
     prompt = sum(v.input_tokens_per_month for v in volumes)
     cached = sum(v.cached_input_tokens_per_month for v in volumes)
     output = sum(v.output_tokens_per_month for v in volumes)
     if requests <= 0 or output <= 0:  # only user populations: what the engine served
-        scale = SECONDS_PER_MONTH / result.serving.horizon_s
-        served = result.serving.deployments
+        scale = SECONDS_PER_MONTH / serving.horizon_s
+        served = serving.deployments
         requests = sum(d.requests for d in served) * scale
         prompt = sum(d.input_tokens for d in served) * scale
         cached = sum(d.cached_input_tokens for d in served) * scale
@@ -189,10 +189,6 @@ def workload_mix(result: RunResult) -> tuple[TokenMix, float] | None:
         return None
     mix = TokenMix(prompt / requests, output / requests, cached / prompt if prompt > 0 else 0.0)
     return mix, (prompt + output) / 1e6
-
-
-def _gpu(dep: SelfHosted, catalog: Catalog) -> GpuSpec:
-    return dep.gpu if isinstance(dep.gpu, GpuSpec) else catalog.gpu(dep.gpu)
 
 
 def _replica_tokens_per_s(dep: SelfHosted, catalog: Catalog, mix: TokenMix) -> float:
@@ -209,20 +205,20 @@ def _replica_tokens_per_s(dep: SelfHosted, catalog: Catalog, mix: TokenMix) -> f
 def _pair(
     scenario: Scenario,
     catalog: Catalog,
-    result: RunResult,
+    serving: ServingResult,
     name: str,
     dep: SelfHosted,
     api: tuple[str, TokenCost],
     mix: TokenMix,
     volume_mtok: float,
 ) -> Breakeven:
-    gpu = _gpu(dep, catalog)
+    gpu = catalog.gpu_of(dep.gpu)
     cost = dep.cost or scenario.costs.gpu
     overhead = 1.0 + scenario.costs.serving_overhead_share
     idle = gpu_usd_per_hour(cost, gpu, 0.0).usd_per_hour * overhead
     busy = gpu_usd_per_hour(cost, gpu, 1.0).usd_per_hour * overhead
     replicas = float(dep.replicas)
-    for served in result.serving.deployments:
+    for served in serving.deployments:
         if served.name == name:
             replicas = served.replicas
     return self_hosting_breakeven(
@@ -238,10 +234,11 @@ def _pair(
     )
 
 
-def run_breakevens(result: RunResult, catalog: Catalog) -> list[Breakeven]:
+def run_breakevens(
+    scenario: Scenario, ledger: Ledger, serving: ServingResult, catalog: Catalog
+) -> list[Breakeven]:
     """Every (self-hosted, API) pair of the run's scenario, in the scenario's order; empty
     when it lacks either kind or serves no tokens. `catalog` is the one the run used."""
-    scenario = result.scenario
     hosted = [(n, d) for n, d in scenario.deployments.items() if isinstance(d, SelfHosted)]
     apis = [
         (n, api_token_cost(d, n, catalog))
@@ -250,12 +247,12 @@ def run_breakevens(result: RunResult, catalog: Catalog) -> list[Breakeven]:
     ]
     if not hosted or not apis:
         return []
-    found = workload_mix(result)
+    found = workload_mix(ledger, serving)
     if found is None:
         return []
     mix, volume = found
     return [
-        _pair(scenario, catalog, result, name, dep, api, mix, volume)
+        _pair(scenario, catalog, serving, name, dep, api, mix, volume)
         for name, dep in hosted
         for api in apis
     ]

@@ -5,6 +5,7 @@ fit in memory. Pure functions and frozen objects over catalog data; no I/O."""
 from infersim.perf.build import build_perf_model
 from infersim.perf.efficiency import Efficiency, default_efficiency
 from infersim.perf.errors import DoesNotFit, InvalidDeploymentError
+from infersim.perf.memory import SequenceCapSource
 from infersim.perf.model import IterationBreakdown, PerfModel
 from infersim.perf.roofline import Bound
 from infersim.perf.shape import chunk_context_tokens, expected_distinct_experts
@@ -13,6 +14,7 @@ from infersim.perf.throughput import (
     ThroughputPoint,
     largest_batch,
     prompt_prefill,
+    slo_throughput,
     steady_state_throughput,
     throughput_sweep,
 )
@@ -24,6 +26,7 @@ __all__ = [
     "InvalidDeploymentError",
     "IterationBreakdown",
     "PerfModel",
+    "SequenceCapSource",
     "ThroughputPoint",
     "build_perf_model",
     "chunk_context_tokens",
@@ -31,6 +34,7 @@ __all__ = [
     "expected_distinct_experts",
     "largest_batch",
     "prompt_prefill",
+    "slo_throughput",
     "speculative_expected_tokens",
     "speculative_speedup",
     "steady_state_throughput",

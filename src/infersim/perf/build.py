@@ -20,19 +20,15 @@ from infersim.scenario.deployment import SelfHosted, SpeculativeDecoding, Specul
 
 
 def _model(ref: str | ModelArch, catalog: Catalog) -> ModelArch:
-    if isinstance(ref, ModelArch):
-        return ref
     try:
-        return catalog.model(ref)
+        return catalog.model_of(ref)
     except KeyError as exc:
         raise InvalidDeploymentError(str(exc.args[0])) from None
 
 
 def _gpu(ref: str | GpuSpec, catalog: Catalog) -> GpuSpec:
-    if isinstance(ref, GpuSpec):
-        return ref
     try:
-        return catalog.gpu(ref)
+        return catalog.gpu_of(ref)
     except KeyError as exc:
         raise InvalidDeploymentError(str(exc.args[0])) from None
 
@@ -145,7 +141,8 @@ def build_perf_model(
         kv_free_bytes_per_gpu=plan.kv_free_bytes_per_gpu,
         kv_bytes_per_token_per_gpu=plan.kv_bytes_per_token_per_gpu,
         state_bytes_per_sequence_per_gpu=plan.state_bytes_per_sequence_per_gpu,
-        max_batch_sequences=deployment.max_batch_sequences,
+        max_batch_sequences=plan.max_batch_sequences,
+        max_batch_sequences_source=plan.max_batch_sequences_source,
         max_batch_tokens=deployment.max_batch_tokens,
         kv_block_tokens=deployment.kv_block_tokens,
         decode_tokens_per_step=tokens_per_step,

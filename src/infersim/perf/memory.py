@@ -8,7 +8,8 @@ hybrid models, each sequence's fixed linear-attention state).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Literal
 
 from infersim.catalog.types import GpuSpec
 from infersim.perf.precision import KV_BYTES, UNQUANTIZED_BYTES, WEIGHT_BYTES
@@ -21,6 +22,10 @@ LOGITS_BYTES = 4.0
 """Logits are materialized in fp32 for sampling."""
 MIN_KV_TOKENS = 2048
 """A deployment fits when, besides weights and reserve, its KV cache holds this many tokens."""
+
+SequenceCapSource = Literal["scenario", "kv_blocks", "token_budget"]
+"""Where a replica's cap on running sequences comes from: the scenario's explicit value, or
+the binding physical limit (KV-cache blocks, or the per-iteration token budget)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,7 +40,8 @@ class Placement:
     expert_parallel: int
     gpu_memory_utilization: float
     max_batch_tokens: int
-    max_batch_sequences: int
+    max_batch_sequences: int | None
+    """The scenario's cap on running sequences; None = derived (see `plan_memory`)."""
     kv_block_tokens: int
     verify_tokens: int
     """Tokens each decode sequence computes per iteration (gamma + 1 with speculation)."""
@@ -43,6 +49,12 @@ class Placement:
     @property
     def gpus(self) -> int:
         return self.tensor_parallel * self.expert_parallel
+
+    @property
+    def token_budget_sequences(self) -> int:
+        """Decode sequences one iteration's token budget holds (each computes verify_tokens);
+        at least one, which the engine always runs."""
+        return max(1, self.max_batch_tokens // self.verify_tokens)
 
 
 def weight_bytes_per_gpu(shape: ModelShape, precision: Precision, tp: int, ep: int) -> float:
@@ -63,12 +75,16 @@ def kv_bytes_per_token_per_gpu(shape: ModelShape, precision: Precision, tp: int)
 def reserve_bytes_per_gpu(placement: Placement) -> float:
     """Workspace plus peak activations of the largest iteration: hidden states and the MLP's
     intermediate for `max_batch_tokens`, and fp32 logits for every sequence's verify tokens
-    (no more rows than `max_batch_tokens`)."""
+    (no more rows than `max_batch_tokens`). Needs the sequence cap set (`plan_memory` derives
+    it first when the scenario leaves it out)."""
     p, s = placement, placement.shape
     tp, ep = p.tensor_parallel, p.expert_parallel
     tokens = p.max_batch_tokens / ep
     hidden = tokens * (4 * s.hidden_size + 2 * s.mlp_width / tp) * UNQUANTIZED_BYTES
-    logit_rows = min(p.max_batch_sequences * p.verify_tokens, p.max_batch_tokens) / ep
+    sequences = p.max_batch_sequences
+    if sequences is None:
+        sequences = p.token_budget_sequences
+    logit_rows = min(sequences * p.verify_tokens, p.max_batch_tokens) / ep
     logits = logit_rows * s.vocab_size / tp * LOGITS_BYTES
     return WORKSPACE_BYTES + hidden + logits
 
@@ -89,6 +105,15 @@ class MemoryPlan:
     """Tokens the KV cache of one expert-parallel group holds (whole blocks)."""
     state_bytes_per_sequence_per_gpu: float
     """Hybrid models: linear-attention state of one sequence on each GPU of its group."""
+    kv_block_tokens: int
+    max_batch_sequences: int
+    """The cap on sequences running at once: the scenario's, or derived (`plan_memory`)."""
+    max_batch_sequences_source: SequenceCapSource
+
+    @property
+    def kv_blocks(self) -> int:
+        """KV-cache blocks of the replica, over all its expert-parallel groups."""
+        return self.kv_capacity_tokens // self.kv_block_tokens
 
     @property
     def kv_free_bytes_per_gpu(self) -> float:
@@ -120,6 +145,29 @@ class MemoryPlan:
 
 
 def plan_memory(p: Placement) -> MemoryPlan:
+    """Weights, reserve and KV cache per GPU. Without an explicit cap on running sequences,
+    the cap is the largest count both limits allow: every running sequence holds at least
+    one KV block, and every decode sequence computes `verify_tokens` of the iteration's
+    `max_batch_tokens`. The logits reserve grows with the cap (one fp32 row per verify
+    token) and takes KV memory, so the cap is the largest c with c <= blocks(reserve(c)):
+    blocks never grow with c, so bisection finds it."""
+    if p.max_batch_sequences is not None:
+        return _plan(p, p.max_batch_sequences, "scenario")
+    budget = p.token_budget_sequences
+    at_budget = _plan(replace(p, max_batch_sequences=budget), budget, "token_budget")
+    if at_budget.kv_blocks >= budget:
+        return at_budget
+    low, high = 1, budget  # low: the largest count known to fit, high: known not to
+    while high - low > 1:
+        middle = (low + high) // 2
+        if _plan(replace(p, max_batch_sequences=middle), middle, "kv_blocks").kv_blocks >= middle:
+            low = middle
+        else:
+            high = middle
+    return _plan(replace(p, max_batch_sequences=low), low, "kv_blocks")
+
+
+def _plan(p: Placement, cap: int, source: SequenceCapSource) -> MemoryPlan:
     tp, ep = p.tensor_parallel, p.expert_parallel
     weights = weight_bytes_per_gpu(p.shape, p.precision, tp, ep)
     kv_token = kv_bytes_per_token_per_gpu(p.shape, p.precision, tp)
@@ -140,4 +188,7 @@ def plan_memory(p: Placement) -> MemoryPlan:
         kv_bytes_per_token_per_gpu=kv_token,
         kv_capacity_tokens_per_group=blocks * p.kv_block_tokens,
         state_bytes_per_sequence_per_gpu=p.shape.state_bytes_per_sequence / tp,
+        kv_block_tokens=p.kv_block_tokens,
+        max_batch_sequences=cap,
+        max_batch_sequences_source=source,
     )

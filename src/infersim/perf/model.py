@@ -25,6 +25,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from infersim.perf.efficiency import Efficiency
+from infersim.perf.memory import SequenceCapSource
 from infersim.perf.roofline import Bound, FloatArray, Parts, Roofline
 
 
@@ -73,6 +74,11 @@ class PerfModel:
     state_bytes_per_sequence_per_gpu: float
     """Hybrid models: one sequence's linear-attention state on each GPU of its group."""
     max_batch_sequences: int
+    """Cap on sequences running at once: the scenario's, or derived from the replica."""
+    max_batch_sequences_source: SequenceCapSource
+    """'scenario' (given), or the limit that binds the derived cap: 'kv_blocks' (every
+    running sequence holds one KV block at least) or 'token_budget' (max_batch_tokens over
+    the verify_tokens each decode sequence computes per iteration)."""
     max_batch_tokens: int
     kv_block_tokens: int
     decode_tokens_per_step: float

@@ -30,8 +30,9 @@ class ThroughputPoint:
 
     batch_sequences: int
     limited_by: str
-    """'max_batch_sequences', 'kv_cache' or 'max_batch_tokens' (at the largest batch), or
-    'requested' (a batch given by the caller)."""
+    """'max_batch_sequences', 'kv_cache' or 'max_batch_tokens' (at the largest batch),
+    'tpot_slo' (the largest batch within a time-per-token bound), or 'requested' (a batch
+    given by the caller)."""
     fits: bool
     """Whether the batch's KV cache and token budget fit the replica."""
     gpus: int
@@ -117,6 +118,31 @@ def steady_state_throughput(
             f"{format_tokens(perf.kv_capacity_tokens_per_group)} tokens"
         )
     return throughput_at(perf, prompt_tokens, output_tokens, batch, reason)
+
+
+def slo_throughput(
+    perf: PerfModel, prompt_tokens: int, output_tokens: int, tpot_bound_s: float | None
+) -> ThroughputPoint:
+    """The steady state at the largest batch whose time per output token is within
+    `tpot_bound_s`: the throughput a replica can sell under that SLO (a larger batch would
+    serve more tokens, each slower than promised). Without a bound, the largest batch it
+    holds; when even one sequence is slower than the bound, one sequence (the SLO cannot be
+    met: the serving verdict says so)."""
+    point = steady_state_throughput(perf, prompt_tokens, output_tokens)
+    if tpot_bound_s is None or point.time_per_output_token_s <= tpot_bound_s:
+        return point
+    one = throughput_at(perf, prompt_tokens, output_tokens, 1, "tpot_slo")
+    if one.time_per_output_token_s > tpot_bound_s:
+        return one
+    low, high = 1, point.batch_sequences  # the step time grows with the batch
+    while high - low > 1:
+        middle = (low + high) // 2
+        step = throughput_at(perf, prompt_tokens, output_tokens, middle, "tpot_slo")
+        if step.time_per_output_token_s <= tpot_bound_s:
+            low = middle
+        else:
+            high = middle
+    return throughput_at(perf, prompt_tokens, output_tokens, low, "tpot_slo")
 
 
 def throughput_sweep(

@@ -1,17 +1,24 @@
-"""The ledger: from the engine's GPU-hours and tokens to what economics prices.
+"""The ledger: from what the engine served and paid for to what the economics prices.
 
-- `FleetCost` per self-hosted deployment: its provisioned GPU-hours scaled to a month
-  (730 h), at the $/GPU-hour of its rented or owned GPUs at the busy share it ran at.
-- `TokenCost` per self-hosted deployment: that bill spread over the tokens it served
+- `FleetCost` per self-hosted deployment: its paid GPU-hours (the fleet scheduled over the
+  simulated time, scaled to a month of 730 h) at the $/GPU-hour of its rented or owned GPUs,
+  and the share of those hours the GPUs were busy. This bill is the P&L's GPU cost, to the
+  cent: the economics charges it whole (`infersim.economics.attribution`).
+- `TokenCost` per self-hosted deployment: that bill spread over the tokens the fleet served
   (prefill's share of busy time over prompt tokens, the rest over output tokens), so idle
   capacity is in the price of every token.
-- `ClassVolume` per request class and deployment: monthly requests and tokens, for API
-  products (from the engine where it served them, from the class's rate and mean lengths
-  for deployments bought from an API).
+- `ClassVolume` per request class and deployment: monthly requests and tokens served, and
+  those the fleet could not serve (from the engine where it served them; from the class's
+  mean rate and lengths for deployments bought from an API, which serve all they are sent).
+- Per population and deployment, what the fleet served of the population's traffic.
+
+Every monthly figure is the engine's figure over the simulated time x (one month / simulated
+time): the tokens priced are the tokens served, and the hours billed are the hours paid.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -24,15 +31,17 @@ from infersim.economics import (
     gpu_usd_per_hour,
     token_cost_from_fleet,
 )
+from infersim.economics.attribution import Usage
+from infersim.economics.segments import Served
+from infersim.pipeline.demand import SECONDS_PER_MONTH, PopulationTraffic, mean_rate_per_s
 from infersim.scenario.deployment import ApiModel, SelfHosted
 from infersim.scenario.model import Scenario
-from infersim.scenario.workload import Diurnal, Trace
-from infersim.serving.result import ServingResult
+from infersim.serving.result import ClassServing, ServingResult
 from infersim.workload.lengths import mean_tokens, share_of_tokens_above
 from infersim.workload.stream import class_share
 from infersim.workload.trace import ExternalData
 
-SECONDS_PER_MONTH = 730.0 * 3600.0
+HOURS_PER_MONTH = SECONDS_PER_MONTH / 3600.0
 
 
 @dataclass(frozen=True)
@@ -41,6 +50,26 @@ class Ledger:
     fleets: tuple[FleetCost, ...]
     token_costs: Mapping[str, TokenCost]
     volumes: tuple[ClassVolume, ...]
+    """Request classes (not populations), served and unserved, per deployment."""
+    population_offered: Mapping[str, Mapping[str, Usage]]
+    """Per population and self-hosted deployment: what the population sent there a month."""
+    population_served: Mapping[str, Mapping[str, Usage]]
+    """Per population and self-hosted deployment: what the fleet served of it a month."""
+    population_unserved: Mapping[str, Mapping[str, Usage]]
+    """Per population and self-hosted deployment: what the fleet was sent and could not
+    serve (the engine's offered traffic less what it served)."""
+
+    def served(self) -> dict[str, Served]:
+        """Per population, what the fleets served of it and what they could not."""
+        return {
+            name: Served(served, self.population_unserved.get(name, {}))
+            for name, served in self.population_served.items()
+        }
+
+    @property
+    def gpu_cost_usd(self) -> float:
+        """The fleets' bills: what the P&L's GPU line must equal."""
+        return math.fsum(f.usd_per_month for f in self.fleets)
 
 
 def _long_context_share(
@@ -60,59 +89,112 @@ def build_ledger(
     catalog: Catalog,
     serving: ServingResult,
     data: ExternalData,
-    derived: tuple[str, ...] = (),
+    traffic: Mapping[str, PopulationTraffic] | None = None,
 ) -> Ledger:
-    """Fleet bills, per-token costs and monthly class volumes (see the module doc)."""
+    """Fleet bills, per-token costs and monthly volumes (see the module doc). `scenario` is
+    the one the engine served (population classes included); `traffic` names those classes."""
+    traffic = traffic or {}
     to_month = SECONDS_PER_MONTH / serving.horizon_s
     served = {d.name: d for d in serving.deployments}
     gpu_costs: dict[str, GpuHourCost] = {}
     fleets: list[FleetCost] = []
     token_costs: dict[str, TokenCost] = {}
     volumes: list[ClassVolume] = []
+    offered: dict[str, dict[str, Usage]] = {}
+    population_served: dict[str, dict[str, Usage]] = {}
+    population_unserved: dict[str, dict[str, Usage]] = {}
+    for sent in traffic.values():
+        offered.setdefault(sent.population, {})[sent.deployment] = sent.offered
+        # what the engine served of it (no arrival in the simulated window: nothing)
+        nothing = Usage(sent.population, sent.deployment, 0.0, 0.0, 0.0, 0.0)
+        population_served.setdefault(sent.population, {})[sent.deployment] = nothing
+        population_unserved.setdefault(sent.population, {})[sent.deployment] = nothing
     for name, dep in scenario.deployments.items():
         if isinstance(dep, ApiModel):
             volumes += _api_volumes(scenario, name, data)
             continue
         assert isinstance(dep, SelfHosted)
-        gpu = catalog.gpu(dep.gpu) if isinstance(dep.gpu, str) else dep.gpu
+        gpu = catalog.gpu_of(dep.gpu)
         result = served.get(name)
-        gpus = dep.tensor_parallel * dep.expert_parallel
         if result is None:  # provisioned, but no traffic: all idle
-            hours, busy = dep.replicas * gpus * 730.0, 0.0
+            gpus = dep.tensor_parallel * dep.expert_parallel
+            hours, busy = dep.replicas * gpus * HOURS_PER_MONTH, 0.0
         else:
-            # a steady month bills the scheduled fleet: the drain after a finite simulation
-            # overlaps the next window's arrivals in reality
-            hours, busy = result.gpu_hours_scheduled * to_month, min(result.busy_share, 1.0)
+            # a steady month pays the fleet scheduled over the simulated time: the drain
+            # after a finite simulation overlaps the next window's arrivals in reality
+            hours = result.gpu_hours_scheduled * to_month
+            scheduled = result.gpu_hours_scheduled
+            busy = min(result.gpu_hours_busy / scheduled, 1.0) if scheduled > 0 else 0.0
         hour_cost = gpu_usd_per_hour(dep.cost or scenario.costs.gpu, gpu, busy)
         gpu_costs[name] = hour_cost
-        fleets.append(FleetCost(name, hours, min(max(busy, 0.0), 1.0), hour_cost.usd_per_hour))
+        fleet = FleetCost(name, hours, busy, hour_cost.usd_per_hour)
+        fleets.append(fleet)
         if result is None:
             token_costs[name] = TokenCost(name, 0.0, 0.0, 0.0, "engine")
             continue
         token_costs[name] = token_cost_from_fleet(
             name,
-            result.gpu_hours_scheduled * hour_cost.usd_per_hour,
-            result.input_tokens,
-            result.cached_input_tokens,
-            result.output_tokens,
+            fleet.usd_per_month,
+            result.served_input_tokens * to_month,
+            result.served_cached_input_tokens * to_month,
+            result.served_output_tokens * to_month,
             result.prefill_share,
         )
         for cls in result.classes:
-            if cls.name in derived:
-                continue  # populations are priced per user, not as a class
-            volumes.append(
-                ClassVolume(
-                    name=cls.name,
-                    deployment=name,
-                    requests_per_month=cls.requests * to_month,
-                    input_tokens_per_month=cls.input_tokens * to_month,
-                    cached_input_tokens_per_month=cls.cached_input_tokens * to_month,
-                    output_tokens_per_month=cls.output_tokens * to_month,
-                    batch_api=scenario.workload.classes[cls.name].batch_api,
-                    long_context_input_share=_long_context_share(scenario, cls.name, name, data),
+            item = traffic.get(cls.name)
+            if item is not None:
+                population_served.setdefault(item.population, {})[name] = Usage(
+                    item.population,
+                    name,
+                    cls.served_requests * to_month,
+                    cls.served_input_tokens * to_month,
+                    cls.served_cached_input_tokens * to_month,
+                    cls.served_output_tokens * to_month,
                 )
-            )
-    return Ledger(gpu_costs, tuple(fleets), token_costs, tuple(volumes))
+                population_unserved.setdefault(item.population, {})[name] = Usage(
+                    item.population,
+                    name,
+                    max(cls.offered_requests - cls.served_requests, 0.0) * to_month,
+                    max(cls.input_tokens - cls.served_input_tokens, 0.0) * to_month,
+                    max(cls.cached_input_tokens - cls.served_cached_input_tokens, 0.0) * to_month,
+                    max(cls.output_tokens - cls.served_output_tokens, 0.0) * to_month,
+                )
+                continue
+            volumes.append(_served_volume(scenario, cls, name, to_month, data))
+    return Ledger(
+        gpu_costs,
+        tuple(fleets),
+        token_costs,
+        tuple(volumes),
+        offered,
+        population_served,
+        population_unserved,
+    )
+
+
+def _served_volume(
+    scenario: Scenario, cls: ClassServing, deployment: str, to_month: float, data: ExternalData
+) -> ClassVolume:
+    """A request class's month on a fleet: what it served, and what it could not."""
+    return ClassVolume(
+        name=cls.name,
+        deployment=deployment,
+        requests_per_month=cls.served_requests * to_month,
+        input_tokens_per_month=cls.served_input_tokens * to_month,
+        cached_input_tokens_per_month=cls.served_cached_input_tokens * to_month,
+        output_tokens_per_month=cls.served_output_tokens * to_month,
+        batch_api=scenario.workload.classes[cls.name].batch_api,
+        long_context_input_share=_long_context_share(scenario, cls.name, deployment, data),
+        unserved_requests_per_month=max(cls.offered_requests - cls.served_requests, 0.0) * to_month,
+        unserved_input_tokens_per_month=max(cls.input_tokens - cls.served_input_tokens, 0.0)
+        * to_month,
+        unserved_cached_input_tokens_per_month=max(
+            cls.cached_input_tokens - cls.served_cached_input_tokens, 0.0
+        )
+        * to_month,
+        unserved_output_tokens_per_month=max(cls.output_tokens - cls.served_output_tokens, 0.0)
+        * to_month,
+    )
 
 
 def _api_volumes(scenario: Scenario, deployment: str, data: ExternalData) -> list[ClassVolume]:
@@ -122,16 +204,7 @@ def _api_volumes(scenario: Scenario, deployment: str, data: ExternalData) -> lis
         share = class_share(scenario, name, deployment)
         if share <= 0:
             continue
-        arrival = cls.arrival
-        if isinstance(arrival, Trace):
-            trace = data.traces[arrival.path]
-            span = max(float(trace.times_s[-1] - trace.times_s[0]) * arrival.time_scale, 1.0)
-            rate = len(trace.times_s) / span
-        elif isinstance(arrival, Diurnal):
-            rate = arrival.mean_rate_per_s
-        else:
-            rate = arrival.rate_per_s
-        requests = rate * share * SECONDS_PER_MONTH
+        requests = mean_rate_per_s(cls.arrival, data) * share * SECONDS_PER_MONTH
         prompt = mean_tokens(cls.prompt_tokens, data.empirical)
         out.append(
             ClassVolume(

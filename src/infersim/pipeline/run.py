@@ -1,28 +1,35 @@
-"""`run_scenario`: serving, then the ledger, then every month of the economics.
+"""`run_scenario`: each month, the demand, its serving, the ledger, then the economics.
+
+One demand model (`infersim.pipeline.demand`): every month, the users are drawn (the same
+users every month, with common random numbers; their usage grown), and all the month's
+traffic, request classes and user populations alike, is served by the simulated fleets. The
+ledger then books what the fleets served and what they cost (`infersim.pipeline.ledger`).
 
 With curves (`infersim.scenario.params`), month m runs on the scenario as it stands that
-month. Serving is simulated again only for months whose serving inputs (deployments, fleet,
-request classes, routing, simulated time) differ; a price or a user count changing only
-re-prices. User populations keep the traffic they had in month 0 in the engine and are priced
-at each month's per-token cost.
+month. Serving is simulated again only for months whose served traffic or serving inputs
+(deployments, fleet, request classes, population traffic, routing, simulated time) differ
+from a month already simulated; a price changing only re-prices. A month after the first
+that needs a new simulation runs one replication (`fleet.replications` applies to the first
+month, whose serving figures and confidence intervals are reported).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
 
 from infersim.catalog.load import Catalog
-from infersim.economics import EconomicsResult, evaluate_month
+from infersim.economics import EconomicsResult, draw_populations, evaluate_month
+from infersim.levers.breakeven import Breakeven, run_breakevens
+from infersim.levers.routing import RoutingReport, routing_report
+from infersim.pipeline.demand import PopulationTraffic, population_traffic, with_classes
 from infersim.pipeline.ledger import Ledger, build_ledger
-from infersim.pipeline.populations import derived_classes, with_classes
 from infersim.scenario.load import LoadedScenario
 from infersim.scenario.model import Scenario
 from infersim.scenario.params import ParamSet, month_values
-from infersim.scenario.workload import RequestClass
 from infersim.serving.result import ServingResult
 from infersim.serving.simulate import simulate
 from infersim.workload.trace import ExternalData
@@ -41,12 +48,41 @@ class RunResult:
     serving: ServingResult
     ledger: Ledger
     months: tuple[EconomicsResult, ...]
-    derived_classes: tuple[str, ...]
-    """Classes the run added to serve user populations (see `pipeline.populations`)."""
+    traffic: Mapping[str, PopulationTraffic]
+    """Classes the run added to serve user populations in the first month (see
+    `pipeline.demand`), by class name."""
+    routing: RoutingReport | None
+    """The router's trade-off in the first month (None: no routing)."""
+    breakevens: tuple[Breakeven, ...]
+    """Self-hosting against each API deployment, first month (empty: not both kinds)."""
+
+    @property
+    def derived_classes(self) -> tuple[str, ...]:
+        return tuple(self.traffic)
 
     @property
     def first_month(self) -> EconomicsResult:
         return self.months[0]
+
+    def capacity_warnings(self) -> list[str]:
+        """One line per deployment whose verdict is not ok, and one per month in which the
+        fleets left demand unserved (the first such month, and the worst)."""
+        lines = [
+            f"deployment '{d.name}': {d.verdict}"
+            for d in self.serving.deployments
+            if d.verdict is not None
+        ]
+        short = [m for m in self.months if m.pnl.unserved_requests > 0]
+        if short:
+            worst = max(short, key=lambda m: m.pnl.unserved_share)
+            lines.append(
+                f"the fleets could not serve {worst.pnl.unserved_share:.1%} of the requests "
+                f"in month {worst.month + 1} ({worst.pnl.unserved_requests:,.0f} requests, "
+                f"${worst.pnl.revenue_foregone_usd:,.0f} of per-token revenue foregone); "
+                f"first short month: {short[0].month + 1}. Add replicas, or size the fleet "
+                "(fleet.mode: size_to_slo or autoscale)"
+            )
+        return lines
 
 
 def serving_signature(scenario: Scenario) -> str:
@@ -67,9 +103,9 @@ def run_scenario(
     progress: Progress | None = None,
     params: ParamSet | None = None,
     materialize: Materialize | None = None,
-    serving_cache: dict[str, tuple[ServingResult, tuple[str, ...]]] | None = None,
+    serving_cache: dict[str, ServingResult] | None = None,
 ) -> RunResult:
-    """Simulate serving and price it, month by month over the scenario's horizon.
+    """Serve each month's demand and price it, month by month over the scenario's horizon.
 
     `params` and `materialize` (from a `LoadedScenario`) give each month its curves' values;
     `serving_cache` reuses serving results across calls (Monte Carlo samples, sweeps).
@@ -80,47 +116,69 @@ def run_scenario(
     curves = params.curves if params is not None else ()
     months: list[EconomicsResult] = []
     econ_seed = np.random.SeedSequence(seed, spawn_key=(ECONOMICS_STREAM,))
-    first: tuple[ServingResult, Ledger, tuple[str, ...]] | None = None
-    extra = derived_classes(scenario)  # month 0's population traffic, for every month
+    first: tuple[ServingResult, Ledger, Mapping[str, PopulationTraffic]] | None = None
     for month in range(scenario.horizon.months):
         current = scenario
         if curves and month > 0 and materialize is not None and params is not None:
             current = materialize(month_values(params, month))
-        served, ledger, derived = _serve(current, extra, catalog, data, seed, progress, cache)
+        rng = np.random.default_rng(econ_seed)  # the same users every month
+        samples = draw_populations(current, rng, month)
+        traffic = population_traffic(current, samples)
+        served_scenario = with_classes(
+            current, {name: item.request_class for name, item in traffic.items()}
+        )
+        serving = _serve(served_scenario, catalog, data, seed, progress, cache, month > 0)
+        ledger = build_ledger(served_scenario, catalog, serving, data, traffic)
         if first is None:
-            first = (served, ledger, derived)
+            first = (serving, ledger, traffic)
         months.append(
             evaluate_month(
-                current, catalog, ledger.token_costs, ledger.volumes, ledger.fleets,
-                np.random.default_rng(econ_seed), month,
+                current, catalog, ledger.token_costs, ledger.volumes, ledger.fleets, rng, month,
+                samples=samples, served=ledger.served(),
             )
         )  # fmt: skip
     assert first is not None
-    return RunResult(scenario, first[0], first[1], tuple(months), first[2])
+    served, booked, added = first
+    return RunResult(
+        scenario=scenario,
+        serving=served,
+        ledger=booked,
+        months=tuple(months),
+        traffic=added,
+        routing=routing_report(scenario, booked, served, catalog),
+        breakevens=tuple(run_breakevens(scenario, booked, served, catalog)),
+    )
 
 
 def _serve(
     scenario: Scenario,
-    extra: dict[str, RequestClass],
     catalog: Catalog,
     data: ExternalData,
     seed: int,
     progress: Progress | None,
-    cache: dict[str, tuple[ServingResult, tuple[str, ...]]],
-) -> tuple[ServingResult, Ledger, tuple[str, ...]]:
-    served_scenario, derived = with_classes(scenario, extra)
-    key = f"{seed}:{serving_signature(served_scenario)}"
-    if key not in cache:
-        cache[key] = (simulate(served_scenario, seed, catalog, data, progress), derived)
-    serving, derived = cache[key]
-    return serving, build_ledger(served_scenario, catalog, serving, data, derived), derived
+    cache: dict[str, ServingResult],
+    projection: bool,
+) -> ServingResult:
+    """The engine's result for this traffic: cached, and for a projection month not yet
+    simulated, one replication (see the module doc)."""
+    key = f"{seed}:{serving_signature(scenario)}"
+    if key in cache:
+        return cache[key]
+    if projection and scenario.fleet.replications > 1:
+        fleet = scenario.fleet.model_copy(update={"replications": 1})
+        scenario = scenario.model_copy(update={"fleet": fleet})
+        key = f"{seed}:{serving_signature(scenario)}"
+        if key in cache:
+            return cache[key]
+    cache[key] = simulate(scenario, seed, catalog, data, progress)
+    return cache[key]
 
 
 def run_loaded(
     loaded: LoadedScenario,
     data: ExternalData | None = None,
     progress: Progress | None = None,
-    serving_cache: dict[str, tuple[ServingResult, tuple[str, ...]]] | None = None,
+    serving_cache: dict[str, ServingResult] | None = None,
 ) -> RunResult:
     """`run_scenario` for a loaded file: its curves give each month its values."""
 

@@ -30,7 +30,10 @@ def row_json(row: MarginRow) -> dict[str, Any]:
         "users": _num(row.users),
         "active_users": _num(row.active_users),
         "requests": _num(row.requests),
+        "capped_requests": _num(row.capped_requests),
         "unserved_requests": _num(row.unserved_requests),
+        "unserved_tokens": _num(row.unserved_tokens),
+        "revenue_foregone_usd": _usd(row.revenue_foregone_usd),
         "input_tokens": _num(row.input_tokens),
         "cached_input_tokens": _num(row.cached_input_tokens),
         "output_tokens": _num(row.output_tokens),
@@ -81,6 +84,10 @@ def pnl_json(p: Pnl) -> dict[str, Any]:
         "operating_margin_usd": _usd(p.operating_margin_usd),
         "operating_margin_pct": _num(p.operating_margin_pct),
         "spent_per_revenue_usd": _num(p.spent_per_revenue_usd),
+        "unserved_requests": _num(p.unserved_requests),
+        "unserved_share": _num(p.unserved_share),
+        "unserved_tokens": _num(p.unserved_tokens),
+        "revenue_foregone_usd": _usd(p.revenue_foregone_usd),
     }
 
 
@@ -96,6 +103,8 @@ def months_json(months: tuple[EconomicsResult, ...]) -> list[dict[str, Any]]:
                 "serving_cost_usd": _usd(month.pnl.serving_cost_usd),
                 "gross_margin_usd": _usd(month.pnl.gross_margin_usd),
                 "gross_margin_pct": _num(month.pnl.gross_margin_pct),
+                "gpu_cost_usd": _usd(month.pnl.gpu_cost_usd),
+                "unserved_share": _num(month.pnl.unserved_share),
                 "operating_margin_usd": _usd(month.pnl.operating_margin_usd),
                 "cumulative_cash_usd": _usd(cumulative),
             }
@@ -135,6 +144,7 @@ def economics_json(result: RunResult) -> dict[str, Any]:
                 "usd_per_gpu_hour": _usd(fleet.usd_per_gpu_hour),
                 "gpu_hours_per_month": _num(fleet.gpu_hours_per_month),
                 "busy_share": _num(fleet.busy_share),
+                "busy_gpu_hours_per_month": _num(fleet.busy_gpu_hours_per_month),
                 "fleet_usd_per_month": _usd(fleet.usd_per_month),
                 "usd_per_mtok_input": _usd(
                     result.ledger.token_costs[fleet.deployment].usd_per_mtok_input
@@ -256,6 +266,14 @@ def economics_tables(result: RunResult, label: str) -> list[DataTable]:
             None if pnl.spent_per_revenue_usd is None else f"{pnl.spent_per_revenue_usd:.2f}",
         ],
     ]
+    if pnl.unserved_requests > 0:
+        rows += [
+            [
+                "unserved (fleet capacity)",
+                f"{pnl.unserved_requests:,.0f} requests ({pnl.unserved_share:.1%})",
+            ],
+            ["  revenue foregone", _money(pnl.revenue_foregone_usd)],
+        ]
     tables.append(DataTable(f"{label}: P&L, month 1", ["line", "USD per month"], rows))
     if len(result.months) > 1:
         tables.append(

@@ -1,7 +1,8 @@
 """The levers section of `infersim run`: self-hosting against buying from an API.
 
-`lever_json` and `lever_tables` give the breakeven of every (self-hosted, API) pair of a
-run's scenario (`infersim.levers.breakeven`), or nothing when the scenario lacks either kind.
+`lever_json` and `lever_tables` format the breakeven of every (self-hosted, API) pair of a
+run's scenario (`infersim.levers.breakeven`, computed by the pipeline: `RunResult.breakevens`),
+or nothing when the scenario lacks either kind.
 Money is rounded to cents, other figures to 6 significant digits.
 """
 
@@ -10,18 +11,9 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from infersim.catalog.load import Catalog, load_builtin
-from infersim.levers.breakeven import Breakeven, run_breakevens
+from infersim.levers.breakeven import Breakeven
 from infersim.pipeline.run import RunResult
 from infersim.report.tables import DataTable, cents, significant
-
-
-def _catalog(result: RunResult, catalog: Catalog | None) -> Catalog:
-    """The catalog given, else the shipped one with the scenario's inline entries."""
-    if catalog is not None:
-        return catalog
-    inline = result.scenario.catalog
-    return load_builtin().merged(inline.gpus, inline.models, inline.prices)
 
 
 def _num(value: float | None) -> float | None:
@@ -53,10 +45,9 @@ def breakeven_json(b: Breakeven) -> dict[str, Any]:
     }
 
 
-def lever_json(result: RunResult, catalog: Catalog | None = None) -> dict[str, Any] | None:
-    """{"breakeven": [...]} for the run, or None when no pair applies. Pass the catalog the
-    run used (`LoadedScenario.catalog`) when it has user entries beyond the scenario's own."""
-    pairs = run_breakevens(result, _catalog(result, catalog))
+def lever_json(result: RunResult) -> dict[str, Any] | None:
+    """{"breakeven": [...]} for the run, or None when no pair applies."""
+    pairs = result.breakevens
     if not pairs:
         return None
     return {"breakeven": [breakeven_json(b) for b in pairs]}
@@ -66,9 +57,9 @@ def _money(value: float) -> str | None:
     return f"${value:,.0f}" if math.isfinite(value) else None
 
 
-def lever_tables(result: RunResult, label: str, catalog: Catalog | None = None) -> list[DataTable]:
+def lever_tables(result: RunResult, label: str) -> list[DataTable]:
     """The breakeven table for the run, or no table when no pair applies."""
-    pairs = run_breakevens(result, _catalog(result, catalog))
+    pairs = result.breakevens
     if not pairs:
         return []
     rows = [

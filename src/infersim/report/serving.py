@@ -32,6 +32,10 @@ def deployment_json(d: DeploymentServing) -> dict[str, Any]:
         "simulated_requests": d.simulated_requests,
         "events": d.events,
         "verdict": d.verdict,
+        "verdict_kind": d.verdict_kind,
+        "load_factor": _num(d.load_factor),
+        "max_batch_sequences": d.max_batch_sequences,
+        "max_batch_sequences_source": d.max_batch_sequences_source,
         "requests": _num(d.requests),
         "completed": _num(d.completed),
         "rejected": _num(d.rejected),
@@ -40,6 +44,13 @@ def deployment_json(d: DeploymentServing) -> dict[str, Any]:
         "input_tokens": _num(d.input_tokens),
         "cached_input_tokens": _num(d.cached_input_tokens),
         "output_tokens": _num(d.output_tokens),
+        "served_requests": _num(d.served_requests),
+        "served_input_tokens": _num(d.served_input_tokens),
+        "served_cached_input_tokens": _num(d.served_cached_input_tokens),
+        "served_output_tokens": _num(d.served_output_tokens),
+        "unserved_requests": _num(d.unserved_requests),
+        "unserved_input_tokens": _num(d.unserved_input_tokens),
+        "unserved_output_tokens": _num(d.unserved_output_tokens),
         "offered_requests_per_s": _num(d.offered_requests_per_s),
         "capacity_requests_per_s_per_replica": _num(d.capacity_requests_per_s),
         "input_tokens_per_s": _num(d.input_tokens_per_s),
@@ -55,6 +66,7 @@ def deployment_json(d: DeploymentServing) -> dict[str, Any]:
         "mfu": _num(d.mfu),
         "mbu": _num(d.mbu),
         "gpu_hours_provisioned": _num(d.gpu_hours_provisioned),
+        "gpu_hours_scheduled": _num(d.gpu_hours_scheduled),
         "gpu_hours_busy": _num(d.gpu_hours_busy),
         "prefill_share": _num(d.prefill_share),
         "output_tokens_per_gpu_hour": _num(d.output_tokens_per_gpu_hour),
@@ -71,6 +83,10 @@ def deployment_json(d: DeploymentServing) -> dict[str, Any]:
                 "input_tokens": _num(c.input_tokens),
                 "cached_input_tokens": _num(c.cached_input_tokens),
                 "output_tokens": _num(c.output_tokens),
+                "served_requests": _num(c.served_requests),
+                "served_input_tokens": _num(c.served_input_tokens),
+                "served_cached_input_tokens": _num(c.served_cached_input_tokens),
+                "served_output_tokens": _num(c.served_output_tokens),
             }
             for c in d.classes
         },
@@ -104,10 +120,13 @@ CLASS_COLUMNS = [
 ]  # fmt: skip
 
 
-CLASS_COLUMNS = [
-    "deployment", "class", "requests", "TTFT p50 ms", "TTFT p99 ms", "TPOT p50 ms",
-    "TPOT p99 ms", "E2E p50 s", "queue p50 ms", "within SLO",
-]  # fmt: skip
+_CAP_SOURCES = {"scenario": "set", "kv_blocks": "KV blocks", "token_budget": "token budget"}
+
+
+def _cap(d: DeploymentServing) -> str:
+    """The replica's cap on running sequences and where it comes from."""
+    source = _CAP_SOURCES[d.max_batch_sequences_source]
+    return f"at most {d.max_batch_sequences:,} sequences per replica ({source})"
 
 
 def serving_tables(result: ServingResult, label: str) -> list[DataTable]:
@@ -128,7 +147,7 @@ def serving_tables(result: ServingResult, label: str) -> list[DataTable]:
                 _with_ci(d.tpot_s.p50, d.intervals.get("tpot_p50_s")),
                 _ms(d.tpot_s.p99),
                 f"{d.output_tokens_per_s:,.0f}",
-                f"{d.batch_size.mean or 0:,.1f}",
+                f"{d.batch_size.mean or 0:,.1f} / {d.max_batch_sequences:,}",
                 f"{d.busy_share:.0%}",
                 f"{d.mfu:.1%}",
                 f"{d.mbu:.0%}",
@@ -140,7 +159,7 @@ def serving_tables(result: ServingResult, label: str) -> list[DataTable]:
     columns = [
         "deployment", "serving", "replicas", "mode", "requests", "TTFT p50 ms",
         "TTFT p99 ms (95% CI)", "TPOT p50 ms (95% CI)", "TPOT p99 ms", "out tok/s",
-        "batch", "busy", "MFU", "MBU", "GPU-h", "out tok/GPU-h", "verdict",
+        "batch / cap", "busy", "MFU", "MBU", "GPU-h", "out tok/GPU-h", "verdict",
     ]  # fmt: skip
     horizon_h = result.horizon_s / 3600
     tables = [
@@ -149,7 +168,8 @@ def serving_tables(result: ServingResult, label: str) -> list[DataTable]:
             columns,
             rows,
             caption="; ".join(
-                f"{d.name}: {d.mode_detail}, {d.events:,} events" for d in result.deployments
+                f"{d.name}: {d.mode_detail}, {d.events:,} events, {_cap(d)}"
+                for d in result.deployments
             ),
         )
     ]

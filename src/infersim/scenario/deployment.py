@@ -74,7 +74,7 @@ class SpeculativeDecoding(Strict):
     draft_model: CatalogRef | None = Field(
         default=None, description="catalog model used as the draft (method draft_model)"
     )
-    draft_tokens: Annotated[int, Field(ge=1, le=32)] = Field(
+    draft_tokens: Annotated[int, Field(ge=1, le=32, strict=True)] = Field(
         default=4, description="gamma: tokens drafted per target step"
     )
     acceptance_rate: Annotated[float, Field(ge=0, lt=1, allow_inf_nan=False)] = Field(
@@ -116,7 +116,7 @@ class OwnedGpu(Strict):
     purchase_usd_per_gpu: UsdAmount | None = Field(
         default=None, description="none = the GPU catalog's indicative purchase price"
     )
-    amortization_months: Annotated[int, Field(ge=1, le=240)] = 36
+    amortization_months: Annotated[int, Field(ge=1, le=240, strict=True)] = 36
     power_draw_idle_share: Fraction = Field(
         default=0.3, description="draw at idle as a share of TDP"
     )
@@ -152,11 +152,16 @@ class SelfHosted(Strict):
     expert_parallel: Parallelism = 1
     replicas: Replicas = 1
     precision: Precision = Field(default_factory=Precision)
-    max_batch_sequences: Annotated[int, Field(ge=1, le=65_536)] = 256
-    max_batch_tokens: Annotated[int, Field(ge=1, le=10_000_000)] = 8192
+    max_batch_sequences: Annotated[int, Field(ge=1, le=65_536, strict=True)] | None = Field(
+        default=None,
+        description="cap on sequences running at once on a replica; none = derived from the "
+        "replica: the smaller of its KV-cache blocks (each running sequence holds one at "
+        "least) and max_batch_tokens over the tokens each decode sequence computes per step",
+    )
+    max_batch_tokens: Annotated[int, Field(ge=1, le=10_000_000, strict=True)] = 8192
     chunked_prefill: bool = True
     gpu_memory_utilization: Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)] = 0.9
-    kv_block_tokens: Annotated[int, Field(ge=1, le=1024)] = 16
+    kv_block_tokens: Annotated[int, Field(ge=1, le=1024, strict=True)] = 16
     speculative: SpeculativeDecoding | None = None
     prefix_caching: PrefixCaching | None = None
     cost: GpuCost | None = Field(default=None, description="none = costs.gpu")
@@ -209,11 +214,22 @@ Deployment = Annotated[
 
 
 class Slo(Strict):
-    """Service-level objectives used to size a fleet and to count goodput."""
+    """Service-level objectives used to size a fleet, to count goodput and for the verdict.
+
+    A request is within the SLO when its first token came within `ttft_p99_s` and its time
+    per output token is within `tpot_p99_s` (`tpot_p50_s` bounds the fleet's median, not each
+    request). The fleet misses the SLO when a percentile is over its bound or when the share
+    of requests within the SLO (the attainment) is below `attainment_target`.
+    """
 
     ttft_p99_s: PositiveSeconds | None = None
     tpot_p50_s: PositiveSeconds | None = None
     tpot_p99_s: PositiveSeconds | None = None
+    attainment_target: Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)] = Field(
+        default=0.9,
+        description="least share of requests within the SLO for the fleet to pass: 0.9 as in "
+        "DistServe's goodput (the rate served with 90% SLO attainment)",
+    )
 
 
 class Autoscale(Strict):
@@ -222,6 +238,15 @@ class Autoscale(Strict):
     min_replicas: Replicas = 1
     max_replicas: Replicas = 1000
     target_utilization: Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)] = 0.7
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Autoscale:
+        if self.min_replicas > self.max_replicas:
+            raise ValueError(
+                f"min_replicas {self.min_replicas} exceeds max_replicas {self.max_replicas}: "
+                "give min_replicas <= max_replicas"
+            )
+        return self
 
 
 class Fleet(Strict):
@@ -232,7 +257,7 @@ class Fleet(Strict):
     slo: Slo = Field(default_factory=Slo)
     autoscale: Autoscale | None = None
     disaggregated: bool = Field(default=False, description="separate prefill and decode pools")
-    prefill_replicas: Annotated[int, Field(ge=1, le=100_000)] | None = Field(
+    prefill_replicas: Annotated[int, Field(ge=1, le=100_000, strict=True)] | None = Field(
         default=None, description="disaggregated: replicas in the prefill pool (none = half)"
     )
     kv_transfer_gb_per_s: Annotated[float, Field(gt=0, le=1e5, allow_inf_nan=False)] | None = Field(
@@ -241,10 +266,10 @@ class Fleet(Strict):
         "decode pool, GB/s; none = the GPU's interconnect (one direction) at its achieved "
         "fraction",
     )
-    replications: Annotated[int, Field(ge=1, le=100)] = Field(
+    replications: Annotated[int, Field(ge=1, le=100, strict=True)] = Field(
         default=3, description="independent runs (seeds) behind the confidence intervals"
     )
-    max_simulated_requests: Annotated[int, Field(ge=100, le=100_000_000)] = Field(
+    max_simulated_requests: Annotated[int, Field(ge=100, le=100_000_000, strict=True)] = Field(
         default=200_000,
         description="above this many requests a deployment's run simulates a representative "
         "sample of its replicas (and of time, for steady arrivals) and scales up",

@@ -2,7 +2,11 @@
 
 `load_scenario` is the one entry point the CLI uses. It returns a `LoadedScenario` (the
 validated `Scenario`, the catalog it resolves against, and where each value was written) or
-raises `ConfigError` listing every problem as `file:line: dotted.path: message`.
+raises `ConfigError` listing every problem as `file:line: dotted.path: message`. Besides the
+schema and the references it runs the preflight (`infersim.scenario.preflight`): whatever
+the run itself would reject (a split that does not divide the heads, weights that do not fit,
+a malformed trace, an unknown `expect:` metric...) fails here, before anything runs.
+`validate_file` does the same for a file and every variant it defines.
 """
 
 from __future__ import annotations
@@ -11,16 +15,26 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
 from infersim.catalog.load import Catalog, load_builtin, load_dirs
 from infersim.errors import ConfigError, PathKey, Problem, problems_from_validation
-from infersim.scenario.compose import Document, apply_variant, expand, load_document
+from infersim.scenario.compose import (
+    Document,
+    apply_variant,
+    expand,
+    load_document,
+    variant_names,
+)
 from infersim.scenario.model import Scenario
 from infersim.scenario.params import ParamSet, extract, materialize
 from infersim.scenario.references import check_references
 from infersim.yamlio import load_yaml_text
+
+if TYPE_CHECKING:
+    from infersim.scenario.preflight import DataFiles
 
 DEFAULT_SCENARIO = "default.yaml"
 
@@ -68,7 +82,62 @@ def load_scenario(
     document, base_dir = load_document_or_default(path)
     if variant is not None:
         document = apply_variant(document, variant)
-    return validate_document(document, base_dir, catalog, catalog_dirs)
+    loaded = validate_document(document, base_dir, catalog, catalog_dirs)
+    check_runnable(loaded)
+    return loaded
+
+
+def check_runnable(loaded: LoadedScenario, files: DataFiles | None = None) -> None:
+    """Raise `ConfigError` with what the run of this valid scenario would reject (see
+    `infersim.scenario.preflight`; `files` shares the data files read across variants)."""
+    from infersim.scenario.preflight import preflight_problems  # above the engine: lazily
+
+    problems = preflight_problems(loaded, files)
+    if problems:
+        raise ConfigError(problems)
+
+
+@dataclass(frozen=True)
+class FileCheck:
+    """A scenario file checked with every variant: its problems, and what loaded."""
+
+    problems: list[Problem]
+    variants: int
+    loaded: dict[str | None, LoadedScenario]
+    """By variant name (None: the file as written), those that loaded without a problem."""
+
+
+def validate_file(
+    path: Path | None, catalog: Catalog | None = None, catalog_dirs: Sequence[Path] = ()
+) -> FileCheck:
+    """Check a scenario file (None: the built-in default) and each of its variants as
+    `load_scenario` would; a variant's problems say which variant they are in."""
+    from infersim.scenario.preflight import DataFiles
+
+    try:
+        document, base_dir = load_document_or_default(path)
+    except ConfigError as exc:
+        return FileCheck(exc.problems, 0, {})
+    names = variant_names(document)
+    files = DataFiles()
+    problems: list[Problem] = []
+    loaded: dict[str | None, LoadedScenario] = {}
+    for name in [None, *names]:
+        try:
+            doc = document if name is None else apply_variant(document, name)
+            loaded[name] = validate_document(doc, base_dir, catalog, catalog_dirs)
+            check_runnable(loaded[name], files)
+        except ConfigError as exc:
+            loaded.pop(name, None)
+            if name is None:
+                problems.extend(exc.problems)
+                continue
+            problems.extend(
+                Problem(p.file, p.line, p.path, f"{p.message} (in variant '{name}')")
+                for p in exc.problems
+                if p not in problems
+            )
+    return FileCheck(problems, len(names), loaded)
 
 
 def validate_document(

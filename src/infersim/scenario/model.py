@@ -29,7 +29,7 @@ class Horizon(Strict):
     simulated_s: PositiveSeconds = Field(
         default=3600.0, description="serving time simulated by the engine"
     )
-    months: Annotated[int, Field(ge=1, le=600)] = 1
+    months: Annotated[int, Field(ge=1, le=600, strict=True)] = 1
     start: Annotated[dt.date, BeforeValidator(_month_start)] | None = Field(
         default=None, description="calendar month of month 0 (YYYY-MM), for curves by date"
     )
@@ -71,7 +71,7 @@ class Scenario(Strict):
 
     name: Name
     description: str | None = Field(default=None, max_length=5000)
-    seed: Annotated[int, Field(ge=0, le=2**63 - 1)] = 0
+    seed: Annotated[int, Field(ge=0, le=2**63 - 1, strict=True)] = 0
     extends: str | None = Field(
         default=None, description="a base scenario, relative to this file; this file overrides it"
     )

@@ -14,6 +14,10 @@ Curves (projections over the horizon's months, month 0 = the first):
 The loader takes these out of the document, leaving the base value (the median, or the
 month-0 value) so the scenario validates as usual; `materialize` puts sampled or monthly
 values back and validation runs again, so every value is checked against its field's bounds.
+Integer fields get whole numbers. A curve may drive an integer field only where the field is
+a count (users, requests or tokens a month: `fields.CurveRounds`); on any other integer
+(replicas, tensor_parallel, token lengths...) rounding a curve month by month would run
+something other than what the curve says, so it is refused.
 """
 
 from __future__ import annotations
@@ -21,17 +25,28 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import math
+import types
+import typing
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
-from pydantic import Discriminator, Field, Tag, TypeAdapter, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    Discriminator,
+    Field,
+    Tag,
+    TypeAdapter,
+    ValidationError,
+    model_validator,
+)
 
 from infersim.catalog.types import Strict
 from infersim.errors import ConfigError, PathKey, Problem, problems_from_validation
 from infersim.scenario.compose import Document
+from infersim.scenario.fields import CurveRounds
 from infersim.scenario.model import Scenario
 from infersim.schema_paths import annotations_at, is_numeric_at, unwrap
 
@@ -260,6 +275,38 @@ def _is_integer_at(path: PathKey) -> bool:
     return int in kinds and float not in kinds
 
 
+def _metadata(annotation: Any) -> list[Any]:
+    """The `Annotated` metadata anywhere in an annotation (unions unwrapped)."""
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        inner, *extra = typing.get_args(annotation)
+        return [*extra, *_metadata(inner)]
+    if origin in (typing.Union, types.UnionType):
+        return [m for arg in typing.get_args(annotation) for m in _metadata(arg)]
+    return []
+
+
+def _curve_rounds_at(path: PathKey) -> bool:
+    """Whether the integer field at `path` is a count a curve may drive (`CurveRounds`)."""
+    if not path:
+        return False
+    for parent in annotations_at(Scenario, path[:-1]):
+        for candidate in unwrap(parent):
+            if isinstance(candidate, type) and issubclass(candidate, BaseModel):
+                info = candidate.model_fields.get(str(path[-1]))
+                if info is not None and any(
+                    isinstance(m, CurveRounds)
+                    for m in [*info.metadata, *_metadata(info.annotation)]
+                ):
+                    return True
+    return False
+
+
+def _whole(value: float, integer: bool) -> float | int:
+    """An integer field's value as an int (strict integer fields refuse 3.0)."""
+    return round(value) if integer else value
+
+
 def _looks_like_spec(node: Any) -> bool:
     return isinstance(node, dict) and (
         "dist" in node or "curve" in node or {"low", "high"} <= set(node)
@@ -282,15 +329,24 @@ def extract(doc: Document) -> tuple[Document, ParamSet]:
                 continue
             if _looks_like_spec(value) and is_numeric_at(Scenario, here):
                 integer = _is_integer_at(here)
+                if integer and "curve" in value and not _curve_rounds_at(here):
+                    file, line = doc.locate(here)
+                    message = (
+                        f"an integer field cannot follow a curve (got curve {value['curve']!r}): "
+                        "its monthly values would be rounded; give one whole number, or a "
+                        "variant per value (curves drive counts such as users)"
+                    )
+                    problems.append(Problem(file, line, ".".join(map(str, here)), message))
+                    continue
                 try:
                     if "curve" in value:
                         curve = Curve(here, _CURVE.validate_python(value), integer, start)
                         curves.append(curve)
-                        node[key] = curve.value_at(0)
+                        node[key] = _whole(curve.value_at(0), integer)
                     else:
                         spec = Uncertain(here, _DIST.validate_python(value), integer)
                         uncertain.append(spec)
-                        node[key] = spec.quantile(0.5)
+                        node[key] = _whole(spec.quantile(0.5), integer)
                 except ValidationError as exc:
                     problems.extend(problems_from_validation(exc, value, _shift(doc, here)))
                 except ValueError as exc:
@@ -326,13 +382,15 @@ def _horizon_start(data: dict[str, Any]) -> dt.date | None:
 
 
 def materialize(doc: Document, values: Mapping[PathKey, float]) -> Document:
-    """The document with these values put at their paths."""
+    """The document with these values put at their paths (whole numbers as ints where the
+    field is an integer: a sampled 3.0 replicas is 3)."""
     data = copy.deepcopy(doc.data)
     for path, value in values.items():
         node: Any = data
         for part in path[:-1]:
             node = node[part]
-        node[path[-1]] = value
+        whole = isinstance(value, float) and value.is_integer() and _is_integer_at(path)
+        node[path[-1]] = int(value) if whole else value
     return Document(data, doc.origins, doc.files)
 
 

@@ -13,7 +13,9 @@ from infersim.scenario.model import Scenario
 from infersim.scenario.workload import Empirical, Trace
 
 
-class _Checker:
+class ProblemLog:
+    """Problems found in a scenario, each placed at its file and line."""
+
     def __init__(self, locate: Locate) -> None:
         self.locate = locate
         self.problems: list[Problem] = []
@@ -38,7 +40,7 @@ def check_references(
     scenario: Scenario, catalog: Catalog, locate: Locate, base_dir: Path | None
 ) -> list[Problem]:
     """Every problem with the names and files a valid-shaped scenario refers to."""
-    check = _Checker(locate)
+    check = ProblemLog(locate)
     deployments = list(scenario.deployments)
     for name, dep in scenario.deployments.items():
         here: PathKey = ("deployments", name)
@@ -91,6 +93,9 @@ def check_references(
         check.name_in((*here, "plan"), pop.plan, plans, "plan")
         _deployment_of(check, here, pop.deployment, deployments, routed)
 
+    if not check.problems:  # where traffic goes is known only once every name resolves
+        _check_cached_shares(check, scenario)
+
     for name, product in scenario.pricing.api.items():
         here = ("pricing", "api", name)
         check.name_in((*here, "deployment"), product.deployment, deployments, "deployment")
@@ -115,8 +120,15 @@ def check_references(
     return check.problems
 
 
-def _check_fleet(check: _Checker, scenario: Scenario) -> None:
+def _check_fleet(check: ProblemLog, scenario: Scenario) -> None:
     fleet = scenario.fleet
+    bounds = (fleet.slo.ttft_p99_s, fleet.slo.tpot_p50_s, fleet.slo.tpot_p99_s)
+    if fleet.mode == "size_to_slo" and all(bound is None for bound in bounds):  # as size_fleet
+        check.add(
+            ("fleet", "mode"),
+            "mode 'size_to_slo' sizes the fleet to meet fleet.slo, and none is given: set "
+            "fleet.slo.ttft_p99_s, tpot_p50_s or tpot_p99_s, or use mode 'fixed'",
+        )
     if not fleet.disaggregated:
         return
     if fleet.mode != "fixed":
@@ -139,7 +151,7 @@ def _check_fleet(check: _Checker, scenario: Scenario) -> None:
 
 
 def _deployment_of(
-    check: _Checker, here: PathKey, name: str | None, deployments: list[str], routed: bool
+    check: ProblemLog, here: PathKey, name: str | None, deployments: list[str], routed: bool
 ) -> None:
     if name is not None:
         check.name_in((*here, "deployment"), name, deployments, "deployment")
@@ -151,10 +163,88 @@ def _deployment_of(
         )
 
 
-def _file_exists(check: _Checker, path: PathKey, ref: str, base_dir: Path | None) -> None:
+def _file_exists(check: ProblemLog, path: PathKey, ref: str, base_dir: Path | None) -> None:
     if base_dir is None:
         check.add(path, "a file path needs a scenario file to be relative to")
         return
     target = (base_dir / ref).resolve()
     if not target.is_file():
         check.add(path, f"file not found: {ref} (looked in {base_dir})")
+
+
+def reached_deployments(scenario: Scenario, named: str | None) -> list[str]:
+    """The deployments traffic can reach: the one it names, the only one, or every deployment
+    the routing may send it to (split shares above 0, every model of an order)."""
+    if named is not None:
+        return [named]
+    routing = scenario.routing
+    if routing is None:
+        return list(scenario.deployments)[:1]
+    if routing.order:
+        return list(dict.fromkeys(routing.order))
+    return [name for name, share in routing.split.items() if share > 0]
+
+
+def _check_cached_shares(check: ProblemLog, scenario: Scenario) -> None:
+    """A cached prefix share sent to a self-hosted deployment without prefix caching would be
+    ignored there (no prefill is skipped, no cached token billed): refuse it. A routed class
+    or population must find prefix caching on every self-hosted deployment it can reach."""
+    workload = scenario.workload
+    for name, cls in workload.classes.items():
+        share = cls.cached_prefix_share
+        if share <= 0:
+            continue
+        here: PathKey = ("workload", "classes", name, "cached_prefix_share")
+        hosted = _self_hosted(scenario, reached_deployments(scenario, cls.deployment))
+        if isinstance(cls.arrival, Trace) and hosted:
+            check.add(
+                here,
+                f"cached_prefix_share {share:g} is not used with arrival 'trace' on a "
+                "self-hosted deployment: the trace's cached_prefix_tokens column gives each "
+                "request's cached tokens; remove cached_prefix_share",
+            )
+            continue
+        routed = cls.deployment is None and scenario.routing is not None
+        _require_prefix_caching(check, here, share, hosted, routed)
+    for name, pop in workload.users.items():
+        share = pop.cached_prefix_share
+        if share <= 0:
+            continue
+        reached = reached_deployments(scenario, pop.deployment)
+        plan = scenario.pricing.plans.get(pop.plan)
+        if plan is not None and plan.cap is not None and plan.cap.at_cap == "downgrade":
+            reached += [d for d in [plan.cap.downgrade_deployment] if d and d not in reached]
+        hosted = _self_hosted(scenario, reached)
+        here = ("workload", "users", name, "cached_prefix_share")
+        routed = pop.deployment is None and scenario.routing is not None
+        _require_prefix_caching(check, here, share, hosted, routed)
+
+
+def _self_hosted(scenario: Scenario, names: list[str]) -> dict[str, SelfHosted]:
+    return {n: d for n in names if isinstance(d := scenario.deployments[n], SelfHosted)}
+
+
+def _require_prefix_caching(
+    check: ProblemLog,
+    here: PathKey,
+    share: float,
+    hosted: dict[str, SelfHosted],
+    routed: bool,
+) -> None:
+    missing = [name for name, dep in hosted.items() if dep.prefix_caching is None]
+    if not missing:
+        return
+    fix = " and ".join(
+        f"deployments.{d}.prefix_caching: {{cached_share: {share:g}}}" for d in missing
+    )
+    if routed and len(missing) > 1:
+        where = f"the self-hosted deployments the routing sends it to ({', '.join(missing)}) have"
+    elif routed:
+        where = f"the routing sends it to deployments.{missing[0]}, which has"
+    else:
+        where = f"deployments.{missing[0]} has"
+    check.add(
+        here,
+        f"cached_prefix_share {share:g} given, but {where} no prefix_caching, so the share "
+        f"would be ignored there: add {fix}, or remove cached_prefix_share",
+    )

@@ -14,13 +14,10 @@ import math
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 from infersim.errors import InfersimError
 from infersim.scenario.deployment import Autoscale
 from infersim.serving.cluster import ReplicaSchedule
-from infersim.serving.result import Percentiles
-from infersim.workload.stream import RequestStream
+from infersim.serving.verdict import problems
 
 if TYPE_CHECKING:
     from infersim.serving.simulate import DeploymentPlan
@@ -35,22 +32,11 @@ class SloUnattainableError(InfersimError):
 
 
 def slo_failures(plan: DeploymentPlan, samples: Sequence[RunSample]) -> list[str]:
-    """The SLOs the runs break, pooled as the result will report them (empty when met)."""
-    slo = plan.fleet.slo
-    if any(sample.overloaded for sample in samples):
-        return ["overloaded"]
-    ttft = Percentiles.of(np.concatenate([s.ttft_s[s.measured] for s in samples]))
-    tpot = Percentiles.of(np.concatenate([s.tpot_s[s.measured] for s in samples]))
-    checks = [
-        ("ttft p99", ttft.p99, slo.ttft_p99_s),
-        ("tpot p50", tpot.p50, slo.tpot_p50_s),
-        ("tpot p99", tpot.p99, slo.tpot_p99_s),
-    ]
-    return [
-        f"{label} {value:.3g} s > {bound:g} s"
-        for label, value, bound in checks
-        if bound is not None and value is not None and value > bound
-    ]
+    """What fails the runs, pooled as the result will report them (empty when they pass):
+    the problems behind the verdict (`serving.verdict`) that more replicas can fix, i.e. all
+    but rejected requests (too long for one replica's KV cache at any fleet size; the
+    verdict reports them)."""
+    return [p.text for p in problems(plan.fleet.slo, samples) if p.kind != "rejected"]
 
 
 def size_fleet(
@@ -93,20 +79,11 @@ def size_fleet(
     return replicas
 
 
-def interval_rates(stream: RequestStream, horizon_s: float, interval_s: float) -> list[float]:
-    """Requests per second arriving in each interval of the horizon."""
-    count = max(1, math.ceil(horizon_s / interval_s))
-    edges = np.minimum(np.arange(count + 1) * interval_s, horizon_s)
-    counts, _ = np.histogram(stream.time_s, bins=edges)
-    widths = np.diff(edges)
-    return [float(c / w) if w > 0 else 0.0 for c, w in zip(counts, widths, strict=True)]
-
-
-def autoscale_schedule(plan: DeploymentPlan, stream: RequestStream) -> ReplicaSchedule:
-    """Replicas per interval following the load seen in each interval (a diurnal profile,
-    bursts), with scale-ups taking effect only after the lag."""
+def autoscale_schedule(plan: DeploymentPlan, rates: Sequence[float]) -> ReplicaSchedule:
+    """Replicas per interval following the load expected in each interval (`rates`, requests
+    per second: a diurnal profile, a trace), with scale-ups taking effect only after the
+    lag."""
     auto = plan.fleet.autoscale or Autoscale()
-    rates = interval_rates(stream, plan.horizon_s, auto.interval_s)
     per_replica = plan.capacity_rps * auto.target_utilization
     wanted = [
         min(auto.max_replicas, max(auto.min_replicas, math.ceil(rate / per_replica)))

@@ -127,6 +127,14 @@ class Replica:
     def kv_fraction(self) -> float:
         return self.kv_used() / self.capacity
 
+    def decoded_so_far(self) -> dict[int, float]:
+        """Per decoding sequence, the output tokens emitted by the last completed step (the
+        table only records them when a sequence finishes or is preempted)."""
+        return {
+            rid: self.table.emitted[rid] + self.e * (self.step - join)
+            for rid, (join, _) in self.decoding.items()
+        }
+
     # ----------------------------------------------------------------------------- arrivals
     def enqueue(self, rid: int, now_s: float) -> bool:
         """Queue a request; True when the plan in flight changed (the caller reschedules)."""

@@ -8,7 +8,13 @@ from typing import Literal
 import numpy as np
 from numpy.typing import NDArray
 
+from infersim.perf.memory import SequenceCapSource
+
 Mode = Literal["des", "sampled", "fluid"]
+VerdictKind = Literal["ok", "overloaded", "rejected", "slo_missed"]
+"""ok; overloaded (the queue grows, or the run was stopped for it); rejected (requests that
+never fit a replica's KV cache); slo_missed (a latency bound or the SLO attainment target
+missed). See `serving.verdict`."""
 
 
 @dataclass(frozen=True)
@@ -51,8 +57,22 @@ class Interval:
 
 @dataclass(frozen=True)
 class ClassServing:
+    """One request class on one deployment. Volumes are scaled to the whole fleet over the
+    simulated time, averaged over replications.
+
+    Offered figures (`requests`, `input_tokens`, `cached_input_tokens`, `output_tokens`)
+    count every request the class sent, each with its full prompt and output length, served
+    or not. Served figures count the requests the fleet completed (rejected ones never are):
+    equal to the offered ones, exactly, when every request completed at a pace the fleet
+    kept up with. When the run was overloaded they are the fleet's service rate over the
+    simulated time: stopped early at a cut-off, the completions by then x (window /
+    cut-off); drained after a growing queue, the completions x (window / the time the drain
+    ended); never more than was offered (see `serving.summary.served_factor`).
+    """
+
     name: str
     requests: int
+    """Offered requests, rounded (`offered_requests` unrounded)."""
     completed: int
     ttft_s: Percentiles
     tpot_s: Percentiles
@@ -60,8 +80,16 @@ class ClassServing:
     queue_s: Percentiles
     slo_met_share: float | None
     input_tokens: float
+    """Offered: the prompts of every request."""
     cached_input_tokens: float
+    """Offered: the prompt tokens found in the prefix cache."""
     output_tokens: float
+    """Offered: every request's output length (generated or not)."""
+    served_requests: float
+    served_input_tokens: float
+    served_cached_input_tokens: float
+    served_output_tokens: float
+    offered_requests: float
 
 
 @dataclass(frozen=True)
@@ -83,21 +111,35 @@ class DeploymentServing:
     events: int
     simulated_s: float
     requests: float
+    """Offered requests (fsum of the classes' `offered_requests`)."""
     completed: float
+    """Requests completed in the simulation (scaled; a run stopped early counts to then)."""
     rejected: float
     preemptions: float
     recomputed_tokens: float
     input_tokens: float
+    """Offered figures, as in `ClassServing`, and exactly the fsum of the classes' ones."""
     cached_input_tokens: float
     output_tokens: float
+    served_requests: float
+    """Served figures, as in `ClassServing`, and exactly the fsum of the classes' ones."""
+    served_input_tokens: float
+    served_cached_input_tokens: float
+    served_output_tokens: float
+    unserved_requests: float
+    """Offered minus served (0 when everything was served)."""
+    unserved_input_tokens: float
+    unserved_output_tokens: float
     ttft_s: Percentiles
     tpot_s: Percentiles
     e2e_s: Percentiles
     queue_s: Percentiles
     slo_met_share: float | None
+    """Share of measured requests within the SLO (`serving.verdict.slo_met`): the attainment."""
     batch_size: Percentiles
     kv_occupancy: Percentiles
     busy_share: float
+    """gpu_hours_busy / gpu_hours_scheduled, in [0, 1]."""
     mfu: float
     mbu: float
     gpu_hours_provisioned: float
@@ -105,21 +147,34 @@ class DeploymentServing:
     gpu_hours_scheduled: float
     """The fleet's GPU-hours over the simulated time alone: what a steady month bills."""
     gpu_hours_busy: float
+    """GPU-hours computing over the simulated time: each replica counts at most the time it
+    is paid for, so never more than `gpu_hours_scheduled` (nor `gpu_hours_provisioned`)."""
     prefill_share: float
     """Share of busy GPU time spent on prefill (prompt) work, for cost attribution."""
     input_tokens_per_s: float
     output_tokens_per_s: float
     capacity_requests_per_s: float
-    """Steady-state capacity of one replica at this workload's mean lengths."""
+    """Steady-state capacity of one replica at this workload's mean lengths, at the largest
+    batch within the SLO's time per output token (if it has one)."""
     offered_requests_per_s: float
     verdict: str | None
+    """None when ok; else the problems in words, the kind's first."""
+    verdict_kind: VerdictKind
+    load_factor: float
+    """Offered requests/s over what the fleet serves: its measured service rate when
+    overloaded (offered / served), else the steady-state capacity of its replicas."""
+    max_batch_sequences: int
+    """The replica's cap on running sequences."""
+    max_batch_sequences_source: SequenceCapSource
+    """'scenario', or the limit that binds the derived cap: 'kv_blocks' or 'token_budget'."""
     intervals: dict[str, Interval] = field(default_factory=dict)
     classes: tuple[ClassServing, ...] = ()
 
     @property
     def output_tokens_per_gpu_hour(self) -> float:
-        hours = self.gpu_hours_provisioned
-        return self.output_tokens / hours if hours > 0 else 0.0
+        """Served output tokens per GPU-hour of the scheduled fleet (what a month bills)."""
+        hours = self.gpu_hours_scheduled
+        return self.served_output_tokens / hours if hours > 0 else 0.0
 
 
 @dataclass(frozen=True)

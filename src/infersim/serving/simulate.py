@@ -19,8 +19,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from infersim.catalog.load import Catalog
-from infersim.perf import PerfModel, build_perf_model, steady_state_throughput
-from infersim.scenario.deployment import Fleet, SelfHosted
+from infersim.perf import PerfModel, build_perf_model, slo_throughput
+from infersim.scenario.deployment import Autoscale, Fleet, SelfHosted
 from infersim.scenario.model import Scenario
 from infersim.scenario.workload import Bursty, Poisson
 from infersim.serving.cluster import ReplicaSchedule, run_cluster
@@ -28,7 +28,13 @@ from infersim.serving.fleet import autoscale_schedule, size_fleet
 from infersim.serving.result import DeploymentServing, Mode, ServingResult
 from infersim.serving.summary import RunSample, merge_samples, summarize_run
 from infersim.workload.lengths import mean_tokens
-from infersim.workload.stream import RequestStream, build_requests, expected_requests
+from infersim.workload.stream import (
+    RequestStream,
+    build_requests,
+    expected_class_requests,
+    expected_interval_rates,
+    expected_requests,
+)
 from infersim.workload.trace import ExternalData
 
 Progress = Callable[[str, float], None]
@@ -67,14 +73,22 @@ def _plan(
     scenario: Scenario, catalog: Catalog, name: str, dep: SelfHosted, data: ExternalData
 ) -> DeploymentPlan:
     perf = build_perf_model(dep, catalog)
-    classes = [c for c in scenario.workload.classes.values() if c.deployment in (None, name)]
+    # the mean lengths of the requests this deployment serves, each class by its volume
+    weights = expected_class_requests(scenario, data, scenario.horizon.simulated_s, name)
+    classes = [(scenario.workload.classes[c], w) for c, w in weights.items() if w > 0]
     prompt = output = 1.0
     if classes:
-        prompt = float(np.mean([mean_tokens(c.prompt_tokens, data.empirical) for c in classes]))
-        output = float(np.mean([mean_tokens(c.output_tokens, data.empirical) for c in classes]))
-    point = steady_state_throughput(perf, max(1, round(prompt)), max(1, round(output)))
-    model = catalog.model(dep.model) if isinstance(dep.model, str) else dep.model
-    gpu = catalog.gpu(dep.gpu) if isinstance(dep.gpu, str) else dep.gpu
+        total = math.fsum(w for _, w in classes)
+        prompt = math.fsum(w * mean_tokens(c.prompt_tokens, data.empirical) for c, w in classes)
+        output = math.fsum(w * mean_tokens(c.output_tokens, data.empirical) for c, w in classes)
+        prompt, output = prompt / total, output / total
+    # what a replica serves within the SLO's time per token: what sizing and autoscaling
+    # provision against (the largest batch it holds would serve each token too slowly)
+    slo = scenario.fleet.slo
+    bound = slo.tpot_p99_s if slo.tpot_p99_s is not None else slo.tpot_p50_s
+    point = slo_throughput(perf, max(1, round(prompt)), max(1, round(output)), bound)
+    model = catalog.model_of(dep.model)
+    gpu = catalog.gpu_of(dep.gpu)
     fleet = scenario.fleet
     prefill_replicas = 0
     transfer = 0.0
@@ -265,6 +279,6 @@ def _schedule(
             ]
 
         return ReplicaSchedule([0.0], [size_fleet(plan, expected, probe)])
-    rng = _rng(seed, 0, index)
-    stream = build_requests(scenario, data, plan.horizon_s, rng, deployment=plan.name)
-    return autoscale_schedule(plan, stream)
+    auto = fleet.autoscale or Autoscale()
+    rates = expected_interval_rates(scenario, data, plan.horizon_s, auto.interval_s, plan.name)
+    return autoscale_schedule(plan, rates)

@@ -1,5 +1,13 @@
 """From raw event-loop runs to `DeploymentServing`: latencies, tokens, GPU-hours, utilization,
-and confidence intervals over replications."""
+confidence intervals over replications, what the fleet served, and the verdict.
+
+Offered figures count every request the deployment was sent (its prompt and its output
+length), served figures the requests the fleet completed, at the rate it completed them: when
+a run was overloaded (stopped early, or its queue kept growing while it drained), its
+completions are scaled by window / the time it took, so served figures are the fleet's service
+rate over the simulated time, never more than was offered. GPU time follows the same rule:
+each replica is busy at most the time it is paid for.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +19,16 @@ import numpy as np
 from numpy.typing import NDArray
 
 from infersim.serving.cluster import ClusterRun, ReplicaSchedule
-from infersim.serving.result import ClassServing, DeploymentServing, Interval, Mode, Percentiles
+from infersim.serving.replica import ReplicaStats
+from infersim.serving.result import (
+    ClassServing,
+    DeploymentServing,
+    Interval,
+    Mode,
+    Percentiles,
+)
+from infersim.serving.served import class_volumes, served_factor, served_weight
+from infersim.serving.verdict import judge, queue_grows, slo_met
 from infersim.workload.stream import RequestStream
 
 if TYPE_CHECKING:
@@ -46,26 +63,21 @@ class RunSample:
     cached: NDArray[np.int64]
     output: NDArray[np.int64]
     completed: NDArray[np.bool_]
+    served_weight: NDArray[np.float64]
+    """What each request counts for in the served figures before `served_factor`: 1 when
+    completed; in a run stopped early, the share of its output emitted by the cut-off (in a
+    steady state as much is in flight at a window's start as at its end); else 0."""
     totals: dict[str, float]
     batch_values: NDArray[np.float64]
     batch_weights: NDArray[np.float64]
     kv_values: NDArray[np.float64]
     overloaded: bool
-    load_ratio: float
-    """Arrival rate over the measured service rate (about 1 or less unless overloaded)."""
-
-
-def _slo_met(
-    plan: DeploymentPlan, ttft: NDArray[np.float64], tpot: NDArray[np.float64]
-) -> NDArray[np.bool_]:
-    slo = plan.fleet.slo
-    met = np.isfinite(ttft)
-    if slo.ttft_p99_s is not None:
-        met &= ttft <= slo.ttft_p99_s
-    limit = slo.tpot_p99_s if slo.tpot_p99_s is not None else slo.tpot_p50_s
-    if limit is not None:
-        met &= ~(tpot > limit)  # NaN (single-token outputs) counts as met
-    return met
+    """The fleet could not keep up: the run was stopped early, or its queue kept growing."""
+    served_factor: float
+    """1, or for an overloaded run the window over the time the fleet took (see
+    `serving.served.served_factor`)."""
+    rejected: int
+    """Requests that never fit a replica's KV cache (simulated, not scaled)."""
 
 
 def summarize_run(
@@ -105,23 +117,18 @@ def summarize_run(
         + sum(s.kv_read_token_steps for s in stats) * plan.perf.kv_bytes_per_token
     )
     busy_gpu_s = max(busy_s * gpus, 1e-12)
-    # a window's drain, scaled up with it, must not make the GPUs busier than they were paid
     provisioned_h = _provisioned_s(schedule, run, scale, plan.horizon_s, window_s) * gpus / 3600.0
+    scheduled_h = sum(c * (b - a) for c, a, b in _steps(schedule, plan.horizon_s)) * gpus / 3600.0
     completed = np.isfinite(finish)
+    overloaded = run.overloaded_at_s is not None or queue_grows(arrival, admit)
     totals = {
-        "requests": len(arrival) * scale,
         "completed": float(completed.sum()) * scale,
         "rejected": sum(s.rejected for s in stats) * scale,
         "preemptions": sum(s.preemptions for s in stats) * scale,
         "recomputed_tokens": sum(s.recomputed_tokens for s in stats) * scale,
-        "input_tokens": float(stream.prompt_tokens.sum()) * scale,
-        "cached_input_tokens": float(stream.cached_tokens.sum()) * scale,
-        "output_tokens": float(np.asarray(table.emitted).sum()) * scale,
         "gpu_hours_provisioned": provisioned_h,
-        "gpu_hours_busy": min(busy_s * gpus * scale / 3600.0, provisioned_h),
-        "gpu_hours_scheduled": sum(c * (b - a) for c, a, b in _steps(schedule, plan.horizon_s))
-        * gpus
-        / 3600.0,
+        "gpu_hours_scheduled": scheduled_h,
+        "gpu_hours_busy": scheduled_h * _busy_share(stats, run, schedule, window_s, plan),
         "prefill_share": prefill_s / busy_s if busy_s > 0 else 0.0,
         "mfu": flops / (busy_gpu_s * plan.perf.peak_flops_per_gpu),
         "mbu": moved / (busy_gpu_s * plan.perf.peak_bandwidth_bytes_per_s),
@@ -145,18 +152,49 @@ def summarize_run(
         tpot_s=tpot,
         e2e_s=finish - arrival,
         queue_s=admit - arrival,
-        slo_met=_slo_met(plan, ttft, tpot),
+        slo_met=slo_met(plan.fleet.slo, ttft, tpot),
         prompt=stream.prompt_tokens,
         cached=stream.cached_tokens,
         output=output,
         completed=completed,
+        served_weight=served_weight(run, completed, output),
         totals=totals,
         batch_values=batch_values,
         batch_weights=batch_weights,
         kv_values=kv_values,
-        overloaded=run.overloaded_at_s is not None or _queue_grows(arrival, admit, completed),
-        load_ratio=_load_ratio(arrival, completed, run),
+        overloaded=overloaded,
+        served_factor=served_factor(run, window_s, overloaded),
+        rejected=sum(s.rejected for s in stats),
     )
+
+
+def _busy_share(
+    stats: list[ReplicaStats],
+    run: ClusterRun,
+    schedule: ReplicaSchedule,
+    window_s: float,
+    plan: DeploymentPlan,
+) -> float:
+    """Share of the paid replica-time (over the simulated window) the GPUs computed.
+
+    Each replica counts at most the time it is paid for, because a replica cannot compute
+    more than its wall time: the work it did in the drain after the window (the window's
+    late arrivals) runs, in a steady state, batched together with the next window's early
+    arrivals, which the run began without; past capacity it never gets done at all. A run
+    stopped early for overload counts its busy rate up to the cut-off over the window."""
+    stretch = 1.0
+    if run.overloaded_at_s is not None:
+        stretch = window_s / max(run.overloaded_at_s, 1e-9)
+    if len(schedule.counts) == 1:
+        paid = [window_s] * len(stats)
+    else:  # an autoscaled fleet, simulated whole: replica i is up while the count exceeds i
+        steps = _steps(schedule, plan.horizon_s)
+        paid = [sum(b - a for c, a, b in steps if c > i) for i in range(len(stats))]
+    total = math.fsum(paid)
+    if total <= 0:
+        return 0.0
+    busy = math.fsum(min(s.busy_s * stretch, up) for s, up in zip(stats, paid, strict=True))
+    return busy / total  # <= 1: each term is at most its replica's paid time
 
 
 def _rates(
@@ -195,30 +233,6 @@ def _provisioned_s(
     return schedule.peak * (horizon_s + max(0.0, run.end_s - window_s))
 
 
-def _queue_grows(
-    arrival: NDArray[np.float64], admit: NDArray[np.float64], completed: NDArray[np.bool_]
-) -> bool:
-    """An overload signature: requests arriving late wait far longer than earlier ones."""
-    n = len(arrival)
-    if n < 200:
-        return False
-    wait = np.where(completed, admit - arrival, np.inf)
-    early = float(np.mean(wait[n // 4 : n // 2]))
-    late = float(np.mean(wait[3 * n // 4 :]))
-    return late > 2 * early + 1.0
-
-
-def _load_ratio(
-    arrival: NDArray[np.float64], completed: NDArray[np.bool_], run: ClusterRun
-) -> float:
-    if arrival.size == 0:
-        return 0.0
-    span = max(float(arrival.max()), 1e-9)
-    end = run.overloaded_at_s if run.overloaded_at_s is not None else run.end_s
-    served = completed.sum() / max(end, 1e-9)
-    return float((len(arrival) / span) / served) if served > 0 else math.inf
-
-
 def _steps(schedule: ReplicaSchedule, horizon_s: float) -> list[tuple[int, float, float]]:
     bounds = [*schedule.times_s, horizon_s]
     return [
@@ -248,15 +262,6 @@ def _pool(
     return np.concatenate(parts)
 
 
-def _scaled_sum(samples: list[RunSample], attr: str, picks: list[NDArray[np.bool_]]) -> float:
-    """Mean over replications of a token column summed over a class, scaled up."""
-    total = 0.0
-    for sample, pick in zip(samples, picks, strict=True):
-        mask = pick & sample.completed if attr == "output" else pick
-        total += float(getattr(sample, attr)[mask].sum()) * sample.scale
-    return total / len(samples)
-
-
 def _class_rows(samples: list[RunSample], names: tuple[str, ...]) -> tuple[ClassServing, ...]:
     rows = []
     reps = len(samples)
@@ -265,12 +270,12 @@ def _class_rows(samples: list[RunSample], names: tuple[str, ...]) -> tuple[Class
         if not any(p.any() for p in picks):
             continue
         slo = _pool(samples, "slo_met", picks)
+        volumes = class_volumes(samples, picks)
+        offered, served = volumes.offered, volumes.served
         rows.append(
             ClassServing(
                 name=name,
-                requests=round(
-                    sum(int(p.sum()) * s.scale for s, p in zip(samples, picks, strict=True)) / reps
-                ),
+                requests=round(offered["requests"]),
                 completed=round(
                     sum(
                         int((s.completed & p).sum()) * s.scale
@@ -283,9 +288,14 @@ def _class_rows(samples: list[RunSample], names: tuple[str, ...]) -> tuple[Class
                 e2e_s=Percentiles.of(_pool(samples, "e2e_s", picks)),
                 queue_s=Percentiles.of(_pool(samples, "queue_s", picks)),
                 slo_met_share=float(slo.mean()) if slo.size else None,
-                input_tokens=_scaled_sum(samples, "prompt", picks),
-                cached_input_tokens=_scaled_sum(samples, "cached", picks),
-                output_tokens=_scaled_sum(samples, "output", picks),
+                input_tokens=offered["prompt"],
+                cached_input_tokens=offered["cached"],
+                output_tokens=offered["output"],
+                served_requests=served["requests"],
+                served_input_tokens=served["prompt"],
+                served_cached_input_tokens=served["cached"],
+                served_output_tokens=served["output"],
+                offered_requests=offered["requests"],
             )
         )
     return tuple(rows)
@@ -309,19 +319,22 @@ def merge_samples(
         per_run["gpu_hours_busy"].append(s.totals["gpu_hours_busy"])
         per_run["output_tokens_per_s"].append(s.totals["output_tokens_per_s"])
     intervals = {k: _interval(v) for k, v in per_run.items() if all(math.isfinite(x) for x in v)}
-    offered = mean["requests"] / horizon
+    classes = _class_rows(samples, class_names)
+
+    def total(attr: str) -> float:  # a deployment figure: exactly its classes' sum
+        return math.fsum(getattr(c, attr) for c in classes)
+
+    requests = total("offered_requests")
+    served_requests = total("served_requests")
+    offered_rps = requests / horizon
+    served_rps = served_requests / horizon
     capacity = plan.capacity_rps * max(mean["replicas"], 1e-9)
-    verdict = None
-    if any(s.overloaded for s in samples):
-        ratio = max(float(np.mean([s.load_ratio for s in samples])), offered / capacity)
-        verdict = (
-            f"overloaded: arrival rate {ratio:.1f}x capacity "
-            f"({offered:,.2f} requests/s offered, {offered / ratio:,.2f} served)"
-        )
+    verdict = judge(plan.fleet.slo, samples, offered_rps, served_rps, capacity)
     slo = _pool(samples, "slo_met")
     first = samples[0]
     model = plan.deployment.model
     gpu = plan.deployment.gpu
+    scheduled = mean["gpu_hours_scheduled"]
     return DeploymentServing(
         name=plan.name,
         model=model if isinstance(model, str) else model.id,
@@ -335,14 +348,21 @@ def merge_samples(
         simulated_requests=sum(s.simulated_requests for s in samples),
         events=sum(s.events for s in samples),
         simulated_s=horizon,
-        requests=mean["requests"],
+        requests=requests,
         completed=mean["completed"],
         rejected=mean["rejected"],
         preemptions=mean["preemptions"],
         recomputed_tokens=mean["recomputed_tokens"],
-        input_tokens=mean["input_tokens"],
-        cached_input_tokens=mean["cached_input_tokens"],
-        output_tokens=mean["output_tokens"],
+        input_tokens=total("input_tokens"),
+        cached_input_tokens=total("cached_input_tokens"),
+        output_tokens=total("output_tokens"),
+        served_requests=served_requests,
+        served_input_tokens=total("served_input_tokens"),
+        served_cached_input_tokens=total("served_cached_input_tokens"),
+        served_output_tokens=total("served_output_tokens"),
+        unserved_requests=requests - served_requests,
+        unserved_input_tokens=total("input_tokens") - total("served_input_tokens"),
+        unserved_output_tokens=total("output_tokens") - total("served_output_tokens"),
         ttft_s=Percentiles.of(_pool(samples, "ttft_s")),
         tpot_s=Percentiles.of(_pool(samples, "tpot_s")),
         e2e_s=Percentiles.of(_pool(samples, "e2e_s")),
@@ -356,20 +376,22 @@ def merge_samples(
             np.concatenate([s.kv_values for s in samples]),
             np.concatenate([s.batch_weights for s in samples]),
         ),
-        busy_share=mean["gpu_hours_busy"] / mean["gpu_hours_provisioned"]
-        if mean["gpu_hours_provisioned"] > 0
-        else 0.0,
+        busy_share=mean["gpu_hours_busy"] / scheduled if scheduled > 0 else 0.0,
         mfu=mean["mfu"],
         mbu=mean["mbu"],
         gpu_hours_provisioned=mean["gpu_hours_provisioned"],
-        gpu_hours_scheduled=mean["gpu_hours_scheduled"],
+        gpu_hours_scheduled=scheduled,
         gpu_hours_busy=mean["gpu_hours_busy"],
         prefill_share=mean["prefill_share"],
         input_tokens_per_s=mean["input_tokens_per_s"],
         output_tokens_per_s=mean["output_tokens_per_s"],
         capacity_requests_per_s=plan.capacity_rps,
-        offered_requests_per_s=offered,
-        verdict=verdict,
+        offered_requests_per_s=offered_rps,
+        verdict=verdict.message,
+        verdict_kind=verdict.kind,
+        load_factor=verdict.load_factor,
+        max_batch_sequences=plan.perf.max_batch_sequences,
+        max_batch_sequences_source=plan.perf.max_batch_sequences_source,
         intervals=intervals,
-        classes=_class_rows(samples, class_names),
+        classes=classes,
     )

@@ -6,6 +6,8 @@ under the run's generator, so adding a class does not reshuffle the others' samp
 
 from __future__ import annotations
 
+import itertools
+import math
 import zlib
 from dataclasses import dataclass
 
@@ -16,7 +18,13 @@ from infersim.routing import plan_routes
 from infersim.scenario.deployment import RouterKind
 from infersim.scenario.model import Scenario
 from infersim.scenario.workload import Bursty, Diurnal, Poisson, RequestClass, Trace
-from infersim.workload.arrivals import bursty_times, diurnal_times, poisson_times
+from infersim.workload.arrivals import (
+    SECONDS_PER_HOUR,
+    bursty_times,
+    diurnal_rate_per_s,
+    diurnal_times,
+    poisson_times,
+)
 from infersim.workload.lengths import sample_tokens
 from infersim.workload.trace import ExternalData
 
@@ -68,7 +76,7 @@ def _class_arrivals(
         return diurnal_times(arrival, horizon_s, rng), None, None, None
     assert isinstance(arrival, Trace)
     trace = data.traces[arrival.path]
-    times = (trace.times_s - trace.times_s[0]) * arrival.time_scale
+    times = replay_times_s(arrival, data)
     keep = times < horizon_s
     return (
         times[keep],
@@ -178,19 +186,80 @@ def expected_requests(
     scenario: Scenario, data: ExternalData, horizon_s: float, deployment: str
 ) -> float:
     """How many requests `deployment` should expect over the horizon (before sampling)."""
-    total = 0.0
+    return math.fsum(expected_class_requests(scenario, data, horizon_s, deployment).values())
+
+
+def _served_classes(
+    scenario: Scenario, deployment: str
+) -> list[tuple[str, Poisson | Bursty | Diurnal | Trace, float]]:
+    """(class name, its arrival process, the share of it `deployment` serves), share > 0."""
+    out = []
     for name, cls in scenario.workload.classes.items():
         share = class_share(scenario, name, deployment)
-        arrival = cls.arrival
+        if share > 0:
+            out.append((name, cls.arrival, share))
+    return out
+
+
+def replay_times_s(arrival: Trace, data: ExternalData) -> NDArray[np.float64]:
+    """A trace's arrival times from its first request, time-scaled."""
+    trace = data.traces[arrival.path]
+    times: NDArray[np.float64] = (trace.times_s - trace.times_s[0]) * arrival.time_scale
+    return times
+
+
+def expected_class_requests(
+    scenario: Scenario, data: ExternalData, horizon_s: float, deployment: str
+) -> dict[str, float]:
+    """Per class, the requests `deployment` should expect from it over the horizon."""
+    out: dict[str, float] = {}
+    for name, arrival, share in _served_classes(scenario, deployment):
         if isinstance(arrival, Trace):
-            trace = data.traces[arrival.path]
-            times = (trace.times_s - trace.times_s[0]) * arrival.time_scale
-            total += share * float(np.count_nonzero(times < horizon_s))
+            times = replay_times_s(arrival, data)
+            out[name] = share * float(np.count_nonzero(times < horizon_s))
         elif isinstance(arrival, Diurnal):
-            total += share * arrival.mean_rate_per_s * horizon_s
+            out[name] = share * arrival.mean_rate_per_s * horizon_s
         else:
-            total += share * arrival.rate_per_s * horizon_s
-    return total
+            out[name] = share * arrival.rate_per_s * horizon_s
+    return out
+
+
+def expected_interval_rates(
+    scenario: Scenario, data: ExternalData, horizon_s: float, interval_s: float, deployment: str
+) -> list[float]:
+    """Requests per second `deployment` should expect in each interval of the horizon, from
+    the arrival models themselves (no draw): steady rates, a diurnal profile averaged over the
+    interval, a trace's own counts. What an autoscaler following the demand sees."""
+    count = max(1, math.ceil(horizon_s / interval_s))
+    edges = np.minimum(np.arange(count + 1) * interval_s, horizon_s)
+    widths = np.diff(edges)
+    rates = np.zeros(count, dtype=np.float64)
+    for _, arrival, share in _served_classes(scenario, deployment):
+        if isinstance(arrival, Trace):
+            times = replay_times_s(arrival, data)
+            counts, _ = np.histogram(times[times < horizon_s], bins=edges)
+            rates += share * counts / np.where(widths > 0, widths, 1.0)
+        elif isinstance(arrival, Diurnal):
+            rates += share * np.asarray(
+                [_diurnal_mean(arrival, a, b) for a, b in itertools.pairwise(edges)]
+            )
+        else:
+            rates += share * arrival.rate_per_s
+    return [float(r) for r in rates]
+
+
+def _diurnal_mean(arrival: Diurnal, start_s: float, end_s: float) -> float:
+    """The profile's mean rate over [start_s, end_s) (it is constant within each hour)."""
+    if end_s <= start_s:
+        return 0.0
+    bounds = (
+        np.arange(math.floor(start_s / SECONDS_PER_HOUR), math.ceil(end_s / SECONDS_PER_HOUR) + 1)
+        * SECONDS_PER_HOUR
+    )
+    bounds = np.clip(bounds, start_s, end_s)
+    spans = np.diff(bounds)
+    rates = diurnal_rate_per_s(arrival, bounds[:-1])
+    return float(np.sum(rates * spans) / (end_s - start_s))
 
 
 def _deployment_indices(

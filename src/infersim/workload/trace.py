@@ -25,6 +25,8 @@ from infersim.yamlio import read_text_file
 
 REQUIRED = ("timestamp_s", "prompt_tokens", "output_tokens")
 MAX_ROWS = 20_000_000
+#: The most tokens one row may give (the scenario's bound on token counts).
+MAX_TOKENS = 10_000_000
 
 
 @dataclass(frozen=True)
@@ -68,16 +70,26 @@ def _rows(path: Path, fmt: str) -> list[tuple[int, dict[str, Any]]]:
 
 
 def _int(path: Path, line: int, row: dict[str, Any], key: str, minimum: int) -> int:
+    got = row.get(key)
     try:
+        if isinstance(got, bool):  # JSON true is not a token count
+            raise TypeError
         value = float(row[key])
     except (KeyError, TypeError, ValueError):
-        got = row.get(key)
         raise ConfigError(
             [Problem(str(path), line, key, f"expected a number >= {minimum}, got {got!r}")]
         ) from None
-    if not value.is_integer() or value < minimum or value > 10_000_000:
+    if not value.is_integer() or value < minimum:
         raise ConfigError(
             [Problem(str(path), line, key, f"expected an integer >= {minimum}, got {value:g}")]
+        )
+    if value > MAX_TOKENS:
+        raise ConfigError(
+            [
+                Problem(
+                    str(path), line, key, f"expected at most {MAX_TOKENS:,} tokens, got {value:g}"
+                )
+            ]
         )
     return int(value)
 
@@ -92,6 +104,8 @@ def read_trace(path: Path, fmt: str | None) -> TraceData:
     times, prompts, outputs, cached, classes = [], [], [], [], []
     for line, row in rows:
         try:
+            if isinstance(row.get("timestamp_s"), bool):
+                raise TypeError
             t = float(row["timestamp_s"])
         except (KeyError, TypeError, ValueError):
             got = row.get("timestamp_s")

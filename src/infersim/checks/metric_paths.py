@@ -1,0 +1,199 @@
+"""Which metric paths a scenario's run will have, known before it runs: for `expect:`.
+
+A run's metrics are the numbers of its JSON (`infersim.checks.metrics`), produced by the
+report layer from the run's results, so no run-free list of them exists. What a run's JSON
+holds is fixed by two things, though: the report's keys (the vocabularies below, which follow
+`infersim.report.economics` and `infersim.report.serving`) and the scenario's names (its
+deployments, classes, populations, plans, API products, contracts and months). `skeleton`
+builds a run JSON of that shape with every number 0, and `unknown_metrics` resolves each
+expectation on it with the same resolver `infersim check` uses, aliases included, so that a
+typo fails `validate` and `run` before anything is simulated.
+
+Two sections depend on results, not names: `routing` (present when the scenario routes) and
+`levers` (self-hosting vs API breakevens). Below them nothing is checked here; `infersim
+check` still checks every path on the run itself. A test runs scenarios and checks that every
+metric and alias of the real JSON passes here: a key added to the report must be added to
+these vocabularies.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from infersim.checks.metrics import MetricError, resolve
+from infersim.scenario.deployment import SelfHosted
+from infersim.scenario.model import Scenario
+from infersim.scenario.references import reached_deployments
+
+STATS = ("p50", "p90", "p99", "mean")
+INTERVAL = ("mean", "low", "high")
+MARGIN_ROW = (
+    "users", "active_users", "requests", "capped_requests", "unserved_requests",
+    "unserved_tokens", "revenue_foregone_usd", "input_tokens", "cached_input_tokens",
+    "output_tokens", "revenue_usd", "gpu_cost_usd", "api_cost_usd", "overhead_usd", "cost_usd",
+    "gross_margin_usd", "gross_margin_pct", "cost_usd_per_mtok", "price_usd_per_mtok",
+)  # fmt: skip
+USER_ROW = (
+    "users", "active_users", "price_usd_per_month", "margin_p10_usd", "margin_p50_usd",
+    "margin_p90_usd", "margin_p99_usd", "margin_mean_usd", "top_decile_margin_mean_usd",
+    "share_losing_money", "breakeven_requests_per_user_per_month",
+)  # fmt: skip
+PNL = (
+    "revenue_usd", "serving_cost_usd", "gpu_cost_usd", "api_cost_usd", "serving_overhead_usd",
+    "gross_margin_usd", "gross_margin_pct", "operating_cost_total_usd", "operating_margin_usd",
+    "operating_margin_pct", "spent_per_revenue_usd", "unserved_requests", "unserved_share",
+    "unserved_tokens", "revenue_foregone_usd",
+)  # fmt: skip
+MONTH_ROW = (
+    "revenue_usd", "serving_cost_usd", "gross_margin_usd", "gross_margin_pct", "gpu_cost_usd",
+    "unserved_share", "operating_margin_usd", "cumulative_cash_usd",
+)  # fmt: skip
+PROJECTION = (
+    "months", "operating_margin_positive_from_month", "months_with_operating_loss",
+    "cumulative_losses_usd", "cumulative_cash_usd",
+)  # fmt: skip
+FLEET_COSTS = (
+    "usd_per_gpu_hour", "gpu_hours_per_month", "busy_share", "busy_gpu_hours_per_month",
+    "fleet_usd_per_month", "usd_per_mtok_input", "usd_per_mtok_output",
+)  # fmt: skip
+SERVED = (
+    "served_requests", "served_input_tokens", "served_cached_input_tokens",
+    "served_output_tokens",
+)  # fmt: skip
+DEPLOYMENT_SERVING = (
+    "gpus_per_replica", "replicas", "peak_replicas", "simulated_requests", "events",
+    "load_factor", "max_batch_sequences", "requests", "completed", "rejected", "preemptions",
+    "recomputed_tokens", "input_tokens", "cached_input_tokens", "output_tokens", *SERVED,
+    "unserved_requests", "unserved_input_tokens", "unserved_output_tokens",
+    "offered_requests_per_s", "capacity_requests_per_s_per_replica", "input_tokens_per_s",
+    "output_tokens_per_s", "slo_met_share", "busy_share", "mfu", "mbu", "gpu_hours_provisioned",
+    "gpu_hours_scheduled", "gpu_hours_busy", "prefill_share", "output_tokens_per_gpu_hour",
+)  # fmt: skip
+#: Text that is null when there is nothing to say (a null is a metric without a value).
+DEPLOYMENT_NULLABLE = ("verdict",)
+DEPLOYMENT_PERCENTILES = ("ttft_s", "tpot_s", "e2e_s", "queue_s", "batch_size", "kv_occupancy")
+INTERVALS = ("ttft_p99_s", "tpot_p50_s", "e2e_p50_s", "output_tokens_per_s", "gpu_hours_busy")
+CLASS_SERVING = (
+    "requests", "completed", "slo_met_share", "input_tokens", "cached_input_tokens",
+    "output_tokens", *SERVED,
+)  # fmt: skip
+CLASS_PERCENTILES = ("ttft_s", "tpot_s", "e2e_s", "queue_s")
+#: Sections whose contents follow the run's results: only their presence is checked.
+OPEN_SECTIONS = ("routing", "levers")
+
+
+def _zeros(keys: Iterable[str]) -> dict[str, Any]:
+    return dict.fromkeys(keys, 0.0)
+
+
+def _margins(scenario: Scenario) -> dict[str, Any]:
+    """A margin row per segment the economics may name (`economics.segments`)."""
+    sold = {product.deployment: key for key, product in scenario.pricing.api.items()}
+    rows: dict[str, str | None] = {}  # segment -> product
+    kinds: dict[str, str] = {}
+    for name, pop in scenario.workload.users.items():
+        rows[name] = pop.plan
+        kinds[name] = "free" if pop.plan == "free" else "plan"
+    for name, cls in scenario.workload.classes.items():
+        reached = reached_deployments(scenario, cls.deployment)
+        for deployment in reached:
+            segment = name if len(reached) == 1 else f"{name}@{deployment}"
+            rows[segment] = sold.get(deployment)
+            kinds[segment] = "api"
+    for name in scenario.pricing.contracts:
+        rows[name] = name
+        kinds[name] = "contract"
+    for segment, kind in list(kinds.items()):  # a name two segments share gets its kind
+        rows[f"{kind}:{segment}"] = rows[segment]
+    for name, dep in scenario.deployments.items():
+        if isinstance(dep, SelfHosted):
+            rows[f"idle fleet: {name}"] = None
+    rows["serving overhead"] = None
+    rows["total"] = None
+    return {
+        segment: {**_zeros(MARGIN_ROW), "product": product} for segment, product in rows.items()
+    }
+
+
+def _served(scenario: Scenario, deployment: str) -> dict[str, Any]:
+    classes = [
+        name
+        for name, cls in scenario.workload.classes.items()
+        if deployment in reached_deployments(scenario, cls.deployment)
+    ]
+    return {
+        **_zeros(DEPLOYMENT_SERVING),
+        **dict.fromkeys(DEPLOYMENT_NULLABLE),
+        **{key: _zeros(STATS) for key in DEPLOYMENT_PERCENTILES},
+        "intervals_95": {key: _zeros(INTERVAL) for key in INTERVALS},
+        "classes": {name: _class_served() for name in classes},
+    }
+
+
+def _class_served() -> dict[str, Any]:
+    return {**_zeros(CLASS_SERVING), **{key: _zeros(STATS) for key in CLASS_PERCENTILES}}
+
+
+def skeleton(scenario: Scenario) -> dict[str, Any]:
+    """A run JSON of the shape the scenario's run will have, every number 0."""
+    hosted = [name for name, dep in scenario.deployments.items() if isinstance(dep, SelfHosted)]
+    operating = _zeros(scenario.costs.operating_usd_per_month)
+    return {
+        "margins": _margins(scenario),
+        "users": {name: _zeros(USER_ROW) for name in scenario.workload.users},
+        "pnl": {**_zeros(PNL), "operating_costs_usd": operating},
+        "months": [
+            {"month": month, **_zeros(MONTH_ROW)} for month in range(1, scenario.horizon.months + 1)
+        ],
+        "projection": _zeros(PROJECTION),
+        "costs": {name: _zeros(FLEET_COSTS) for name in hosted},
+        "serving": {
+            "seed": 0.0,
+            "simulated_s": 0.0,
+            "deployments": {name: _served(scenario, name) for name in hosted},
+        },
+    }
+
+
+def _open(scenario: Scenario, parts: list[str]) -> str | None:
+    """For a path into a section the scenario alone does not shape: None when it may exist,
+    else why it cannot."""
+    if parts[0] == "routing" and scenario.routing is None:
+        return "the scenario has no routing, so its run has no routing section"
+    return None
+
+
+def _derived_class(scenario: Scenario, shape: dict[str, Any], parts: list[str]) -> None:
+    """User populations are served as classes the run names after them ('users...'): give
+    the shape the one the path asks for."""
+    if len(parts) < 5 or parts[:2] != ["serving", "deployments"] or parts[3] != "classes":
+        return
+    served = shape["serving"]["deployments"].get(parts[2])
+    if served is None or not scenario.workload.users or not parts[4].startswith("users"):
+        return
+    served["classes"].setdefault(parts[4], _class_served())
+
+
+def unknown_metric(
+    scenario: Scenario, metric: str, shape: dict[str, Any] | None = None
+) -> str | None:
+    """Why the scenario's run cannot have `metric` (None: it may). `shape`: its `skeleton`."""
+    parts = metric.split(".")
+    if parts[0] in OPEN_SECTIONS and all(parts):
+        why = _open(scenario, parts)
+        return None if why is None else f"metric '{metric}': {why}"
+    shape = skeleton(scenario) if shape is None else shape
+    _derived_class(scenario, shape, parts)
+    try:
+        resolve(shape, metric)
+    except MetricError as exc:
+        return str(exc)
+    return None
+
+
+def unknown_metrics(scenario: Scenario) -> list[tuple[int, str]]:
+    """(index, why) of each expectation whose metric the scenario's run cannot have."""
+    shape = skeleton(scenario) if scenario.expect else None
+    found = [(i, unknown_metric(scenario, e.metric, shape)) for i, e in enumerate(scenario.expect)]
+    return [(index, why) for index, why in found if why is not None]
