@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from infersim.catalog.load import Catalog, load_builtin
 from infersim.economics.api_prices import product_prices
 from infersim.pipeline.run import RunResult, run_loaded, run_scenario
+from infersim.report.economics import economics_tables
 from infersim.scenario.load import load_scenario
 from infersim.scenario.model import Scenario
 from infersim.workload.trace import load_external_data
@@ -269,3 +270,15 @@ def test_generated_scenarios_conserve(
     assert_per_token_revenue_bounded(result)
     bill = replicas * 730.0 * usd_per_gpu_hour
     assert result.first_month.pnl.gpu_cost_usd == pytest.approx(bill, rel=1e-12)
+
+
+def test_unserved_demand_is_shown_where_it_happened() -> None:
+    overloaded = run(edit(SMALL, "workload.classes.chat.arrival.rate_per_s", 400.0))
+    (margins, *_) = economics_tables(overloaded, "small")
+    assert "unserved" in margins.columns
+    chat = next(cells for cells in margins.rows if cells[0] == "chat")
+    assert str(chat[margins.columns.index("unserved")]).endswith("%)")
+    assert any("could not serve" in line for line in overloaded.capacity_warnings())
+    calm = run(SMALL)
+    assert "unserved" not in economics_tables(calm, "small")[0].columns
+    assert calm.capacity_warnings() == []

@@ -1,13 +1,14 @@
 """One demand model: a month's traffic, all of it, as arrival streams per deployment.
 
-Request classes arrive as their arrival processes say (`mean_rate_per_s` is the one
-definition of their mean rate). A user population says how many users there are and how much
-each uses in a month, not when: its month (the users drawn for the economics, the plan's cap
-and what happens past it, routed as the economics routes it: `population_segment`) becomes one
-Poisson class per self-hosted deployment that serves it, at that month's average rate, with
-the population's prompt and output lengths and cached prefix share. The engine serves all of
-it on the same fleet as the request classes, and the economics books exactly what it served.
-Deployments bought from an API need no simulation: they serve what they are sent.
+Request classes arrive as their arrival processes say (`workload.arrivals.mean_rate_per_s`
+is the one definition of their mean rate). A user population says how many users there are
+and how much each uses in a month, not when: its month (the users drawn for the economics,
+the plan's cap and what happens past it, routed as the economics routes it:
+`population_segment`) becomes one Poisson class per self-hosted deployment that serves it, at
+that month's average rate, with the population's prompt and output lengths and cached prefix
+share. The engine serves all of it on the same fleet as the request classes, and the
+economics books exactly what it served. Deployments bought from an API need no simulation:
+they serve what they are sent.
 """
 
 from __future__ import annotations
@@ -24,8 +25,7 @@ from infersim.economics.users import PopulationSample
 from infersim.errors import InfersimError
 from infersim.scenario.deployment import SelfHosted
 from infersim.scenario.model import Scenario
-from infersim.scenario.workload import Bursty, Diurnal, Fixed, Poisson, RequestClass, Trace
-from infersim.workload.trace import ExternalData
+from infersim.scenario.workload import Fixed, Poisson, RequestClass
 
 SECONDS_PER_MONTH = 730.0 * 3600.0
 #: The highest arrival rate a scenario may state (the schema's bound on `rate_per_s`).
@@ -35,20 +35,6 @@ PREFIX = "users:"
 
 class DemandError(InfersimError):
     """A population whose traffic cannot be simulated (e.g. beyond the highest rate)."""
-
-
-def mean_rate_per_s(arrival: Poisson | Bursty | Diurnal | Trace, data: ExternalData) -> float:
-    """The mean arrival rate of any arrival process, requests per second: the stated rate, a
-    diurnal profile's mean, or a trace's requests over its span (time-scaled)."""
-    if isinstance(arrival, Trace):
-        trace = data.traces[arrival.path]
-        if len(trace.times_s) == 0:
-            return 0.0
-        span = max(float(trace.times_s[-1] - trace.times_s[0]) * arrival.time_scale, 1.0)
-        return len(trace.times_s) / span
-    if isinstance(arrival, Diurnal):
-        return float(arrival.mean_rate_per_s)
-    return float(arrival.rate_per_s)
 
 
 @dataclass(frozen=True)

@@ -33,10 +33,11 @@ from infersim.economics import (
 )
 from infersim.economics.attribution import Usage
 from infersim.economics.segments import Served
-from infersim.pipeline.demand import SECONDS_PER_MONTH, PopulationTraffic, mean_rate_per_s
+from infersim.pipeline.demand import SECONDS_PER_MONTH, PopulationTraffic
 from infersim.scenario.deployment import ApiModel, SelfHosted
 from infersim.scenario.model import Scenario
 from infersim.serving.result import ClassServing, ServingResult
+from infersim.workload.arrivals import mean_rate_per_s
 from infersim.workload.lengths import mean_tokens, share_of_tokens_above
 from infersim.workload.stream import class_share
 from infersim.workload.trace import ExternalData

@@ -202,16 +202,24 @@ MARGIN_COLUMNS = [
 ]  # fmt: skip
 
 
+def _unserved_cell(row: MarginRow) -> str:
+    """Requests the fleets could not serve, and their share of what was asked."""
+    asked = row.requests + row.unserved_requests
+    share = row.unserved_requests / asked if asked > 0 else 0.0
+    return f"{row.unserved_requests:,.0f} ({share:.1%})"
+
+
 def economics_tables(result: RunResult, label: str) -> list[DataTable]:
     first = result.first_month
-    tables = [
-        DataTable(
-            f"{label}: margins, month 1",
-            MARGIN_COLUMNS,
-            [_margin_cells(row) for row in first.table.rows],
-            footer=_margin_cells(first.table.total),
-        )
-    ]
+    margin_rows = [_margin_cells(row) for row in first.table.rows]
+    footer = _margin_cells(first.table.total)
+    columns = list(MARGIN_COLUMNS)
+    if first.table.total.unserved_requests > 0:  # the fleets fell short: say where
+        columns.insert(4, "unserved")
+        for cells, row in zip(margin_rows, first.table.rows, strict=True):
+            cells.insert(4, _unserved_cell(row))
+        footer.insert(4, _unserved_cell(first.table.total))
+    tables = [DataTable(f"{label}: margins, month 1", columns, margin_rows, footer=footer)]
     if first.distributions:
         tables.append(
             DataTable(

@@ -8,7 +8,8 @@ import math
 import numpy as np
 from numpy.typing import NDArray
 
-from infersim.scenario.workload import Bursty, Diurnal, Poisson
+from infersim.scenario.workload import Bursty, Diurnal, Poisson, Trace
+from infersim.workload.trace import ExternalData
 
 SECONDS_PER_HOUR = 3600.0
 
@@ -63,3 +64,17 @@ def diurnal_times(
     keep = rng.random(len(candidates)) * peak < diurnal_rate_per_s(process, candidates)
     kept: NDArray[np.float64] = candidates[keep]
     return kept
+
+
+def mean_rate_per_s(arrival: Poisson | Bursty | Diurnal | Trace, data: ExternalData) -> float:
+    """The mean arrival rate of any arrival process, requests per second: the stated rate, a
+    diurnal profile's mean, or a trace's requests over its span (time-scaled)."""
+    if isinstance(arrival, Trace):
+        trace = data.traces[arrival.path]
+        if len(trace.times_s) == 0:
+            return 0.0
+        span = max(float(trace.times_s[-1] - trace.times_s[0]) * arrival.time_scale, 1.0)
+        return len(trace.times_s) / span
+    if isinstance(arrival, Diurnal):
+        return float(arrival.mean_rate_per_s)
+    return float(arrival.rate_per_s)

@@ -23,6 +23,7 @@ from infersim.workload.arrivals import (
     bursty_times,
     diurnal_rate_per_s,
     diurnal_times,
+    mean_rate_per_s,
     poisson_times,
 )
 from infersim.workload.lengths import sample_tokens
@@ -217,10 +218,8 @@ def expected_class_requests(
         if isinstance(arrival, Trace):
             times = replay_times_s(arrival, data)
             out[name] = share * float(np.count_nonzero(times < horizon_s))
-        elif isinstance(arrival, Diurnal):
-            out[name] = share * arrival.mean_rate_per_s * horizon_s
         else:
-            out[name] = share * arrival.rate_per_s * horizon_s
+            out[name] = share * mean_rate_per_s(arrival, data) * horizon_s
     return out
 
 
