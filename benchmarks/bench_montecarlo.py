@@ -3,8 +3,10 @@
 The scenario is configs/claims/s5-subscription-heavy-tail.yaml (1,000,000 subscribers, 24
 months) with two uncertain inputs added: the H200's rental price, a 90% range of $3.5-5.5 an
 hour (public-figures.md, early 2026), and the growth of usage per subscriber, 4-12% a month.
-Both are economic inputs, so every sample re-prices one serving simulation per worker; the
-time goes into drawing and pricing 1M subscribers for each month of each sample.
+The first month is the same traffic in every sample: it is simulated once (by the parent, which
+sends the result to its workers), and the samples re-price it; each later month of a sample
+serves its own grown traffic, so a 24-month sample runs 23 serving simulations of its own. The
+rest of the time goes into drawing and pricing 1M subscribers for each month of each sample.
 
 Runs the samples serially, then with `--jobs` local processes (2 by default), checks that both
 give identical results, and prints the wall times and the speedup (target: >= 1.8x on 2 cores).

@@ -106,6 +106,19 @@ def test_jobs_run_in_parallel_give_the_same_baseline(
     assert (project / "again.json").read_text(encoding="utf-8") == recorded
 
 
+def test_jobs_stream_a_line_per_scenario_and_keep_the_report(
+    runner: CliRunner, project: Path
+) -> None:
+    args = ("check", "scenarios", "--all-variants", "--compare-to", "b.json")
+    serial, parallel = invoke(runner, *args), invoke(runner, *args, "-j", "2")
+    assert serial[0] == parallel[0] == 0, parallel[2]
+    assert serial[1] == parallel[1]
+    for _, _, err in (serial, parallel):
+        lines = [line for line in err.splitlines() if ": ran in " in line]
+        assert sorted(line.split(": ")[0] for line in lines) == [SCENARIO, f"{SCENARIO}#h200"]
+        assert sorted(line.rsplit(" ", 1)[1] for line in lines) == ["(1/2)", "(2/2)"]
+
+
 # infersim check -------------------------------------------------------------------------------
 
 

@@ -12,7 +12,13 @@ from hypothesis import strategies as st
 
 from infersim.catalog.load import Catalog
 from infersim.economics import MarginRow, MarginTable, evaluate_month
-from infersim.economics.margins import RowKind, quantiles_with_atom, top_share_mean
+from infersim.economics.margins import (
+    HISTOGRAM_BINS,
+    RowKind,
+    quantiles_with_atom,
+    top_share_mean,
+    user_margin_distribution,
+)
 from infersim.economics.pnl import pnl_from_total
 
 
@@ -138,3 +144,32 @@ def test_pnl_of_a_scenario_with_operating_costs() -> None:
     assert pnl.operating_margin_usd == -20_000
     assert pnl.spent_per_revenue_usd == pytest.approx(1.2)
     assert result.table.row("acme").kind == "contract"
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 10, 201, 50_000])
+@pytest.mark.parametrize("ties", [False, True])
+def test_distribution_figures_equal_their_sorted_definitions(n: int, ties: bool) -> None:
+    """One partition and an unsorted histogram give the figures a sort gives: the histogram's
+    first edge is np.quantile's 0.5th percentile (or 0), its counts np.histogram's with the
+    edges given; the percentiles are order statistics."""
+    rng = np.random.default_rng(n)
+    requests = rng.lognormal(4.0, 1.3, n)
+    margins = 20.0 - np.minimum(requests, 300.0) * 0.2
+    if ties:
+        margins = np.round(margins)  # values on the bins' edges, repeated values
+    inactive, weight = float(n // 4 + 1), 1.0
+    d = user_margin_distribution(
+        "s", "p", margins, requests, weight, n + inactive, float(n), 20.0, None
+    )
+    low = float(np.quantile(margins, 0.005))
+    low = min(low, 0.0) if margins.min() < 0 else low
+    high = max(20.0, float(margins.max()))
+    high = high if high > low else low + 1.0
+    edges = np.linspace(low, high, HISTOGRAM_BINS + 1)
+    counts = np.histogram(np.clip(margins, low, high), bins=edges)[0].astype(np.float64)
+    counts[min(int(np.searchsorted(edges, 20.0, side="right")) - 1, HISTOGRAM_BINS - 1)] += inactive
+    assert d.histogram_edges_usd == tuple(edges.tolist())
+    assert d.histogram_users == tuple(counts.tolist())
+    expected = quantiles_with_atom(margins, weight, 20.0, inactive, (0.1, 0.5, 0.9, 0.99))
+    assert [d.p10_usd, d.p50_usd, d.p90_usd, d.p99_usd] == expected
+    assert d.share_losing_money == np.count_nonzero(margins < 0) / (n + inactive)

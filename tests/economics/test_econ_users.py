@@ -128,3 +128,31 @@ def test_zero_users_draw_nothing() -> None:
     assert sample.requests.size == 0
     assert sample.weight == 0.0
     assert sample.total_requests == 0.0
+
+
+@pytest.mark.parametrize(
+    "dist",
+    [
+        _dist(dist="lognormal", median=150.0, p99=4000.0),
+        _dist(dist="pareto", alpha=1.5, minimum=2.0),
+    ],
+)
+def test_kept_draws_equal_fresh_ones_and_move_the_generator_on(dist: UsageDist) -> None:
+    """Drawn again from the same state (the next month, the next sample): the same users as a
+    generator of numpy's would give, and the generator left where drawing leaves it."""
+    params = usage_params(dist)
+    for factor in (1.0, 1.08**5):
+        fresh = np.random.default_rng(11)
+        if isinstance(params, LognormalUsage):
+            expected = fresh.lognormal(params.mu, params.sigma, size=5000)
+        else:
+            expected = (fresh.pareto(params.alpha, size=5000) + 1.0) * params.minimum
+        if factor != 1.0:
+            expected *= factor
+        for _ in range(2):  # drawn, then kept
+            rng = np.random.default_rng(11)
+            draws = sample_requests_per_user(dist, 5000, rng, factor)
+            np.testing.assert_array_equal(draws, expected)
+            assert draws.flags.writeable
+            assert rng.bit_generator.state == fresh.bit_generator.state
+            draws *= 2.0  # the caller's copy: the kept draws stay as they were

@@ -1,15 +1,19 @@
 """Run an analysis's points: serially, on local processes, or on an existing Dask cluster.
 
 - `jobs` 1 (the default): in this process, in order;
-- `jobs` N > 1 (0: one per CPU): a pool of N local processes (spawned, not forked: a parent
-  with a progress-bar thread must not fork);
+- `jobs` N > 1 (0: one per CPU): N local processes: this one, running chunks in a thread,
+  and N - 1 spawned ones (spawned, not forked: a parent with a progress-bar thread must not
+  fork);
 - `executor` 'dask' with `scheduler` ADDRESS: tasks on that cluster (the optional
   `distributed` package, `pip install 'infersim[dask]'`). Workers need infersim installed and
   the scenario's files (traces, catalog directories) at the same paths.
 
 Points travel in chunks: the shared context (the scenario document, a few KB) and each
 point's paths and values. A worker rebuilds the catalog and keeps its serving simulations
-across the chunks of an analysis (`runs.WorkerState`). Each point runs with its scenario's
+across the chunks of an analysis (`runs.WorkerState`). Before sending any chunk, the parent
+simulates the first point's first month (while local workers start) and sends its serving
+results with every chunk: points that share it (Monte Carlo samples whose first month serves
+the same traffic) are not simulated again on each worker. Each point runs with its scenario's
 seed, so the results, returned in the points' order, are the same whatever the executor, the
 number of jobs or the chunking.
 """
@@ -20,6 +24,8 @@ import importlib
 import math
 import multiprocessing
 import os
+import queue
+import threading
 import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -33,17 +39,22 @@ from infersim.analysis.runs import (
     Metrics,
     Point,
     RunContext,
+    ServingEntries,
     WorkerState,
+    prepare,
     run_chunk,
 )
 
 ExecutorKind = Literal["local", "dask"]
 Progress = Callable[[str, float], None]
 
-#: Chunks per worker: enough to balance the load and move the progress bar.
-CHUNKS_PER_WORKER = 4
+#: Chunks per worker: enough to balance the load (points can differ in cost: a Monte Carlo
+#: sample may simulate every month) and move the progress bar.
+CHUNKS_PER_WORKER = 16
 MAX_CHUNK_POINTS = 32
 DASK_CONNECT_TIMEOUT_S = 20
+#: How often the parent looks at the chunks it runs itself while waiting for its workers.
+POLL_S = 0.05
 
 
 @dataclass(frozen=True)
@@ -131,11 +142,13 @@ def run_points(
     context = context if context.scope else replace(context, scope=uuid.uuid4().hex)
     tally = _Tally(len(points), unit, progress)
     workers = execution.workers()
+    state = state or WorkerState()
     if execution.executor == "dask":
-        return _run_dask(context, points, execution, tally)
+        serving = state.first_month_serving(context, points[0])
+        return _run_dask(context, points, execution, tally, serving)
     if workers == 1 or len(points) == 1:
-        return _run_serial(context, points, state or WorkerState(), tally)
-    return _run_local(context, points, workers, tally)
+        return _run_serial(context, points, state, tally)
+    return _run_local(context, points, workers, tally, state)
 
 
 def _run_serial(
@@ -151,27 +164,94 @@ def _run_serial(
     return out
 
 
+class _Dispenser:
+    """Hands out the chunks' indices in order, to whichever process is free first."""
+
+    def __init__(self, count: int) -> None:
+        self.count, self.next, self.stopped = count, 0, False
+        self.lock = threading.Lock()
+
+    def take(self) -> int | None:
+        with self.lock:
+            if self.stopped or self.next >= self.count:
+                return None
+            self.next += 1
+            return self.next - 1
+
+    def stop(self) -> None:
+        with self.lock:
+            self.stopped = True
+
+
+def _run_here(
+    state: WorkerState,
+    chunks: Sequence[Chunk],
+    dispenser: _Dispenser,
+    done: queue.SimpleQueue[tuple[int, ChunkResult | BaseException]],
+) -> None:
+    """This process's share: chunks in turn until none is left or one fails."""
+    while (index := dispenser.take()) is not None:
+        try:
+            result: ChunkResult | BaseException = state.run_chunk(chunks[index])
+        except BaseException as exc:  # handed to the main thread, which raises it
+            result = exc
+        done.put((index, result))
+        if not isinstance(result, ChunkResult) or result.failure is not None:
+            return
+
+
 def _run_local(
-    context: RunContext, points: Sequence[Point], workers: int, tally: _Tally
+    context: RunContext,
+    points: Sequence[Point],
+    workers: int,
+    tally: _Tally,
+    state: WorkerState,
 ) -> list[Metrics]:
-    chunks = [Chunk(context, c) for c in chunk_points(points, workers)]
-    results: list[ChunkResult | None] = [None] * len(chunks)
+    """`workers` processes: this one (in a thread, with the serial run's caches) and
+    `workers` - 1 spawned ones, each taking the next chunk when free. The spawned ones start
+    while this one simulates the first month's serving, which every chunk then carries."""
+    parts = chunk_points(points, workers)
+    results: list[ChunkResult | None] = [None] * len(parts)
     spawn = multiprocessing.get_context("spawn")
-    pool = ProcessPoolExecutor(max_workers=min(workers, len(chunks)), mp_context=spawn)
+    processes = max(1, min(workers - 1, len(parts) - 1))
+    pool = ProcessPoolExecutor(max_workers=processes, mp_context=spawn)
+    dispenser = _Dispenser(len(parts))
+    done: queue.SimpleQueue[tuple[int, ChunkResult | BaseException]] = queue.SimpleQueue()
+
+    def finish(index: int, result: ChunkResult | BaseException) -> None:
+        if isinstance(result, BaseException):
+            raise result
+        if result.failure is not None:
+            raise result.failure.error()
+        results[index] = result
+        tally.add(len(parts[index]))
+
     try:
-        pending: dict[Future[ChunkResult], int] = {
-            pool.submit(run_chunk, chunk): index for index, chunk in enumerate(chunks)
-        }
-        while pending:
-            finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+        for _ in range(processes):  # the workers start (import, catalog) while ...
+            pool.submit(prepare, context)
+        serving = state.first_month_serving(context, points[0])  # ... this simulates
+        chunks = [Chunk(context, c, serving) for c in parts]
+        here = threading.Thread(
+            target=_run_here, args=(state, chunks, dispenser, done), daemon=True
+        )
+        here.start()
+        pending: dict[Future[ChunkResult], int] = {}
+        left = len(chunks)
+        while left:
+            while len(pending) < processes and (index := dispenser.take()) is not None:
+                pending[pool.submit(run_chunk, chunks[index])] = index
+            if not pending:  # the last chunks are this process's
+                finish(*done.get())
+                left -= 1
+            finished, _ = wait(pending, timeout=POLL_S, return_when=FIRST_COMPLETED)
             for future in finished:
-                index = pending.pop(future)
-                result = future.result()
-                if result.failure is not None:
-                    raise result.failure.error()
-                results[index] = result
-                tally.add(len(chunks[index].points))
+                finish(pending.pop(future), future.result())
+                left -= 1
+            while not done.empty():
+                finish(*done.get())
+                left -= 1
     except BaseException:
+        dispenser.stop()  # a chunk this process's thread is running ends on its own
         pool.shutdown(wait=False, cancel_futures=True)
         raise
     pool.shutdown(wait=True)
@@ -179,7 +259,11 @@ def _run_local(
 
 
 def _run_dask(
-    context: RunContext, points: Sequence[Point], execution: Execution, tally: _Tally
+    context: RunContext,
+    points: Sequence[Point],
+    execution: Execution,
+    tally: _Tally,
+    serving: ServingEntries = (),
 ) -> list[Metrics]:
     distributed = _distributed()
     try:
@@ -193,7 +277,7 @@ def _run_dask(
     try:
         threads = sum(client.nthreads().values()) or 1
         workers = execution.jobs if execution.jobs > 1 else threads
-        chunks = [Chunk(context, c) for c in chunk_points(points, workers)]
+        chunks = [Chunk(context, c, serving) for c in chunk_points(points, workers)]
         futures = client.map(run_chunk, chunks, pure=False)
         index = {future.key: i for i, future in enumerate(futures)}
         results: list[ChunkResult | None] = [None] * len(chunks)

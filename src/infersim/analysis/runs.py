@@ -3,8 +3,10 @@
 What travels to a worker is small: a `RunContext` (the composed scenario document, where its
 files are, the catalog directories) and `Point`s (paths and values). A worker rebuilds the
 catalog and reads external data itself, once per analysis (`scope`), and keeps the serving
-simulations it ran: points that differ only in economic inputs (prices, users, GPU $/hour)
-re-price one simulation instead of simulating again (`infersim.pipeline.run`).
+simulations it ran: points whose months serve the same traffic (e.g. differing only in prices
+or GPU $/hour) re-price one simulation instead of simulating again (`infersim.pipeline.run`).
+A chunk may also bring serving results the parent already has (`Chunk.serving`, a few KB
+each: summaries, not per-request tables), so that no worker simulates them again.
 
 Every point runs with the seed its scenario says, whatever the worker or the order: results do
 not depend on how points are spread over workers.
@@ -23,7 +25,7 @@ from infersim.analysis.overrides import with_assignments
 from infersim.catalog.load import Catalog, load_builtin, load_dirs
 from infersim.checks.metrics import flatten, resolve
 from infersim.errors import ConfigError, InfersimError, PathKey, Problem
-from infersim.pipeline.run import run_loaded
+from infersim.pipeline.run import run_loaded, run_scenario
 from infersim.report.document import run_outputs
 from infersim.scenario.compose import Document, apply_variant
 from infersim.scenario.load import LoadedScenario, load_document_or_default, validate_document
@@ -34,8 +36,10 @@ from infersim.workload.trace import ExternalData, load_external_data
 
 Metrics = dict[str, float | None]
 
-#: Serving simulations kept per analysis and worker (each holds per-request tables).
-SERVING_CACHE_ENTRIES = 8
+#: Serving simulations kept per analysis and worker, least recently used dropped first. A
+#: result holds summaries (a few KB); enough for every month of a 5-year horizon plus the
+#: first month shared by the samples of a Monte Carlo analysis.
+SERVING_CACHE_ENTRIES = 64
 #: Analyses whose caches a long-lived worker (a Dask worker) keeps.
 SCOPES_KEPT = 2
 
@@ -74,10 +78,15 @@ class PointFailure:
         return ConfigError(self.problems) if self.problems else InfersimError(self.message)
 
 
+ServingEntries = tuple[tuple[str, ServingResult], ...]
+
+
 @dataclass(frozen=True)
 class Chunk:
     context: RunContext
     points: tuple[Point, ...]
+    serving: ServingEntries = ()
+    """Serving results by cache key (`pipeline.run`) that the parent already simulated."""
 
 
 @dataclass(frozen=True)
@@ -125,11 +134,16 @@ def data_files(loaded: LoadedScenario) -> tuple[str, ...]:
 
 
 class BoundedCache(OrderedDict[str, ServingResult]):
-    """A dict that forgets its oldest entries beyond `limit`."""
+    """A dict that forgets its least recently used entries beyond `limit`."""
 
     def __init__(self, limit: int) -> None:
         super().__init__()
         self.limit = limit
+
+    def __getitem__(self, key: str) -> ServingResult:
+        value = super().__getitem__(key)
+        self.move_to_end(key)
+        return value
 
     def __setitem__(self, key: str, value: ServingResult) -> None:
         super().__setitem__(key, value)
@@ -184,8 +198,28 @@ class WorkerState:
         result = run_loaded(loaded, scope.external_data(loaded), None, scope.serving)
         return pick(run_outputs(result), context.metrics)
 
+    def first_month_serving(self, context: RunContext, point: Point) -> ServingEntries:
+        """Simulate the serving of the point's first month (the economics of that month
+        only), and return every serving result this analysis's cache then holds: what the
+        parent sends its workers. Empty when the point does not run (its chunk will say why)."""
+        scope = self.scope(context)
+        try:
+            loaded = self.load(context, point)
+            horizon = loaded.scenario.horizon.model_copy(update={"months": 1})
+            scenario = loaded.scenario.model_copy(update={"horizon": horizon})
+            data = scope.external_data(loaded)
+            run_scenario(scenario, loaded.catalog, data, serving_cache=scope.serving)
+        except InfersimError:
+            return ()
+        return tuple(scope.serving.items())
+
     def run_chunk(self, chunk: Chunk) -> ChunkResult:
         """Run the points in order; stop at the first that fails, and say why."""
+        if chunk.serving:
+            cache = self.scope(chunk.context).serving
+            for key, serving in chunk.serving:
+                if key not in cache:
+                    cache[key] = serving
         done: list[Metrics] = []
         for point in chunk.points:
             try:
@@ -198,6 +232,11 @@ class WorkerState:
 
 
 _PROCESS_STATE = WorkerState()
+
+
+def prepare(context: RunContext) -> None:
+    """A worker process's first task: build the analysis's catalog before chunks arrive."""
+    _PROCESS_STATE.scope(context)
 
 
 def run_chunk(chunk: Chunk) -> ChunkResult:

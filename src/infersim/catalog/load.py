@@ -7,6 +7,7 @@ list of entries. Entries are validated by the strict models of `infersim.catalog
 from __future__ import annotations
 
 import difflib
+import functools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
@@ -127,8 +128,10 @@ def _load_kind_text(text: str, source: str, kind: str) -> list[Any]:
     return entries
 
 
+@functools.cache
 def load_builtin() -> Catalog:
-    """The catalog shipped inside the package."""
+    """The catalog shipped inside the package (parsed once a process: a `Catalog` is
+    immutable, and `merged` returns a new one)."""
     root = resources.files("infersim.catalog") / "data"
     parts: dict[str, list[Any]] = {}
     for kind in KINDS:

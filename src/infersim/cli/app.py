@@ -1,28 +1,105 @@
-"""The `infersim` command line: one module per command, composed here."""
+"""The `infersim` command line: one module per command, composed here.
+
+Commands are registered by name and imported on first use (`LazyCommands`): importing all of
+them pulls in the simulation, analysis and report stacks (~100 modules, ~0.7 CPU-s), which
+`infersim --version` or `infersim validate` should not pay. Only the command that runs is
+imported; `infersim --help` imports them all to list their help, as before.
+"""
 
 from __future__ import annotations
 
+import importlib
 import sys
+from collections.abc import Iterator, MutableMapping
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+from typer.core import TyperGroup
 
 from infersim import __version__
-from infersim.cli import baseline as baseline_cmd
-from infersim.cli import breakeven as breakeven_cmd
-from infersim.cli import catalog, compare, perf, run, schema, validate
-from infersim.cli import check as check_cmd
-from infersim.cli import diff as diff_cmd
-from infersim.cli import sensitivity as sensitivity_cmd
-from infersim.cli import sweep as sweep_cmd
 from infersim.cli.common import GlobalOptions, stderr_console
 
 #: click's UsageError, which Typer may vendor: the public BadParameter's base class.
 USAGE_ERROR: type[Exception] = typer.BadParameter.__bases__[0]
 
+#: Command name -> (module, attribute): a command function, or a Typer app for a group.
+#: The order is the order of `infersim --help`.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "run": ("infersim.cli.run", "run"),
+    "compare": ("infersim.cli.compare", "compare"),
+    "validate": ("infersim.cli.validate", "validate"),
+    "schema": ("infersim.cli.schema", "schema"),
+    "perf": ("infersim.cli.perf", "perf"),
+    "check": ("infersim.cli.check", "check"),
+    "baseline": ("infersim.cli.baseline", "baseline"),
+    "diff": ("infersim.cli.diff", "diff"),
+    "sweep": ("infersim.cli.sweep", "sweep"),
+    "sensitivity": ("infersim.cli.sensitivity", "sensitivity"),
+    "breakeven": ("infersim.cli.breakeven", "breakeven"),
+    "catalog": ("infersim.cli.catalog", "catalog_app"),
+}
+
+Command = Any  # typer's (possibly vendored) click Command
+
+
+def load_command(name: str) -> Command:
+    """Import the module of command `name` and build its click command exactly as registering
+    it on the root app would (`app.command` / `app.add_typer`), in a throwaway group."""
+    module, attribute = COMMANDS[name]
+    target = getattr(importlib.import_module(module), attribute)
+    holder = typer.Typer(add_completion=False)
+    holder.callback()(_no_options)
+    if isinstance(target, typer.Typer):
+        holder.add_typer(target, name=name)
+    else:
+        holder.command(name)(target)
+    group = typer.main.get_command(holder)
+    assert isinstance(group, TyperGroup)
+    return group.commands[name]
+
+
+def _no_options() -> None:
+    """The throwaway group's callback (a group needs one to hold a single command)."""
+
+
+class LazyCommandMap(MutableMapping[str, Command]):
+    """The root group's commands: every name of `COMMANDS` is listed (help, typo
+    suggestions); a command's module is imported when the command is first looked up."""
+
+    def __init__(self, loaded: MutableMapping[str, Command]) -> None:
+        self._loaded: dict[str, Command] = dict(loaded)
+
+    def __getitem__(self, name: str) -> Command:
+        if name not in self._loaded and name in COMMANDS:
+            self._loaded[name] = load_command(name)
+        return self._loaded[name]
+
+    def __setitem__(self, name: str, command: Command) -> None:
+        self._loaded[name] = command
+
+    def __delitem__(self, name: str) -> None:
+        del self._loaded[name]
+
+    def __iter__(self) -> Iterator[str]:
+        yield from COMMANDS
+        yield from (name for name in self._loaded if name not in COMMANDS)
+
+    def __len__(self) -> int:
+        return len(COMMANDS.keys() | self._loaded.keys())
+
+
+class LazyCommands(TyperGroup):
+    """Typer's group, with the commands of `COMMANDS` imported on first use."""
+
+    def __init__(self, **attrs: Any) -> None:
+        super().__init__(**attrs)
+        self.commands = LazyCommandMap(self.commands)
+
+
 app = typer.Typer(
     name="infersim",
+    cls=LazyCommands,
     help="Simulate what LLM inference really costs, and what it earns.",
     no_args_is_help=True,
     add_completion=False,
@@ -53,20 +130,6 @@ def main_options(
     """infersim: from GPU physics to tokens to GPU-hours to margins."""
     del version
     ctx.obj = GlobalOptions(debug=debug, quiet=quiet, catalog_dirs=list(catalog_dirs or []))
-
-
-app.command("run")(run.run)
-app.command("compare")(compare.compare)
-app.command("validate")(validate.validate)
-app.command("schema")(schema.schema)
-app.command("perf")(perf.perf)
-app.command("check")(check_cmd.check)
-app.command("baseline")(baseline_cmd.baseline)
-app.command("diff")(diff_cmd.diff)
-app.command("sweep")(sweep_cmd.sweep)
-app.command("sensitivity")(sensitivity_cmd.sensitivity)
-app.command("breakeven")(breakeven_cmd.breakeven)
-app.add_typer(catalog.catalog_app, name="catalog")
 
 
 def main() -> None:

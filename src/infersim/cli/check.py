@@ -13,7 +13,7 @@ import os
 import sys
 import time
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Annotated, Any
@@ -226,32 +226,52 @@ def run_in_worker(path: str | None, variant: str | None, catalog_dirs: list[str]
 def run_all(
     ctx: typer.Context, items: Sequence[Target], loaded: Sequence[LoadedScenario], jobs: int
 ) -> list[dict[str, Any]]:
-    """Every target's run JSON, in order; in `jobs` worker processes when more than one."""
+    """Every target's run JSON, in order; in `jobs` worker processes when more than one.
+
+    Each scenario's line goes to stderr as soon as it has run (in the order they finish);
+    with several workers, errors are raised in the targets' order once all have finished.
+    """
     workers = min(jobs, len(items))
+    total = len(items)
     if workers <= 1:
         runs = []
-        for target, scenario in zip(items, loaded, strict=True):
+        for done, (target, scenario) in enumerate(zip(items, loaded, strict=True), start=1):
             start = time.perf_counter()
             runs.append(run_json(scenario, simulate_run(ctx, scenario)))
-            info(ctx, f"{target.key}: ran in {time.perf_counter() - start:.1f} s")
+            info(ctx, ran_line(target, time.perf_counter() - start, done, total))
         return runs
     dirs = [str(d) for d in global_options(ctx).catalog_dirs]
     spawn = multiprocessing.get_context("spawn")  # no fork of a threaded parent
+    results: dict[int, WorkerResult] = {}
     with ProcessPoolExecutor(max_workers=workers, mp_context=spawn) as pool:
-        futures = [
-            pool.submit(run_in_worker, None if t.path is None else str(t.path), t.variant, dirs)
-            for t in items
-        ]
-        results = [future.result() for future in futures]
+        futures = {
+            pool.submit(
+                run_in_worker, None if t.path is None else str(t.path), t.variant, dirs
+            ): index
+            for index, t in enumerate(items)
+        }
+        for future in as_completed(futures):
+            index = futures[future]
+            results[index] = future.result()
+            target, (status, _, seconds) = items[index], results[index]
+            if status == "ok":
+                info(ctx, ran_line(target, seconds, len(results), total))
+            else:
+                info(ctx, f"{target.key}: failed ({len(results)}/{total})")
     runs = []
-    for target, (status, payload, seconds) in zip(items, results, strict=True):
+    for index in range(total):
+        status, payload, _ = results[index]
         if status == "config":
             raise ConfigError(payload)
         if status == "error":
             raise InfersimError(payload)
         runs.append(payload)
-        info(ctx, f"{target.key}: ran in {seconds:.1f} s")
     return runs
+
+
+def ran_line(target: Target, seconds: float, done: int, total: int) -> str:
+    """The progress line of a scenario that has run: `KEY: ran in 12.3 s (2/5)`."""
+    return f"{target.key}: ran in {seconds:.1f} s ({done}/{total})"
 
 
 # Baseline files -------------------------------------------------------------------------------

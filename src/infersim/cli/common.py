@@ -16,14 +16,16 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
 
-from infersim.catalog.load import Catalog, load_builtin, load_dirs
 from infersim.errors import ConfigError, InfersimError, UsageError
 from infersim.report.tables import DataTable, render_csv, render_json, render_markdown, render_rich
+
+if TYPE_CHECKING:
+    from infersim.catalog.load import Catalog
 
 __all__ = ["DataTable", "render_json"]
 
@@ -82,6 +84,10 @@ class GlobalOptions:
     catalog_dirs: list[Path] = field(default_factory=list)
 
     def catalog(self) -> Catalog:
+        # imported here: the catalog's models pull in pydantic schemas and numpy, which the
+        # root options (`infersim --version`) should not pay for
+        from infersim.catalog.load import load_builtin, load_dirs
+
         base = load_builtin()
         return load_dirs(base, self.catalog_dirs) if self.catalog_dirs else base
 
@@ -166,7 +172,11 @@ def emit(
 def progress_reporter(
     ctx: typer.Context, description: str
 ) -> Iterator[Callable[[str, float], None] | None]:
-    """A transient Rich progress bar on stderr (a terminal only, and not with --quiet)."""
+    """A transient Rich progress bar on stderr (a terminal only, and not with --quiet).
+
+    The bar pulses (no percentage) until a stage reports a fraction above zero, and never
+    moves back: a later stage restarting at 0 (the next month's serving) only changes the text.
+    """
     console = stderr_console()
     if global_options(ctx).quiet or not console.is_terminal:
         yield None
@@ -177,10 +187,17 @@ def progress_reporter(
         TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
         console=console, transient=True,
     ) as bar:  # fmt: skip
-        task = bar.add_task(description, total=1.0)
+        task = bar.add_task(description, total=None)
+        shown = 0.0
 
         def report(stage: str, done: float) -> None:
-            bar.update(task, completed=done, description=f"{description}: {stage}")
+            nonlocal shown
+            text = f"{description}: {stage}"
+            if done > shown:
+                shown = done
+                bar.update(task, total=1.0, completed=done, description=text)
+            else:
+                bar.update(task, description=text)
 
         yield report
 

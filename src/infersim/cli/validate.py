@@ -19,6 +19,7 @@ from infersim.cli.common import (
     info,
     render_json,
 )
+from infersim.errors import ConfigError
 from infersim.scenario.load import validate_file
 
 
@@ -31,10 +32,14 @@ def validate(
     """Check scenario files as `run` would: schema, references, deployments, data files and
     expect: metrics, in every variant. Exit 0 when valid, 2 when not."""
     options = global_options(ctx)
+    try:  # parsed once for all files and variants, not once each
+        catalog, catalog_dirs = options.catalog(), []
+    except ConfigError:  # each file reports the catalog's problems, as it always did
+        catalog, catalog_dirs = None, options.catalog_dirs
     report: list[dict[str, object]] = []
     failed = 0
     for path in files:
-        checked = validate_file(path, catalog_dirs=options.catalog_dirs)
+        checked = validate_file(path, catalog=catalog, catalog_dirs=catalog_dirs)
         problems, variants = checked.problems, checked.variants
         failed += bool(problems)
         report.append(

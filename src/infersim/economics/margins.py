@@ -149,37 +149,68 @@ class UserMarginDistribution:
 
 
 HISTOGRAM_BINS = 40
+#: The histogram's first edge: this quantile of the margins (linear interpolation), or 0.
+HISTOGRAM_LOW_QUANTILE = 0.005
+
+
+def _linear_quantile_indices(n: int, q: float) -> tuple[int, int, float]:
+    """The order statistics (and weight) of numpy's default (linear) quantile q of n values."""
+    virtual = (n - 1) * q
+    below = min(max(math.floor(virtual), 0), n - 1)
+    return below, min(below + 1, n - 1), virtual - below
+
+
+def _lerp(a: float, b: float, t: float) -> float:
+    """numpy's interpolation between order statistics (so the figures equal np.quantile's)."""
+    diff = b - a
+    return b - diff * (1 - t) if t >= 0.5 else a + diff * t
 
 
 def margin_histogram(
-    margins: np.ndarray, weight: float, price: float, inactive: float
+    margins: np.ndarray,
+    weight: float,
+    price: float,
+    inactive: float,
+    low_quantile: float | None = None,
 ) -> tuple[tuple[float, ...], tuple[float, ...]]:
     """Per-user margins binned from their 0.5th percentile (or below 0) up to the price; the
-    long tail of heavy users is gathered in the first bin."""
+    long tail of heavy users is gathered in the first bin.
+
+    The bins are equal, so each margin's bin is computed, without sorting (numpy's
+    uniform-bin histogram: the same counts as with the edges given). `low_quantile`: the
+    margins' 0.5th percentile when the caller has it (`user_margin_distribution` takes it
+    from the partition it makes for the percentiles)."""
     if margins.size == 0 and inactive <= 0:
         return (), ()
-    low = float(np.quantile(margins, 0.005)) if margins.size else price - 1.0
-    low = min(low, 0.0) if margins.size and margins.min() < 0 else low
-    high = max(price, float(margins.max()) if margins.size else price)
+    if margins.size:
+        low = (
+            float(np.quantile(margins, HISTOGRAM_LOW_QUANTILE))
+            if low_quantile is None
+            else low_quantile
+        )
+        smallest, largest = float(margins.min()), float(margins.max())
+        low = min(low, 0.0) if smallest < 0 else low
+        high = max(price, largest)
+    else:
+        low, high = price - 1.0, price
     if high <= low:
         high = low + 1.0
     edges = np.linspace(low, high, HISTOGRAM_BINS + 1)
-    counts, _ = np.histogram(np.clip(margins, low, high), bins=edges)
+    counts, _ = np.histogram(np.clip(margins, low, high), bins=HISTOGRAM_BINS, range=(low, high))
     users = counts.astype(np.float64) * weight
     users[min(int(np.searchsorted(edges, price, side="right")) - 1, HISTOGRAM_BINS - 1)] += inactive
     return tuple(float(e) for e in edges), tuple(float(u) for u in users)
 
 
-def quantiles_with_atom(
-    values: np.ndarray, weight: float, atom: float, atom_mass: float, qs: Sequence[float]
-) -> list[float | None]:
-    """Lower quantiles of n values of equal weight plus a point mass at `atom`, in O(n)."""
-    n = values.size
+def _atom_picks(
+    n: int, weight: float, below: int, atom_mass: float, qs: Sequence[float]
+) -> list[int] | None:
+    """Per quantile, the index of its order statistic among the values, or -1 for the atom;
+    None when there is no mass at all."""
     total = n * weight + atom_mass
     if total <= 0:
-        return [None for _ in qs]
-    below = int(np.count_nonzero(values < atom)) if n else 0
-    picks: list[int] = []  # an order statistic's index, or -1 for the atom
+        return None
+    picks: list[int] = []
     for q in qs:
         target = q * total
         if n and target <= below * weight:
@@ -188,6 +219,18 @@ def quantiles_with_atom(
             picks.append(-1)
         else:
             picks.append(min(math.ceil((target - atom_mass) / weight) - 1, n - 1))
+    return picks
+
+
+def quantiles_with_atom(
+    values: np.ndarray, weight: float, atom: float, atom_mass: float, qs: Sequence[float]
+) -> list[float | None]:
+    """Lower quantiles of n values of equal weight plus a point mass at `atom`, in O(n)."""
+    n = values.size
+    below = int(np.count_nonzero(values < atom)) if n else 0
+    picks = _atom_picks(n, weight, below, atom_mass, qs)
+    if picks is None:
+        return [None for _ in qs]
     indices = sorted({p for p in picks if p >= 0})
     ordered = np.partition(values, indices) if indices else values
     return [float(ordered[p]) if p >= 0 else float(atom) for p in picks]
@@ -227,17 +270,27 @@ def user_margin_distribution(
 ) -> UserMarginDistribution:
     """Summarise per-user margins of the drawn active users (each `weight` real users)."""
     inactive = max(users - active_users, 0.0)
-    total = margins.size * weight + inactive
-    p10, p50, p90, p99 = quantiles_with_atom(
-        margins, weight, price_usd_per_month, inactive, (0.1, 0.5, 0.9, 0.99)
-    )
+    n = margins.size
+    total = n * weight + inactive
+    below = int(np.count_nonzero(margins < price_usd_per_month)) if n else 0
+    picks = _atom_picks(n, weight, below, inactive, (0.1, 0.5, 0.9, 0.99))
+    # One partition gives the percentiles and the histogram's first edge (a sort's figures).
+    low_a, low_b, low_t = _linear_quantile_indices(n, HISTOGRAM_LOW_QUANTILE) if n else (0, 0, 0.0)
+    wanted = {low_a, low_b, *(p for p in picks or () if p >= 0)} if n else set()
+    ordered = np.partition(margins, sorted(wanted)) if wanted else margins
+    p10 = p50 = p90 = p99 = None
+    if picks is not None:
+        p10, p50, p90, p99 = (
+            float(ordered[p]) if p >= 0 else float(price_usd_per_month) for p in picks
+        )
+    low = _lerp(float(ordered[low_a]), float(ordered[low_b]), low_t) if n else None
     mean = losing = None
     if total > 0:
         mean = (weight * float(margins.sum()) + inactive * price_usd_per_month) / total
         negative = float(np.count_nonzero(margins < 0)) * weight
         losing = negative / total  # inactive subscribers pay and cost nothing
     top = top_share_mean(margins, requests, weight, price_usd_per_month, inactive)
-    edges, counts = margin_histogram(margins, weight, price_usd_per_month, inactive)
+    edges, counts = margin_histogram(margins, weight, price_usd_per_month, inactive, low)
     return UserMarginDistribution(
         segment=segment,
         plan=plan,

@@ -91,7 +91,7 @@ class CapSplit:
 
 def split_at_cap(requests: np.ndarray, cap_requests: float) -> CapSplit:
     if not math.isfinite(cap_requests):
-        return CapSplit(requests, np.zeros_like(requests))
+        return CapSplit(requests, np.zeros(requests.shape))  # calloc'd: no pass over memory
     within = np.minimum(requests, cap_requests)
     return CapSplit(within, requests - within)
 

@@ -19,7 +19,11 @@ Usage growth: in month m (0 = the first) every user's requests are multiplied by
 from __future__ import annotations
 
 import math
+import threading
+from collections import OrderedDict
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -94,20 +98,48 @@ def usage_params(dist: UsageDist) -> UsageParams:
     return ParetoUsage(dist.alpha, dist.mean * (dist.alpha - 1) / dist.alpha)
 
 
+#: Draws kept by `sample_requests_per_user` (8 MB each at a million users).
+DRAWS_KEPT = 4
+_DRAWS: OrderedDict[tuple[object, ...], tuple[np.ndarray, Mapping[str, Any]]] = OrderedDict()
+"""Memo of recent draws: (generator state, distribution, count) -> (draws, state after)."""
+_DRAWS_LOCK = threading.Lock()  # Dask workers run tasks in threads
+
+
+def _draw(params: UsageParams, n_users: int, rng: np.random.Generator) -> np.ndarray:
+    if isinstance(params, LognormalUsage):
+        return rng.lognormal(params.mu, params.sigma, size=n_users)
+    # numpy's pareto is Lomax (support from 0): shift by one and scale
+    draws = rng.pareto(params.alpha, size=n_users)
+    draws += 1.0
+    draws *= params.minimum
+    return draws
+
+
 def sample_requests_per_user(
     dist: UsageDist, n_users: int, rng: np.random.Generator, growth_factor: float = 1.0
 ) -> np.ndarray:
-    """Requests per month of `n_users` independent users (float64), times growth_factor."""
+    """Requests per month of `n_users` independent users (float64), times growth_factor.
+
+    The same generator state, distribution and count give the same draws: every month of a
+    run, and every Monte Carlo sample, draws the same users (common random numbers), so the
+    last few draws are kept and the generator is moved on as if it had drawn them again."""
     params = usage_params(dist)
-    if isinstance(params, LognormalUsage):
-        draws = rng.lognormal(params.mu, params.sigma, size=n_users)
-    else:  # numpy's pareto is Lomax (support from 0): shift by one and scale
-        draws = rng.pareto(params.alpha, size=n_users)
-        draws += 1.0
-        draws *= params.minimum
-    if growth_factor != 1.0:
-        draws *= growth_factor
-    return draws
+    key = (repr(rng.bit_generator.state), params, n_users)
+    with _DRAWS_LOCK:
+        kept = _DRAWS.get(key)
+        if kept is not None:
+            _DRAWS.move_to_end(key)
+    if kept is None:
+        base = _draw(params, n_users, rng)
+        base.flags.writeable = False
+        with _DRAWS_LOCK:
+            _DRAWS[key] = (base, rng.bit_generator.state)
+            while len(_DRAWS) > DRAWS_KEPT:
+                _DRAWS.popitem(last=False)
+    else:
+        base, after = kept
+        rng.bit_generator.state = after
+    return base * growth_factor if growth_factor != 1.0 else base.copy()
 
 
 def growth_factor(usage_growth_per_month: float, month: int) -> float:

@@ -26,7 +26,11 @@ from numpy.typing import ArrayLike
 
 from infersim.perf.efficiency import Efficiency
 from infersim.perf.memory import SequenceCapSource
-from infersim.perf.roofline import Bound, FloatArray, Parts, Roofline
+from infersim.perf.roofline import Bound, DecodeTerms, FloatArray, Parts, Roofline
+
+#: Decode segments up to this many steps are timed with scalar arithmetic, longer ones with
+#: numpy (its fixed cost per call, ~20 us, is that of some 150 scalar steps).
+SCALAR_SEGMENT_STEPS = 128
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,6 +194,85 @@ class PerfModel:
             if self.draft_prefills:
                 parts.append(draft.parts(prefill_tokens, prefill_context_tokens, 0, 0, 1))
         return parts
+
+
+class DecodeTimer:
+    """The cumulative times of decode-only segments on one deployment.
+
+    A segment is `steps` iterations of the same `seqs` sequences whose contexts add up to
+    `ctx0 + growth * k` at step k. `cumulative_s` equals, bit for bit,
+    `np.cumsum(perf.iteration_times_s(0, 0, seqs, ctx))`: short segments run the same
+    floating-point operations one step at a time (the per-call cost of numpy dominates
+    there), long ones call numpy. The constants of each batch size are kept.
+    """
+
+    def __init__(self, perf: PerfModel) -> None:
+        self.perf = perf
+        self._terms: dict[int, tuple[DecodeTerms, DecodeTerms | None]] = {}
+
+    def cumulative_s(self, seqs: int, ctx0: float, growth: float, steps: int) -> list[float]:
+        if steps > SCALAR_SEGMENT_STEPS:
+            return self.vector_s(seqs, ctx0, growth, steps)
+        return self.scalar_s(seqs, ctx0, growth, steps)
+
+    def vector_s(self, seqs: int, ctx0: float, growth: float, steps: int) -> list[float]:
+        ctx = ctx0 + growth * np.arange(steps, dtype=np.float64)
+        cumulative: list[float] = np.cumsum(
+            self.perf.iteration_times_s(0.0, 0.0, seqs, ctx)
+        ).tolist()
+        return cumulative
+
+    def scalar_s(self, seqs: int, ctx0: float, growth: float, steps: int) -> list[float]:
+        terms = self._terms.get(seqs)
+        if terms is None:
+            perf = self.perf
+            draft = perf.draft
+            terms = (
+                perf.target.decode_terms(seqs, perf.verify_tokens),
+                draft.decode_terms(seqs, 1.0) if draft is not None else None,
+            )
+            self._terms[seqs] = terms
+        t, d = terms
+        lin, att, kv, tok, state, comm, fixed = (
+            t.linear_s,
+            t.attention_s_per_token,
+            t.kv_s_per_token,
+            t.tokens,
+            t.state_s,
+            t.comm_s,
+            t.fixed_s,
+        )
+        out: list[float] = []
+        total = 0.0
+        if d is None:
+            for k in range(steps):
+                x = ctx0 + growth * k
+                c = att * x
+                m = kv * (x + tok) + state
+                total += ((lin + (c if c > m else m)) + comm) + fixed
+                out.append(total)
+            return out
+        draft_steps = float(self.perf.draft_steps)
+        d_lin, d_att, d_kv, d_tok, d_state, d_comm, d_fixed = (
+            d.linear_s,
+            d.attention_s_per_token,
+            d.kv_s_per_token,
+            d.tokens,
+            d.state_s,
+            d.comm_s,
+            d.fixed_s,
+        )
+        for k in range(steps):
+            x = ctx0 + growth * k
+            c = att * x
+            m = kv * (x + tok) + state
+            target_s = ((lin + (c if c > m else m)) + comm) + fixed
+            c = d_att * x
+            m = d_kv * (x + d_tok) + d_state
+            draft_s = ((d_lin + (c if c > m else m)) + d_comm) + d_fixed
+            total += target_s + draft_steps * draft_s
+            out.append(total)
+        return out
 
 
 def combine(parts: list[Parts], target_every: int = 0) -> IterationBreakdown:

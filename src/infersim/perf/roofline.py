@@ -57,6 +57,19 @@ class Parts:
 
 
 @dataclass(frozen=True, slots=True)
+class DecodeTerms:
+    """`Roofline.decode_terms`: one decode batch's step time as a function of its context."""
+
+    linear_s: float
+    attention_s_per_token: float
+    kv_s_per_token: float
+    tokens: float
+    state_s: float
+    comm_s: float
+    fixed_s: float
+
+
+@dataclass(frozen=True, slots=True)
 class Roofline:
     """Per-GPU seconds per unit of work, for one model on one replica."""
 
@@ -150,6 +163,26 @@ class Roofline:
         )
         result: FloatArray = np.where(tokens > 0, total, 0.0)
         return result
+
+    def decode_terms(self, seqs: float, verify: float) -> DecodeTerms:
+        """The constants of `times_s` for decode-only iterations of `seqs` sequences, so that a
+        step of context `ctx` takes, bit for bit as `times_s` computes it,
+        ((linear + max(attention * ctx, kv * (ctx + tokens) + state)) + comm) + fixed."""
+        decode = float(seqs) * verify
+        tokens = 0.0 + decode
+        linear_c = self.linear_s_per_token * tokens + self.head_s_per_token * decode
+        # np.power, as times_s takes it: its float64 loop may round unlike libm's pow
+        miss = float(np.power(self.expert_miss, np.float64(tokens)))
+        linear_m = self.weights_s + self.experts_s * (1.0 - miss)
+        return DecodeTerms(
+            linear_s=linear_c if linear_c > linear_m else linear_m,
+            attention_s_per_token=self.attn_decode_s_per_pair * verify,
+            kv_s_per_token=self.kv_s_per_token,
+            tokens=tokens,
+            state_s=self.state_s_per_seq * float(seqs),
+            comm_s=self.comm_s_per_token * tokens,
+            fixed_s=self.comm_fixed_s + self.overhead_s,
+        )
 
     def parts(
         self, prefill: float, prefill_ctx: float, seqs: float, decode_ctx: float, verify: float

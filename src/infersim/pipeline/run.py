@@ -127,7 +127,8 @@ def run_scenario(
         served_scenario = with_classes(
             current, {name: item.request_class for name, item in traffic.items()}
         )
-        serving = _serve(served_scenario, catalog, data, seed, progress, cache, month > 0)
+        stage = _month_progress(progress, month, scenario.horizon.months)
+        serving = _serve(served_scenario, catalog, data, seed, stage, cache, month > 0)
         ledger = build_ledger(served_scenario, catalog, serving, data, traffic)
         if first is None:
             first = (serving, ledger, traffic)
@@ -137,6 +138,8 @@ def run_scenario(
                 samples=samples, served=ledger.served(),
             )
         )  # fmt: skip
+        if stage is not None:
+            stage("priced", 1.0)
     assert first is not None
     served, booked, added = first
     return RunResult(
@@ -148,6 +151,19 @@ def run_scenario(
         routing=routing_report(scenario, booked, served, catalog),
         breakevens=tuple(run_breakevens(scenario, booked, served, catalog)),
     )
+
+
+def _month_progress(progress: Progress | None, month: int, months: int) -> Progress | None:
+    """Month m's stages reported as the run's share done: (m + stage's fraction) / months."""
+    if progress is None:
+        return None
+    outer = progress
+
+    def report(stage: str, fraction: float) -> None:
+        label = f"month {month + 1}/{months}: {stage}" if months > 1 else stage
+        outer(label, (month + fraction) / months)
+
+    return report
 
 
 def _serve(

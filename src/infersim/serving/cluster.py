@@ -13,6 +13,7 @@ import heapq
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -20,6 +21,8 @@ from numpy.typing import NDArray
 from infersim.perf import PerfModel
 from infersim.serving.replica import Replica, RequestTable
 
+#: Requests between two progress reports of a run (a multiple of 1,024).
+PROGRESS_EVERY = 16_384
 #: Backlog (requests waiting, per replica) past which a run is declared overloaded.
 OVERLOAD_BACKLOG_PER_REPLICA = 20_000
 
@@ -96,15 +99,20 @@ def run_cluster(
     horizon_s: float,
     prefill_replicas: int = 0,
     kv_transfer_s_per_token: float = 0.0,
+    progress: Callable[[float], None] | None = None,
 ) -> ClusterRun:
     """Simulate the requests on the replicas until all finish (or overload).
 
     With `prefill_replicas` > 0 the fleet is disaggregated: that many replicas only prefill,
     and each prefilled request's KV cache moves to a decode replica, taking
-    `kv_transfer_s_per_token` per token of context, before it decodes there.
+    `kv_transfer_s_per_token` per token of context, before it decodes there. `progress`, if
+    given, hears the share of the requests that have arrived, every `PROGRESS_EVERY` of them.
     """
     table = RequestTable(
-        arrival_s.tolist(), prompt_tokens.tolist(), output_tokens.tolist(), cached_tokens.tolist()
+        _view(arrival_s, np.float64),
+        _view(prompt_tokens, np.int64),
+        _view(output_tokens, np.int64),
+        _view(cached_tokens, np.int64),
     )
     roles = ["prefill"] * prefill_replicas + ["decode" if prefill_replicas else "mixed"] * (
         schedule.peak - prefill_replicas
@@ -121,21 +129,25 @@ def run_cluster(
     change_times = [*schedule.times_s[1:], math.inf]
     change_pointer = 0
     active = schedule.count_at(0.0)
+    pool = replicas[:prefill_replicas] if prefill_replicas else replicas[:active]
     limit = OVERLOAD_BACKLOG_PER_REPLICA * schedule.peak
     overloaded_at: float | None = None
     now = 0.0
+    inf = math.inf
+    heappush, heappop = heapq.heappush, heapq.heappop
     while True:
-        t_arrival = times[next_index] if next_index < n_requests else math.inf
-        t_event = heap[0][0] if heap else math.inf
+        t_arrival = times[next_index] if next_index < n_requests else inf
+        t_event = heap[0][0] if heap else inf
         t_change = change_times[change_pointer]
-        if t_change <= t_arrival and t_change <= t_event and t_change < math.inf:
+        if t_change <= t_arrival and t_change <= t_event and t_change < inf:
             active = int(schedule.counts[change_pointer + 1])
             change_pointer += 1
+            pool = replicas[:prefill_replicas] if prefill_replicas else replicas[:active]
             continue
         if t_event <= t_arrival:
-            if t_event == math.inf:
+            if t_event == inf:
                 break
-            now, _, index, version = heapq.heappop(heap)
+            now, _, index, version = heappop(heap)
             events += 1
             if index < 0:  # a prefilled request's KV cache reaches the decode pool
                 rid = -1 - index
@@ -148,29 +160,37 @@ def run_cluster(
             if version != replica.version:
                 continue
             replica.finish(now)
-            for rid in replica.handoffs:
-                seq += 1
-                context = table.prompt_tokens[rid] + table.emitted[rid]
-                ready = now + context * kv_transfer_s_per_token
-                heapq.heappush(heap, (ready, seq, -1 - rid, 0))
-            replica.handoffs.clear()
+            if replica.handoffs:
+                for rid in replica.handoffs:
+                    seq += 1
+                    context = table.prompt_tokens[rid] + table.emitted[rid]
+                    ready = now + context * kv_transfer_s_per_token
+                    heappush(heap, (ready, seq, -1 - rid, 0))
+                replica.handoffs.clear()
             end = replica.start(now)
             if end is not None:
                 seq += 1
-                heapq.heappush(heap, (end, seq, index, replica.version))
+                heappush(heap, (end, seq, index, replica.version))
             continue
         now = t_arrival
         events += 1
-        pool = replicas[:prefill_replicas] if prefill_replicas else replicas[:active]
-        index = choose(pool, next_index)
+        index = choose(pool, next_index) if len(pool) > 1 else 0
         seq = _enqueue(heap, seq, replicas[index], index, next_index, now)
         next_index += 1
-        if next_index % 1024 == 0 and sum(len(r.waiting) for r in replicas) > limit:
-            overloaded_at = now
-            break
+        if next_index % 1024 == 0:
+            if sum(len(r.waiting) for r in replicas) > limit:
+                overloaded_at = now
+                break
+            if progress is not None and next_index % PROGRESS_EVERY == 0:
+                progress(next_index / n_requests)
     end_s = max(now, horizon_s)
     up_s = _replica_seconds(schedule, end_s)
     return ClusterRun(table, replicas, end_s, events, overloaded_at, up_s)
+
+
+def _view(values: NDArray[Any], dtype: type[np.generic]) -> memoryview:
+    """A numpy vector read as Python numbers, without a copy (fast scalar access)."""
+    return np.ascontiguousarray(values, dtype=dtype).data.toreadonly()
 
 
 def _enqueue(

@@ -9,8 +9,9 @@ whole context, and when decode growth runs out of blocks the most recently admit
 is preempted and later recomputed.
 
 Cost grows with requests, not tokens: between admissions and completions the decode batch is
-fixed, so its iterations are planned together as one *segment* (their times computed at once,
-vectorized) and cut short only when an arrival lands on this replica.
+fixed, so its iterations are planned together as one *segment* (their cumulative times
+computed at once by `DecodeTimer`: scalar arithmetic for short segments, numpy for long ones,
+the same floats either way) and cut short only when an arrival lands on this replica.
 
 Decode progress is counted in steps: a sequence that joined decode at step j has context
 `base + e * (step - j)`; the replica keeps only sums over sequences, so a step costs O(1).
@@ -20,40 +21,50 @@ from __future__ import annotations
 
 import heapq
 import math
+from array import array
+from bisect import bisect_right
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-import numpy as np
-from numpy.typing import NDArray
-
 from infersim.perf import PerfModel, chunk_context_tokens
+from infersim.perf.model import DecodeTimer
 
 #: Longest segment planned at once (steps); longer runs are planned in several pieces.
 MAX_SEGMENT_STEPS = 2048
 
 
+def _floats() -> array[float]:
+    return array("d")
+
+
+def _ints() -> array[int]:
+    return array("q")
+
+
 @dataclass
 class RequestTable:
-    """Per-request inputs and outcomes, as Python lists (fast scalar access)."""
+    """Per-request inputs (views of the workload's arrays) and outcomes (typed arrays): 8
+    bytes a value, no Python object each, fast scalar access; `np.asarray` reads them
+    without a copy."""
 
-    arrival_s: list[float]
-    prompt_tokens: list[int]
-    output_tokens: list[int]
-    cached_tokens: list[int]
-    first_token_s: list[float] = field(default_factory=list)
-    finish_s: list[float] = field(default_factory=list)
-    admit_s: list[float] = field(default_factory=list)
-    emitted: list[int] = field(default_factory=list)
-    preemptions: list[int] = field(default_factory=list)
+    arrival_s: Sequence[float]
+    prompt_tokens: Sequence[int]
+    output_tokens: Sequence[int]
+    cached_tokens: Sequence[int]
+    first_token_s: array[float] = field(default_factory=_floats)
+    finish_s: array[float] = field(default_factory=_floats)
+    admit_s: array[float] = field(default_factory=_floats)
+    emitted: array[int] = field(default_factory=_ints)
+    preemptions: array[int] = field(default_factory=_ints)
 
     def __post_init__(self) -> None:
         n = len(self.arrival_s)
-        nan = math.nan
-        self.first_token_s = [nan] * n
-        self.finish_s = [nan] * n
-        self.admit_s = [nan] * n
-        self.emitted = [0] * n
-        self.preemptions = [0] * n
+        self.first_token_s = array("d", [math.nan]) * n
+        self.finish_s = array("d", [math.nan]) * n
+        self.admit_s = array("d", [math.nan]) * n
+        self.emitted = array("q", [0]) * n
+        self.preemptions = array("q", [0]) * n
 
 
 @dataclass
@@ -71,9 +82,10 @@ class ReplicaStats:
     kv_read_token_steps: float = 0.0
     preemptions: int = 0
     rejected: int = 0
-    batch_sizes: list[int] = field(default_factory=list)
-    batch_durations_s: list[float] = field(default_factory=list)
-    kv_occupancy: list[float] = field(default_factory=list)
+    batch_sizes: array[int] = field(default_factory=_ints)
+    """Per iteration or decode segment: its decode sequences, duration and KV share in use."""
+    batch_durations_s: array[float] = field(default_factory=_floats)
+    kv_occupancy: array[float] = field(default_factory=_floats)
 
 
 class Replica:
@@ -111,7 +123,11 @@ class Replica:
         self.busy = False
         self.start_s = 0.0
         self.end_s = 0.0
-        self.seg_cum: NDArray[np.float64] | None = None
+        self.seg_cum: list[float] | None = None  # the segment's cumulative step times
+        self.timer = DecodeTimer(perf)
+        target = perf.target
+        self.weights_s, self.experts_s = target.weights_s, target.experts_s
+        self.expert_miss = target.expert_miss
         self.seg_steps = 0
         self.finishing: list[int] = []  # prefills that complete with the current iteration
         self.version = 0
@@ -121,8 +137,12 @@ class Replica:
         return self.s_base + self.e * (self.n * self.step - self.s_join)
 
     def kv_used(self) -> float:
-        seqs = self.n + len(self.prefilling)
-        return self.reserved + self.decode_context() + seqs * self.block
+        n = self.n
+        return (
+            self.reserved
+            + (self.s_base + self.e * (n * self.step - self.s_join))
+            + (n + len(self.prefilling)) * self.block
+        )
 
     def kv_fraction(self) -> float:
         return self.kv_used() / self.capacity
@@ -143,12 +163,12 @@ class Replica:
         if self.seg_cum is None or self.n + len(self.prefilling) >= self.max_seqs:
             return False
         # cut the decode segment at the end of the step in progress
-        done = int(np.searchsorted(self.seg_cum, now_s - self.start_s, side="right"))
+        done = bisect_right(self.seg_cum, now_s - self.start_s)
         keep = min(done + 1, self.seg_steps)
         if keep == self.seg_steps:
             return False
         self.seg_steps = keep
-        self.end_s = self.start_s + float(self.seg_cum[keep - 1])
+        self.end_s = self.start_s + self.seg_cum[keep - 1]
         self.version += 1
         return True
 
@@ -158,24 +178,26 @@ class Replica:
 
     def _admit(self, now_s: float) -> None:
         table = self.table
-        while self.waiting and self.n + len(self.prefilling) < self.max_seqs:
-            rid = self.waiting[0]
-            need = self._context_of(rid)
-            if need + 2 * self.block > self.capacity:
-                self.waiting.popleft()  # can never fit: reject rather than block the queue
+        waiting, prefilling = self.waiting, self.prefilling
+        block, capacity = self.block, self.capacity
+        while waiting and self.n + len(prefilling) < self.max_seqs:
+            rid = waiting[0]
+            need = table.prompt_tokens[rid] + table.emitted[rid]  # _context_of
+            if need + 2 * block > capacity:
+                waiting.popleft()  # can never fit: reject rather than block the queue
                 self.outstanding -= 1
                 self.stats.rejected += 1
                 continue
-            if self.kv_used() + need + self.block > self.capacity:
+            if self.kv_used() + need + block > capacity:
                 break
-            self.waiting.popleft()
+            waiting.popleft()
             if math.isnan(table.admit_s[rid]):
                 table.admit_s[rid] = now_s
             if rid in self.arrived_with_kv:  # its KV cache came from the prefill pool
                 self.arrived_with_kv.discard(rid)
                 self._join(rid, need)
                 continue
-            self.prefilling.append(rid)
+            prefilling.append(rid)
             self.reserved += need
             cached = min(table.cached_tokens[rid], need)
             self.todo[rid] = need - cached
@@ -186,7 +208,8 @@ class Replica:
     # ----------------------------------------------------------------------------- planning
     def start(self, now_s: float) -> float | None:
         """Plan the next iteration or decode segment; its end time, or None when idle."""
-        self._admit(now_s)
+        if self.waiting:
+            self._admit(now_s)
         if self.prefilling:
             return self._start_prefill(now_s)
         if self.n == 0:
@@ -195,23 +218,26 @@ class Replica:
         return self._start_segment(now_s)
 
     def _start_prefill(self, now_s: float) -> float:
-        decode_seqs = self.n if self.chunked and self.role != "prefill" else 0
+        chunked = self.chunked
+        decode_seqs = self.n if chunked and self.role != "prefill" else 0
         budget = self.max_tokens - decode_seqs * self.verify
         prefill_tokens = 0
         prefill_ctx = 0
-        self.finishing = []
+        todos, in_kv = self.todo, self.in_kv
+        finishing: list[int] = []
         for rid in self.prefilling:
-            todo = self.todo[rid]
-            chunk = todo if not self.chunked else min(todo, budget)
+            todo = todos[rid]
+            chunk = todo if not chunked else min(todo, budget)
             if chunk <= 0 or (prefill_tokens and chunk > budget):
                 break
-            prefill_ctx += chunk_context_tokens(chunk, self.in_kv[rid])
+            prefill_ctx += chunk_context_tokens(chunk, in_kv[rid])
             prefill_tokens += chunk
-            self.in_kv[rid] += chunk
-            self.todo[rid] = todo - chunk
+            in_kv[rid] += chunk
+            todos[rid] = todo - chunk
             budget -= chunk
             if todo == chunk:
-                self.finishing.append(rid)
+                finishing.append(rid)
+        self.finishing = finishing
         decode_ctx = self.decode_context() if decode_seqs else 0.0
         perf = self.perf
         seconds = perf.iteration_time_s(prefill_tokens, prefill_ctx, decode_seqs, decode_ctx)
@@ -236,11 +262,10 @@ class Replica:
         ctx0 = self.decode_context()
         if steps == 1:
             seconds = self.perf.iteration_time_s(0, 0, self.n, ctx0)
-            self.seg_cum = np.array([seconds])
+            self.seg_cum = [seconds]
         else:
-            ctx = ctx0 + growth * np.arange(steps, dtype=np.float64)
-            self.seg_cum = np.cumsum(self.perf.iteration_times_s(0.0, 0.0, self.n, ctx))
-            seconds = float(self.seg_cum[-1])
+            self.seg_cum = self.timer.cumulative_s(self.n, ctx0, growth, steps)
+            seconds = self.seg_cum[-1]
         self.seg_steps = steps
         self.finishing = []
         return self._begin(now_s, seconds)
@@ -259,16 +284,16 @@ class Replica:
         stats.busy_s += seconds
         stats.iterations += steps
         # weights read: the dense part, plus the experts this many tokens touch (an MoE)
-        target = self.perf.target
         tokens = seqs * self.verify + prefill_tokens
-        touched = 1.0 - target.expert_miss**tokens
-        stats.weight_read_s += steps * (target.weights_s + target.experts_s * touched)
+        touched = 1.0 - self.expert_miss**tokens
+        stats.weight_read_s += steps * (self.weights_s + self.experts_s * touched)
         stats.batch_sizes.append(seqs)
         stats.batch_durations_s.append(seconds)
         stats.kv_occupancy.append(self.kv_used() / self.capacity)
         if seqs:
-            stats.decode_tokens += seqs * self.e * steps
-            growth = seqs * self.e
+            e = self.e
+            stats.decode_tokens += seqs * e * steps
+            growth = seqs * e
             stats.kv_read_token_steps += steps * ctx0 + growth * steps * (steps - 1) / 2
 
     def _preempt_last(self) -> None:
@@ -288,11 +313,13 @@ class Replica:
     def finish(self, now_s: float) -> list[int]:
         """Complete the iteration or segment in flight; the requests that finished."""
         done: list[int] = []
+        steps = self.seg_steps
         if self.seg_cum is not None:  # a decode segment, possibly cut short
-            seconds = float(self.seg_cum[self.seg_steps - 1])
-            self._record(seconds, self.n, self.decode_context(), self.seg_steps)
-        self.step += self.seg_steps
-        self._complete_decodes(now_s, done)
+            self._record(self.seg_cum[steps - 1], self.n, self.decode_context(), steps)
+        self.step += steps
+        finishes = self.finishes
+        if finishes and finishes[0][0] <= self.step:
+            self._complete_decodes(now_s, done)
         table = self.table
         for rid in self.finishing:
             self.prefilling.remove(rid)

@@ -158,8 +158,10 @@ def sample_run(
     schedule: ReplicaSchedule,
     sampling: Sampling,
     rng: np.random.Generator,
+    progress: Callable[[float], None] | None = None,
 ) -> RunSample:
-    """One event-loop run of a deployment, on all replicas or on a representative sample."""
+    """One event-loop run of a deployment, on all replicas or on a representative sample
+    (`progress` hears the share of its requests that have arrived)."""
     stream = build_requests(
         scenario, data, sampling.window_s, rng, deployment=plan.name, keep_share=sampling.keep_share
     )
@@ -184,6 +186,7 @@ def sample_run(
         sampling.window_s,
         prefill,
         plan.kv_transfer_s_per_token,
+        progress,
     )
     return summarize_run(
         plan, stream, run, sampling.scale, sampling.mode, sampling.detail, schedule,
@@ -227,14 +230,32 @@ def simulate(
         plan = _plan(scenario, catalog, name, dep, data)
         schedule = _schedule(scenario, data, plan, expected, seed, index)
         sampling = choose_sampling(plan, schedule, expected)
+        reps = scenario.fleet.replications
         samples = [
-            sample_run(plan, scenario, data, schedule, sampling, _rng(seed, rep, index))
-            for rep in range(scenario.fleet.replications)
-        ]
+            sample_run(
+                plan, scenario, data, schedule, sampling, _rng(seed, rep, index),
+                _run_progress(progress, name, done, len(hosted), rep, reps),
+            )
+            for rep in range(reps)
+        ]  # fmt: skip
         results.append(merge_samples(plan, samples, tuple(scenario.workload.classes)))
     if progress is not None:
         progress("done", 1.0)
     return ServingResult(seed, horizon, tuple(results))
+
+
+def _run_progress(
+    progress: Progress | None, name: str, done: int, deployments: int, rep: int, reps: int
+) -> Callable[[float], None] | None:
+    """One run's share of requests arrived, as the whole simulation's share done."""
+    if progress is None:
+        return None
+    outer = progress
+
+    def report(fraction: float) -> None:
+        outer(name, (done + (rep + fraction) / reps) / max(deployments, 1))
+
+    return report
 
 
 def with_prefix_caching(stream: RequestStream, dep: SelfHosted) -> RequestStream:
