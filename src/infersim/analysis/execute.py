@@ -26,10 +26,11 @@ import multiprocessing
 import os
 import queue
 import threading
+import time
 import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from infersim.analysis import AnalysisError
@@ -57,13 +58,22 @@ DASK_CONNECT_TIMEOUT_S = 20
 POLL_S = 0.05
 
 
+#: Points after which a run estimates its total time (or this share of them, if more).
+ESTIMATE_AFTER_POINTS = 3
+ESTIMATE_AFTER_SHARE = 0.05
+#: An analysis estimated to take longer than this is warned about.
+LONG_RUN_S = 600.0
+
+
 @dataclass(frozen=True)
 class Execution:
-    """Where an analysis's points run."""
+    """Where an analysis's points run, and where its one-off notices go (the estimate of its
+    total time; the CLI prints them on stderr)."""
 
     jobs: int = 1
     executor: ExecutorKind = "local"
     scheduler: str | None = None
+    notice: Callable[[str], None] | None = field(default=None, compare=False)
 
     def workers(self) -> int:
         if self.jobs < 0:
@@ -102,16 +112,53 @@ def chunk_points(points: Sequence[Point], workers: int) -> list[tuple[Point, ...
 
 
 class _Tally:
-    """Counts finished points and reports them."""
+    """Counts finished points and reports them; once the first few are done, estimates the
+    total time (a notice, with a warning past `LONG_RUN_S`)."""
 
-    def __init__(self, total: int, unit: str, progress: Progress | None) -> None:
+    def __init__(
+        self,
+        total: int,
+        unit: str,
+        progress: Progress | None,
+        notice: Callable[[str], None] | None = None,
+    ) -> None:
         self.total, self.unit, self.progress, self.done = total, unit, progress, 0
+        self.notice = notice
+        self.started_s = time.monotonic()
+        self.estimate_at = max(ESTIMATE_AFTER_POINTS, math.ceil(total * ESTIMATE_AFTER_SHARE))
+        self.estimated = False
         self.add(0)
 
     def add(self, count: int) -> None:
         self.done += count
         if self.progress is not None:
             self.progress(f"{self.done:,}/{self.total:,} {self.unit}", self.done / self.total)
+        if self.notice is not None and not self.estimated and self.estimate_at <= self.done:
+            self.estimated = True
+            if self.done < self.total:
+                elapsed_s = time.monotonic() - self.started_s
+                self.notice(estimate_line(self.done, self.total, self.unit, elapsed_s))
+
+
+def estimate_line(done: int, total: int, unit: str, elapsed_s: float) -> str:
+    """'12 of 100 samples in 30 s: about 4 min in total', a warning past `LONG_RUN_S`."""
+    total_s = elapsed_s / done * total
+    so_far = f"{done:,} of {total:,} {unit} in {_duration(elapsed_s)}"
+    line = f"{so_far}: about {_duration(total_s)} in total"
+    if total_s > LONG_RUN_S:
+        return (
+            f"warning: {line}, over {_duration(LONG_RUN_S)}; fewer {unit}, --jobs N or "
+            "--executor dask shorten it"
+        )
+    return line
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
 
 
 def _collect(results: list[ChunkResult | None]) -> list[Metrics]:
@@ -140,7 +187,7 @@ def run_points(
     if not points:
         return []
     context = context if context.scope else replace(context, scope=uuid.uuid4().hex)
-    tally = _Tally(len(points), unit, progress)
+    tally = _Tally(len(points), unit, progress, execution.notice)
     workers = execution.workers()
     state = state or WorkerState()
     if execution.executor == "dask":

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 import typer
 
 from infersim import __version__
-from infersim.analysis.execute import Execution
+from infersim.analysis.execute import Execution, ExecutorKind
 from infersim.analysis.overrides import parse_override
 from infersim.analysis.runs import Source, load_source
 from infersim.analysis.sweep import DEFAULT_METRICS, sweep_json, sweep_tables
@@ -27,6 +27,7 @@ from infersim.cli.common import (
     global_options,
     prepare_format,
     progress_reporter,
+    stderr_console,
 )
 from infersim.report.html import sweep_report
 from infersim.report.sections import scenario_yaml
@@ -61,10 +62,16 @@ SchedulerOption = Annotated[
 
 
 def execution(jobs: int, executor: ExecutorChoice, scheduler: str | None) -> Execution:
-    """The `Execution` the shared options describe (checked before any work)."""
-    chosen = Execution(jobs, "dask" if executor is ExecutorChoice.DASK else "local", scheduler)
+    """The `Execution` the shared options describe (checked before any work); its notices
+    (the estimate of the total time) go to stderr."""
+    kind: ExecutorKind = "dask" if executor is ExecutorChoice.DASK else "local"
+    chosen = Execution(jobs, kind, scheduler, notice=_notice)
     chosen.check()
     return chosen
+
+
+def _notice(line: str) -> None:
+    stderr_console().print(line, markup=False)
 
 
 def load(ctx: typer.Context, file: Path | None, variant: str | None) -> Source:
