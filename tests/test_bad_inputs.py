@@ -37,6 +37,10 @@ def broken(tmp_path: Path, dotted: str, value: object) -> Path:
         ("fleet.warmup_share", 0.7, "fleet.warmup_share"),
         ("fleet.kv_transfer_gb_per_s", -1, "fleet.kv_transfer_gb_per_s"),
         ("deployments.main.quality", 1.5, "deployments.main.quality"),
+        ("fleet.slo.attainment_target", 0, "fleet.slo.attainment_target"),
+        ("fleet.slo.attainment_target", 1.5, "fleet.slo.attainment_target"),
+        ("deployments.main.max_batch_sequences", 0, "deployments.main.max_batch_sequences"),
+        ("deployments.main.max_batch_sequences", True, "deployments.main.max_batch_sequences"),
         (
             "routing",
             {"strategy": "difficulty", "order": ["main", "main"], "quality_target": 0.8},

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from infersim.catalog.load import Catalog, load_builtin
+from infersim.catalog.load import load_builtin
 from infersim.economics.api_prices import product_prices
 from infersim.pipeline.run import RunResult, run_loaded, run_scenario
 from infersim.report.economics import economics_tables
@@ -27,13 +27,8 @@ CONFIGS = sorted((ROOT / "configs").rglob("*.yaml"))
 CENT = 0.005
 
 
-@cache
-def catalog() -> Catalog:
-    return load_builtin()
-
-
 def run(document: dict[str, Any]) -> RunResult:
-    return run_scenario(Scenario.model_validate(document), catalog())
+    return run_scenario(Scenario.model_validate(document), load_builtin())
 
 
 @cache
@@ -90,7 +85,7 @@ def assert_per_token_revenue_bounded(result: RunResult) -> None:
         if row.kind != "api" or row.product is None:
             continue
         product = scenario.pricing.api[row.product]
-        prices = product_prices(product, row.product, catalog())
+        prices = product_prices(product, row.product, load_builtin())
         top = max(prices.input_usd_per_mtok, prices.output_usd_per_mtok)
         multiplier = max(product.long_context_multiplier, 1.0)
         bound = top * multiplier * (row.input_tokens + row.output_tokens) / 1e6

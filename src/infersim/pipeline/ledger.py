@@ -143,25 +143,12 @@ def build_ledger(
         )
         for cls in result.classes:
             item = traffic.get(cls.name)
+            got, missed = _monthly(cls, item.population if item else cls.name, name, to_month)
             if item is not None:
-                population_served.setdefault(item.population, {})[name] = Usage(
-                    item.population,
-                    name,
-                    cls.served_requests * to_month,
-                    cls.served_input_tokens * to_month,
-                    cls.served_cached_input_tokens * to_month,
-                    cls.served_output_tokens * to_month,
-                )
-                population_unserved.setdefault(item.population, {})[name] = Usage(
-                    item.population,
-                    name,
-                    max(cls.offered_requests - cls.served_requests, 0.0) * to_month,
-                    max(cls.input_tokens - cls.served_input_tokens, 0.0) * to_month,
-                    max(cls.cached_input_tokens - cls.served_cached_input_tokens, 0.0) * to_month,
-                    max(cls.output_tokens - cls.served_output_tokens, 0.0) * to_month,
-                )
+                population_served.setdefault(item.population, {})[name] = got
+                population_unserved.setdefault(item.population, {})[name] = missed
                 continue
-            volumes.append(_served_volume(scenario, cls, name, to_month, data))
+            volumes.append(_served_volume(scenario, cls.name, got, missed, data))
     return Ledger(
         gpu_costs,
         tuple(fleets),
@@ -173,28 +160,47 @@ def build_ledger(
     )
 
 
+def _monthly(
+    cls: ClassServing, segment: str, deployment: str, to_month: float
+) -> tuple[Usage, Usage]:
+    """A class's month on a fleet: what the fleet served, and what it could not."""
+    served = Usage(
+        segment,
+        deployment,
+        cls.served_requests * to_month,
+        cls.served_input_tokens * to_month,
+        cls.served_cached_input_tokens * to_month,
+        cls.served_output_tokens * to_month,
+    )
+    unserved = Usage(
+        segment,
+        deployment,
+        max(cls.offered_requests - cls.served_requests, 0.0) * to_month,
+        max(cls.input_tokens - cls.served_input_tokens, 0.0) * to_month,
+        max(cls.cached_input_tokens - cls.served_cached_input_tokens, 0.0) * to_month,
+        max(cls.output_tokens - cls.served_output_tokens, 0.0) * to_month,
+    )
+    return served, unserved
+
+
 def _served_volume(
-    scenario: Scenario, cls: ClassServing, deployment: str, to_month: float, data: ExternalData
+    scenario: Scenario, name: str, served: Usage, unserved: Usage, data: ExternalData
 ) -> ClassVolume:
-    """A request class's month on a fleet: what it served, and what it could not."""
+    """A request class's month on a fleet, priced by the API product sold there (if any)."""
+    deployment = served.deployment
     return ClassVolume(
-        name=cls.name,
+        name=name,
         deployment=deployment,
-        requests_per_month=cls.served_requests * to_month,
-        input_tokens_per_month=cls.served_input_tokens * to_month,
-        cached_input_tokens_per_month=cls.served_cached_input_tokens * to_month,
-        output_tokens_per_month=cls.served_output_tokens * to_month,
-        batch_api=scenario.workload.classes[cls.name].batch_api,
-        long_context_input_share=_long_context_share(scenario, cls.name, deployment, data),
-        unserved_requests_per_month=max(cls.offered_requests - cls.served_requests, 0.0) * to_month,
-        unserved_input_tokens_per_month=max(cls.input_tokens - cls.served_input_tokens, 0.0)
-        * to_month,
-        unserved_cached_input_tokens_per_month=max(
-            cls.cached_input_tokens - cls.served_cached_input_tokens, 0.0
-        )
-        * to_month,
-        unserved_output_tokens_per_month=max(cls.output_tokens - cls.served_output_tokens, 0.0)
-        * to_month,
+        requests_per_month=served.requests,
+        input_tokens_per_month=served.input_tokens,
+        cached_input_tokens_per_month=served.cached_input_tokens,
+        output_tokens_per_month=served.output_tokens,
+        batch_api=scenario.workload.classes[name].batch_api,
+        long_context_input_share=_long_context_share(scenario, name, deployment, data),
+        unserved_requests_per_month=unserved.requests,
+        unserved_input_tokens_per_month=unserved.input_tokens,
+        unserved_cached_input_tokens_per_month=unserved.cached_input_tokens,
+        unserved_output_tokens_per_month=unserved.output_tokens,
     )
 
 

@@ -71,8 +71,7 @@ class ClassServing:
     """
 
     name: str
-    requests: int
-    """Offered requests, rounded (`offered_requests` unrounded)."""
+    offered_requests: float
     completed: int
     ttft_s: Percentiles
     tpot_s: Percentiles
@@ -89,7 +88,11 @@ class ClassServing:
     served_input_tokens: float
     served_cached_input_tokens: float
     served_output_tokens: float
-    offered_requests: float
+
+    @property
+    def requests(self) -> int:
+        """Offered requests, rounded."""
+        return round(self.offered_requests)
 
 
 @dataclass(frozen=True)
@@ -126,10 +129,6 @@ class DeploymentServing:
     served_input_tokens: float
     served_cached_input_tokens: float
     served_output_tokens: float
-    unserved_requests: float
-    """Offered minus served (0 when everything was served)."""
-    unserved_input_tokens: float
-    unserved_output_tokens: float
     ttft_s: Percentiles
     tpot_s: Percentiles
     e2e_s: Percentiles
@@ -169,6 +168,19 @@ class DeploymentServing:
     """'scenario', or the limit that binds the derived cap: 'kv_blocks' or 'token_budget'."""
     intervals: dict[str, Interval] = field(default_factory=dict)
     classes: tuple[ClassServing, ...] = ()
+
+    @property
+    def unserved_requests(self) -> float:
+        """Offered minus served (0 when everything was served)."""
+        return self.requests - self.served_requests
+
+    @property
+    def unserved_input_tokens(self) -> float:
+        return self.input_tokens - self.served_input_tokens
+
+    @property
+    def unserved_output_tokens(self) -> float:
+        return self.output_tokens - self.served_output_tokens
 
     @property
     def output_tokens_per_gpu_hour(self) -> float:

@@ -275,7 +275,7 @@ def _class_rows(samples: list[RunSample], names: tuple[str, ...]) -> tuple[Class
         rows.append(
             ClassServing(
                 name=name,
-                requests=round(offered["requests"]),
+                offered_requests=offered["requests"],
                 completed=round(
                     sum(
                         int((s.completed & p).sum()) * s.scale
@@ -295,7 +295,6 @@ def _class_rows(samples: list[RunSample], names: tuple[str, ...]) -> tuple[Class
                 served_input_tokens=served["prompt"],
                 served_cached_input_tokens=served["cached"],
                 served_output_tokens=served["output"],
-                offered_requests=offered["requests"],
             )
         )
     return tuple(rows)
@@ -360,9 +359,6 @@ def merge_samples(
         served_input_tokens=total("served_input_tokens"),
         served_cached_input_tokens=total("served_cached_input_tokens"),
         served_output_tokens=total("served_output_tokens"),
-        unserved_requests=requests - served_requests,
-        unserved_input_tokens=total("input_tokens") - total("served_input_tokens"),
-        unserved_output_tokens=total("output_tokens") - total("served_output_tokens"),
         ttft_s=Percentiles.of(_pool(samples, "ttft_s")),
         tpot_s=Percentiles.of(_pool(samples, "tpot_s")),
         e2e_s=Percentiles.of(_pool(samples, "e2e_s")),
