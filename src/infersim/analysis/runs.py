@@ -195,7 +195,8 @@ class WorkerState:
     def run_point(self, context: RunContext, point: Point) -> Metrics:
         scope = self.scope(context)
         loaded = self.load(context, point)
-        result = run_loaded(loaded, scope.external_data(loaded), None, scope.serving)
+        # an analysis keeps numbers only: the distributions' histograms go unused
+        result = run_loaded(loaded, scope.external_data(loaded), None, scope.serving, "figures")
         return pick(run_outputs(result), context.metrics)
 
     def first_month_serving(self, context: RunContext, point: Point) -> ServingEntries:
@@ -208,7 +209,9 @@ class WorkerState:
             horizon = loaded.scenario.horizon.model_copy(update={"months": 1})
             scenario = loaded.scenario.model_copy(update={"horizon": horizon})
             data = scope.external_data(loaded)
-            run_scenario(scenario, loaded.catalog, data, serving_cache=scope.serving)
+            run_scenario(
+                scenario, loaded.catalog, data, serving_cache=scope.serving, detail="totals"
+            )
         except InfersimError:
             return ()
         return tuple(scope.serving.items())

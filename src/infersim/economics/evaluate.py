@@ -20,6 +20,7 @@ from infersim.economics.attribution import Attribution, DeploymentCost, attribut
 from infersim.economics.errors import InvalidEconomicsInputError, MissingTokenCostError
 from infersim.economics.inputs import ClassVolume, FleetCost, TokenCost
 from infersim.economics.margins import (
+    Detail,
     MarginRow,
     MarginTable,
     UserMarginDistribution,
@@ -62,6 +63,7 @@ def evaluate_month(
     sample_cap: int = DEFAULT_SAMPLE_CAP,
     samples: Mapping[str, PopulationSample] | None = None,
     served: Mapping[str, Served] | None = None,
+    detail: Detail = "full",
 ) -> EconomicsResult:
     """Month `month` (0 = the first) of the scenario's economics.
 
@@ -70,7 +72,8 @@ def evaluate_month(
     from `rng` (at most `sample_cap` users each, weighted; see `infersim.economics.users`),
     unless `samples` gives them already drawn (the pipeline draws them first, to simulate
     their traffic). `served` gives, per population and deployment, what the fleet served of
-    that traffic (see `infersim.economics.segments`).
+    that traffic (see `infersim.economics.segments`). `detail`: how much of the per-user
+    margin distributions to compute (see `infersim.economics.margins.Detail`).
     """
     if sample_cap < 1:
         raise ValueError(f"sample_cap must be >= 1, got {sample_cap}")
@@ -106,7 +109,7 @@ def evaluate_month(
     rows += _unallocated_rows(attribution)
     table = MarginTable.of(rows)
     distributions = {
-        segment.name: _distribution(segment, segment.plan, attribution, costs)
+        segment.name: _distribution(segment, segment.plan, attribution, costs, detail)
         for segment in segments
         if segment.plan is not None
     }
@@ -295,6 +298,7 @@ def _distribution(
     usage: PlanUsage,
     attribution: Attribution,
     costs: Mapping[str, TokenCost],
+    detail: Detail,
 ) -> UserMarginDistribution:
     within = _usd_per_request(usage.mix, usage, attribution, costs)
     above: float | None = 0.0
@@ -303,12 +307,14 @@ def _distribution(
     revenue_above = usage.terms.overage_usd_per_request if usage.terms.at_cap == "overage" else 0.0
     price = usage.terms.price_usd_per_month
     breakeven = None
+    falls = True  # a margin that is the same for every user falls (weakly) with usage
     if within is None or above is None:  # no active user: every margin is the price
         margins = np.full(usage.sample.requests.size, price)
     else:
         economics = RequestEconomics(within, above, revenue_above)
         margins = user_margins_usd(usage.split, price, economics)
         breakeven = breakeven_requests(price, usage.terms.cap_requests, economics)
+        falls = economics.cost_within_usd >= 0 and economics.net_above_usd <= 0
     return user_margin_distribution(
         segment=segment.name,
         plan=usage.plan,
@@ -319,4 +325,6 @@ def _distribution(
         active_users=usage.sample.active_users,
         price_usd_per_month=price,
         breakeven=breakeven,
+        detail=detail,
+        falls_with_usage=falls,
     )

@@ -16,6 +16,12 @@ import numpy as np
 
 RowKind = Literal["plan", "api", "free", "contract", "unallocated", "total", "group"]
 
+Detail = Literal["full", "figures", "totals"]
+"""How much of a per-user margin distribution to compute: `full` (the report's month: every
+figure and the histogram), `figures` (every figure, no histogram: an analysis point, whose
+outputs are numbers), `totals` (mean, share losing money and breakeven only: a month no
+output shows the percentiles of). The figures computed are the same at every level."""
+
 
 def _ratio(numerator: float, denominator: float, scale: float = 1.0) -> float | None:
     return numerator / denominator * scale if denominator > 0 else None
@@ -246,15 +252,29 @@ def top_share_mean(
 ) -> float | None:
     """Mean of `values` over the `share` of users with the highest usage (the atom has none)."""
     n = values.size
+    k = _top_count(n, weight, atom_mass, share)
+    top = np.argpartition(usage, n - k)[n - k :] if k else np.empty(0, dtype=np.intp)
+    return _top_mean(values[top], n, weight, atom, atom_mass, share)
+
+
+def _top_count(n: int, weight: float, atom_mass: float, share: float = 0.1) -> int:
+    """How many of the n drawn users (each `weight`) make the top `share` of all users."""
+    total = n * weight + atom_mass
+    if total <= 0 or not n:
+        return 0
+    return min(n, max(1, round(share * total / weight)))
+
+
+def _top_mean(
+    top: np.ndarray, n: int, weight: float, atom: float, atom_mass: float, share: float = 0.1
+) -> float | None:
+    """Mean over the top `share` of all users: the drawn users `top` (of n), then the atom."""
     total = n * weight + atom_mass
     if total <= 0:
         return None
     target = share * total
-    k = min(n, max(1, round(target / weight))) if n else 0
-    top = np.argpartition(usage, n - k)[n - k :] if k else np.empty(0, dtype=np.intp)
-    rest = max(target - k * weight, 0.0)
-    mass = k * weight + rest
-    return (weight * float(values[top].sum()) + rest * atom) / mass
+    rest = max(target - top.size * weight, 0.0)
+    return (weight * float(top.sum()) + rest * atom) / (top.size * weight + rest)
 
 
 def user_margin_distribution(
@@ -267,30 +287,50 @@ def user_margin_distribution(
     active_users: float,
     price_usd_per_month: float,
     breakeven: float | None,
+    detail: Detail = "full",
+    falls_with_usage: bool = False,
 ) -> UserMarginDistribution:
-    """Summarise per-user margins of the drawn active users (each `weight` real users)."""
+    """Summarise per-user margins of the drawn active users (each `weight` real users), to
+    the `detail` asked for.
+
+    `falls_with_usage`: each user's margin is a non-increasing function of their requests
+    (costs per request >= 0, no overage that earns more than it costs), so the heaviest decile
+    is the decile of lowest margins, found by the partition that gives the percentiles."""
     inactive = max(users - active_users, 0.0)
     n = margins.size
     total = n * weight + inactive
-    below = int(np.count_nonzero(margins < price_usd_per_month)) if n else 0
-    picks = _atom_picks(n, weight, below, inactive, (0.1, 0.5, 0.9, 0.99))
-    # One partition gives the percentiles and the histogram's first edge (a sort's figures).
-    low_a, low_b, low_t = _linear_quantile_indices(n, HISTOGRAM_LOW_QUANTILE) if n else (0, 0, 0.0)
-    wanted = {low_a, low_b, *(p for p in picks or () if p >= 0)} if n else set()
-    ordered = np.partition(margins, sorted(wanted)) if wanted else margins
-    p10 = p50 = p90 = p99 = None
-    if picks is not None:
-        p10, p50, p90, p99 = (
-            float(ordered[p]) if p >= 0 else float(price_usd_per_month) for p in picks
-        )
-    low = _lerp(float(ordered[low_a]), float(ordered[low_b]), low_t) if n else None
     mean = losing = None
     if total > 0:
         mean = (weight * float(margins.sum()) + inactive * price_usd_per_month) / total
         negative = float(np.count_nonzero(margins < 0)) * weight
         losing = negative / total  # inactive subscribers pay and cost nothing
-    top = top_share_mean(margins, requests, weight, price_usd_per_month, inactive)
-    edges, counts = margin_histogram(margins, weight, price_usd_per_month, inactive, low)
+    p10 = p50 = p90 = p99 = top = None
+    edges: tuple[float, ...] = ()
+    counts: tuple[float, ...] = ()
+    if detail != "totals":
+        below = int(np.count_nonzero(margins < price_usd_per_month)) if n else 0
+        picks = _atom_picks(n, weight, below, inactive, (0.1, 0.5, 0.9, 0.99))
+        # One partition gives the percentiles, the histogram's first edge (a sort's figures)
+        # and, when margins fall with usage, the heaviest decile.
+        low_a, low_b, low_t = (
+            _linear_quantile_indices(n, HISTOGRAM_LOW_QUANTILE) if n else (0, 0, 0.0)
+        )
+        wanted = {low_a, low_b, *(p for p in picks or () if p >= 0)} if n else set()
+        heaviest = _top_count(n, weight, inactive) if falls_with_usage else 0
+        if heaviest:
+            wanted.add(heaviest - 1)
+        ordered = np.partition(margins, sorted(wanted)) if wanted else margins
+        if picks is not None:
+            p10, p50, p90, p99 = (
+                float(ordered[p]) if p >= 0 else float(price_usd_per_month) for p in picks
+            )
+        if falls_with_usage:
+            top = _top_mean(ordered[:heaviest], n, weight, price_usd_per_month, inactive)
+        else:
+            top = top_share_mean(margins, requests, weight, price_usd_per_month, inactive)
+        if detail == "full":
+            low = _lerp(float(ordered[low_a]), float(ordered[low_b]), low_t) if n else None
+            edges, counts = margin_histogram(margins, weight, price_usd_per_month, inactive, low)
     return UserMarginDistribution(
         segment=segment,
         plan=plan,

@@ -23,6 +23,7 @@ import numpy as np
 
 from infersim.catalog.load import Catalog
 from infersim.economics import EconomicsResult, draw_populations, evaluate_month
+from infersim.economics.margins import Detail
 from infersim.levers.breakeven import Breakeven, run_breakevens
 from infersim.levers.routing import RoutingReport, routing_report
 from infersim.pipeline.demand import PopulationTraffic, population_traffic, with_classes
@@ -104,11 +105,15 @@ def run_scenario(
     params: ParamSet | None = None,
     materialize: Materialize | None = None,
     serving_cache: dict[str, ServingResult] | None = None,
+    detail: Detail = "full",
 ) -> RunResult:
     """Serve each month's demand and price it, month by month over the scenario's horizon.
 
     `params` and `materialize` (from a `LoadedScenario`) give each month its curves' values;
     `serving_cache` reuses serving results across calls (Monte Carlo samples, sweeps).
+    `detail`: how much of the first month's per-user margin distributions to compute (the
+    outputs show that month's; later months compute their totals only, see
+    `infersim.economics.margins.Detail`).
     """
     data = data or ExternalData()
     seed = scenario.seed if seed is None else seed
@@ -136,6 +141,7 @@ def run_scenario(
             evaluate_month(
                 current, catalog, ledger.token_costs, ledger.volumes, ledger.fleets, rng, month,
                 samples=samples, served=ledger.served(),
+                detail=detail if month == 0 else "totals",
             )
         )  # fmt: skip
         if stage is not None:
@@ -195,6 +201,7 @@ def run_loaded(
     data: ExternalData | None = None,
     progress: Progress | None = None,
     serving_cache: dict[str, ServingResult] | None = None,
+    detail: Detail = "full",
 ) -> RunResult:
     """`run_scenario` for a loaded file: its curves give each month its values."""
 
@@ -203,5 +210,5 @@ def run_loaded(
 
     return run_scenario(
         loaded.scenario, loaded.catalog, data, progress=progress, params=loaded.params,
-        materialize=materialize, serving_cache=serving_cache,
+        materialize=materialize, serving_cache=serving_cache, detail=detail,
     )  # fmt: skip
