@@ -173,3 +173,31 @@ def test_distribution_figures_equal_their_sorted_definitions(n: int, ties: bool)
     expected = quantiles_with_atom(margins, weight, 20.0, inactive, (0.1, 0.5, 0.9, 0.99))
     assert [d.p10_usd, d.p50_usd, d.p90_usd, d.p99_usd] == expected
     assert d.share_losing_money == np.count_nonzero(margins < 0) / (n + inactive)
+
+
+@pytest.mark.parametrize("n", [1, 2, 10, 201, 50_000])
+@pytest.mark.parametrize("cap", [math.inf, 150.0])
+@pytest.mark.parametrize("weight", [1.0, 3.5])
+def test_each_detail_gives_the_same_figures(n: int, cap: float, weight: float) -> None:
+    """`figures` is `full` without the histogram, `totals` keeps mean, losers and breakeven;
+    when margins fall with usage the heaviest decile taken from the percentiles' partition
+    is the one `top_share_mean` finds by usage."""
+    rng = np.random.default_rng(n)
+    requests = np.round(rng.lognormal(4.0, 1.3, n))  # ties in usage, and so in margins
+    within = np.minimum(requests, cap)
+    margins = 20.0 - within * 0.2 - (requests - within) * 0.05  # falls with usage
+    users, active = n * weight * 1.3, n * weight
+    args = ("s", "p", margins, requests, weight, users, active, 20.0, 100.0)
+    full = user_margin_distribution(*args, detail="full", falls_with_usage=False)
+    figures = user_margin_distribution(*args, detail="figures", falls_with_usage=True)
+    totals = user_margin_distribution(*args, detail="totals", falls_with_usage=True)
+    assert full.histogram_users and not figures.histogram_users and not totals.histogram_users
+    for name in ("p10_usd", "p50_usd", "p90_usd", "p99_usd", "mean_usd", "share_losing_money"):
+        assert getattr(figures, name) == getattr(full, name), name
+    assert figures.top_decile_mean_usd == pytest.approx(full.top_decile_mean_usd, rel=1e-12)
+    assert full.top_decile_mean_usd == top_share_mean(
+        margins, requests, weight, 20.0, users - active
+    )
+    assert (totals.mean_usd, totals.share_losing_money) == (full.mean_usd, full.share_losing_money)
+    assert totals.breakeven_requests_per_user_per_month == 100.0
+    assert totals.p50_usd is None and totals.top_decile_mean_usd is None
