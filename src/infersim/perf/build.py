@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from infersim.catalog.load import Catalog
 from infersim.catalog.types import GpuSpec, ModelArch
 from infersim.perf.costs import build_roofline, interconnect_bytes_per_s
@@ -15,7 +13,11 @@ from infersim.perf.model import PerfModel
 from infersim.perf.precision import compute_format, label, quality_penalty
 from infersim.perf.roofline import Roofline
 from infersim.perf.shape import ModelShape, model_shape
-from infersim.perf.speculative import default_draft_cost_ratio, speculative_expected_tokens
+from infersim.perf.speculative import (
+    default_draft_cost_ratio,
+    draft_has_own_pass,
+    expected_tokens_by_position,
+)
 from infersim.scenario.deployment import SelfHosted, SpeculativeDecoding, SpeculativeMethod
 
 
@@ -56,12 +58,22 @@ def _draft(
     target_shape: ModelShape,
     draft_roofline: Roofline | None,
 ) -> tuple[Roofline, bool]:
-    """The draft's cost model, and whether it also prefills prompts."""
+    """The draft's cost model, and whether it also prefills prompts.
+
+    - A given draft_cost_ratio c makes one draft step c times a target decode step, its
+      per-iteration overhead included.
+    - A draft model is timed as the model it is (its weights, its KV cache, at the batch
+      running), each of its steps a forward pass with the engine's per-iteration overhead.
+    - EAGLE's steps are forward passes too (their work from `default_draft_cost_ratio`);
+      Medusa's heads run within the target's pass and n-gram lookup on the CPU: no overhead.
+    """
     if spec.draft_cost_ratio is not None:
-        return target.scaled(spec.draft_cost_ratio), False
+        c = spec.draft_cost_ratio
+        return target.scaled(c, c * target.overhead_s), False
     if draft_roofline is not None:
-        return replace(draft_roofline, overhead_s=0.0), True
-    return target.scaled(default_draft_cost_ratio(spec.method, target_shape)), False
+        return draft_roofline, True
+    overhead_s = target.overhead_s if draft_has_own_pass(spec.method) else 0.0
+    return target.scaled(default_draft_cost_ratio(spec.method, target_shape), overhead_s), False
 
 
 def build_perf_model(
@@ -122,7 +134,7 @@ def build_perf_model(
         if draft_shape is not None:
             draft_roofline = build_roofline(draft_shape, gpu, precision, tp, ep, eff)
         draft, draft_prefills = _draft(spec, target, shape, draft_roofline)
-        tokens_per_step = speculative_expected_tokens(spec.acceptance_rate, gamma)
+        tokens_per_step = expected_tokens_by_position(spec.acceptance_rates())
 
     cached = deployment.prefix_caching
     return PerfModel(

@@ -78,7 +78,17 @@ class SpeculativeDecoding(Strict):
         default=4, description="gamma: tokens drafted per target step"
     )
     acceptance_rate: Annotated[float, Field(ge=0, lt=1, allow_inf_nan=False)] = Field(
-        default=0.7, description="alpha: probability that a drafted token is accepted"
+        default=0.7,
+        description="alpha: probability that a drafted token is accepted, the same at every "
+        "position (Leviathan et al.)",
+    )
+    acceptance_by_position: list[Fraction] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=32,
+        description="per drafted position, the probability that its token is accepted given "
+        "that the ones before it were (as vLLM reports acceptance per position); one per "
+        "draft token, replaces acceptance_rate",
     )
     draft_cost_ratio: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)] | None = Field(
         default=None,
@@ -91,6 +101,29 @@ class SpeculativeDecoding(Strict):
         if (self.method is SpeculativeMethod.DRAFT_MODEL) != (self.draft_model is not None):
             raise ValueError("method 'draft_model' needs draft_model, and only it takes one")
         return self
+
+    @model_validator(mode="after")
+    def _one_acceptance_per_position(self) -> SpeculativeDecoding:
+        rates = self.acceptance_by_position
+        if rates is None:
+            return self
+        if "acceptance_rate" in self.model_fields_set:
+            raise ValueError(
+                "give acceptance_rate (the same at every position) or acceptance_by_position, "
+                "not both"
+            )
+        if len(rates) != self.draft_tokens:
+            raise ValueError(
+                f"acceptance_by_position has {len(rates)} rates for draft_tokens "
+                f"{self.draft_tokens}: give one per drafted position"
+            )
+        return self
+
+    def acceptance_rates(self) -> list[float]:
+        """The conditional acceptance rate of each drafted position."""
+        if self.acceptance_by_position is not None:
+            return list(self.acceptance_by_position)
+        return [self.acceptance_rate] * self.draft_tokens
 
 
 class PrefixCaching(Strict):
