@@ -12,7 +12,7 @@ from infersim.perf.memory import MIN_KV_TOKENS, Placement, plan_memory
 from infersim.perf.model import PerfModel
 from infersim.perf.precision import compute_format, label, quality_penalty
 from infersim.perf.roofline import Roofline
-from infersim.perf.shape import ModelShape, model_shape
+from infersim.perf.shape import ModelShape, model_shape, with_redundant_experts
 from infersim.perf.speculative import (
     default_draft_cost_ratio,
     draft_has_own_pass,
@@ -35,20 +35,30 @@ def _gpu(ref: str | GpuSpec, catalog: Catalog) -> GpuSpec:
         raise InvalidDeploymentError(str(exc.args[0])) from None
 
 
-def _check_split(arch: ModelArch, tp: int, ep: int) -> None:
+def _check_split(arch: ModelArch, tp: int, ep: int, redundant: int) -> None:
     if arch.num_attention_heads % tp:
         raise InvalidDeploymentError(
             f"tensor_parallel {tp} must divide the {arch.num_attention_heads} attention heads "
             f"of {arch.id}"
+        )
+    if redundant and arch.moe is None:
+        raise InvalidDeploymentError(
+            f"redundant_experts {redundant} needs a mixture-of-experts model; {arch.id} is dense"
         )
     if ep > 1:
         if arch.moe is None:
             raise InvalidDeploymentError(
                 f"expert_parallel {ep} needs a mixture-of-experts model; {arch.id} is dense"
             )
-        if arch.moe.num_experts % ep:
+        experts = arch.moe.num_experts
+        if (experts + redundant) % ep:
+            fill = -experts % ep
+            held = f"{experts} experts of {arch.id}"
+            if redundant:
+                held += f" plus its {redundant} redundant experts ({experts + redundant})"
             raise InvalidDeploymentError(
-                f"expert_parallel {ep} must divide the {arch.moe.num_experts} experts of {arch.id}"
+                f"expert_parallel {ep} must divide the {held}; give redundant_experts "
+                f"{fill} (or {fill} plus a multiple of {ep}) to even them out"
             )
 
 
@@ -89,7 +99,8 @@ def build_perf_model(
     arch = _model(deployment.model, catalog)
     gpu = _gpu(deployment.gpu, catalog)
     tp, ep = deployment.tensor_parallel, deployment.expert_parallel
-    _check_split(arch, tp, ep)
+    redundant = deployment.redundant_experts
+    _check_split(arch, tp, ep, redundant)
     interconnect_bytes_per_s(gpu, tp * ep)  # single devices cannot be split
     eff = efficiency if efficiency is not None else default_efficiency(gpu)
     precision = deployment.precision
@@ -106,7 +117,7 @@ def build_perf_model(
                 f"attention heads of the draft model {draft_arch.id}"
             )
     gamma = spec.draft_tokens if spec is not None else 0
-    shape = model_shape(arch)
+    shape = with_redundant_experts(model_shape(arch), redundant)
     draft_shape = model_shape(draft_arch) if draft_arch is not None else None
 
     placement = Placement(

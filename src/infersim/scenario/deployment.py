@@ -183,6 +183,12 @@ class SelfHosted(Strict):
     gpu: CatalogRef | GpuSpec = Field(description="catalog GPU id, or an inline GPU")
     tensor_parallel: Parallelism = 1
     expert_parallel: Parallelism = 1
+    redundant_experts: Annotated[int, Field(ge=0, le=4096, strict=True)] = Field(
+        default=0,
+        description="extra copies of routed experts per MoE layer, spread with the others "
+        "over the replica's GPUs for load balance (DeepSeek-V3: 32, on EP32 prefill and "
+        "EP144 decode units); expert_parallel must divide the experts plus these copies",
+    )
     replicas: Replicas = 1
     precision: Precision = Field(default_factory=Precision)
     max_batch_sequences: Annotated[int, Field(ge=1, le=65_536, strict=True)] | None = Field(

@@ -209,6 +209,8 @@ def _split_field(dep: SelfHosted, message: str) -> PathKey:
     """The parallelism field an impossible split is about (none: the deployment itself)."""
     if message.startswith("expert_parallel"):
         return ("expert_parallel",)
+    if message.startswith("redundant_experts"):
+        return ("redundant_experts",)
     if "tensor_parallel" in message:
         return ("tensor_parallel",) if dep.tensor_parallel > 1 else ("expert_parallel",)
     return ()
