@@ -175,6 +175,19 @@ GpuCost = Annotated[
 ]
 
 
+RedundantExperts = Annotated[int, Field(ge=0, le=4096, strict=True)]
+
+
+class PoolLayout(Strict):
+    """Disaggregated serving: the parallelism of the prefill pool's replicas, where it
+    differs from the decode pool's (DeepSeek-V3/R1: prefill units of EP32, decode units of
+    EP144)."""
+
+    tensor_parallel: Parallelism = 1
+    expert_parallel: Parallelism = 1
+    redundant_experts: RedundantExperts = 0
+
+
 class SelfHosted(Strict):
     """A model served on our own (or rented) GPUs; priced by the performance model."""
 
@@ -183,11 +196,17 @@ class SelfHosted(Strict):
     gpu: CatalogRef | GpuSpec = Field(description="catalog GPU id, or an inline GPU")
     tensor_parallel: Parallelism = 1
     expert_parallel: Parallelism = 1
-    redundant_experts: Annotated[int, Field(ge=0, le=4096, strict=True)] = Field(
+    redundant_experts: RedundantExperts = Field(
         default=0,
         description="extra copies of routed experts per MoE layer, spread with the others "
         "over the replica's GPUs for load balance (DeepSeek-V3: 32, on EP32 prefill and "
         "EP144 decode units); expert_parallel must divide the experts plus these copies",
+    )
+    prefill_pool: PoolLayout | None = Field(
+        default=None,
+        description="disaggregated serving (fleet.disaggregated): the prefill replicas' "
+        "parallelism; none = the deployment's. The deployment's own tensor_parallel, "
+        "expert_parallel and redundant_experts lay out the decode replicas",
     )
     replicas: Replicas = 1
     precision: Precision = Field(default_factory=Precision)
@@ -213,6 +232,20 @@ class SelfHosted(Strict):
     @property
     def gpus_per_replica(self) -> int:
         return self.tensor_parallel * self.expert_parallel
+
+    def prefill_layout(self) -> SelfHosted:
+        """The deployment as its prefill replicas run it (itself without a prefill_pool)."""
+        pool = self.prefill_pool
+        if pool is None:
+            return self
+        return self.model_copy(
+            update={
+                "tensor_parallel": pool.tensor_parallel,
+                "expert_parallel": pool.expert_parallel,
+                "redundant_experts": pool.redundant_experts,
+                "prefill_pool": None,
+            }
+        )
 
 
 class ApiModel(Strict):
@@ -318,6 +351,23 @@ class Fleet(Strict):
     )
 
 
+def prefill_replicas(deployment: SelfHosted, fleet: Fleet) -> int:
+    """Disaggregated serving: the replicas of the prefill pool (fleet.prefill_replicas, or
+    half the fleet); 0 when every replica does both."""
+    if not fleet.disaggregated:
+        return 0
+    return fleet.prefill_replicas or max(1, deployment.replicas // 2)
+
+
+def fleet_gpus(deployment: SelfHosted, fleet: Fleet) -> int:
+    """GPUs of the deployment's (fixed) fleet: each pool at its own layout."""
+    prefill = prefill_replicas(deployment, fleet)
+    decode = deployment.replicas - prefill
+    return prefill * deployment.prefill_layout().gpus_per_replica + (
+        decode * deployment.gpus_per_replica
+    )
+
+
 class RouterKind(StrEnum):
     FIXED_SPLIT = "fixed_split"
     DIFFICULTY = "difficulty"
@@ -376,6 +426,7 @@ __all__ = [
     "GpuCost",
     "KvDtype",
     "OwnedGpu",
+    "PoolLayout",
     "Precision",
     "PrefixCaching",
     "RentedGpu",
@@ -387,4 +438,6 @@ __all__ = [
     "Tokens",
     "UsdAmount",
     "WeightDtype",
+    "fleet_gpus",
+    "prefill_replicas",
 ]

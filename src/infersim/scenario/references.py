@@ -130,6 +130,13 @@ def _check_fleet(check: ProblemLog, scenario: Scenario) -> None:
             "fleet.slo.ttft_p99_s, tpot_p50_s or tpot_p99_s, or use mode 'fixed'",
         )
     if not fleet.disaggregated:
+        for name, dep in scenario.deployments.items():
+            if isinstance(dep, SelfHosted) and dep.prefill_pool is not None:
+                check.add(
+                    ("deployments", name, "prefill_pool"),
+                    "a prefill pool's layout takes effect only with disaggregated serving: "
+                    "set fleet.disaggregated: true, or remove prefill_pool",
+                )
         return
     if fleet.mode != "fixed":
         check.add(("fleet", "mode"), "disaggregated serving needs mode 'fixed'")

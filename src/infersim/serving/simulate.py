@@ -21,6 +21,7 @@ import numpy as np
 from infersim.catalog.load import Catalog
 from infersim.perf import PerfModel, build_perf_model, slo_throughput
 from infersim.scenario.deployment import Autoscale, Fleet, SelfHosted
+from infersim.scenario.deployment import prefill_replicas as prefill_pool_replicas
 from infersim.scenario.model import Scenario
 from infersim.scenario.workload import Bursty, Poisson
 from infersim.serving.cluster import ReplicaSchedule, run_cluster
@@ -59,6 +60,18 @@ class DeploymentPlan:
     prefill_replicas: int
     """Disaggregated serving: replicas of the prefill pool (0 = every replica does both)."""
     kv_transfer_s_per_token: float
+    prefill_perf: PerfModel
+    """Disaggregated serving: the prefill replicas' model (`perf` itself unless the
+    deployment gives its prefill pool a layout of its own); `perf` runs the decode pool."""
+
+    def fleet_gpus(self, replicas: int) -> int:
+        """GPUs of a fleet of `replicas` replicas (a disaggregated one: its prefill pool at
+        its layout, the rest at the decode pool's)."""
+        if not self.prefill_replicas:
+            return replicas * self.perf.gpus_per_replica
+        prefill = min(self.prefill_replicas, replicas)
+        decode = replicas - prefill
+        return prefill * self.prefill_perf.gpus_per_replica + decode * self.perf.gpus_per_replica
 
 
 def _stationary(scenario: Scenario, name: str) -> bool:
@@ -92,13 +105,19 @@ def _plan(
     fleet = scenario.fleet
     prefill_replicas = 0
     transfer = 0.0
+    prefill_perf = perf
     if fleet.disaggregated:
-        prefill_replicas = fleet.prefill_replicas or max(1, dep.replicas // 2)
+        prefill_replicas = prefill_pool_replicas(dep, fleet)
+        if dep.prefill_pool is not None:
+            prefill_perf = build_perf_model(dep.prefill_layout(), catalog)
         per_gpu = fleet.kv_transfer_gb_per_s
         if per_gpu is None:
             link = gpu.interconnect_gb_per_s or 64.0  # PCIe Gen4 x16 where none is listed
             per_gpu = link / 2 * perf.efficiency.interconnect
-        transfer = perf.kv_bytes_per_token / (per_gpu * 1e9 * perf.gpus_per_replica)
+        # the decode replica's KV layout, sent over as many links as the smaller pool's
+        # replica has GPUs
+        links = min(perf.gpus_per_replica, prefill_perf.gpus_per_replica)
+        transfer = perf.kv_bytes_per_token / (per_gpu * 1e9 * links)
     return DeploymentPlan(
         name=name,
         deployment=dep,
@@ -110,6 +129,7 @@ def _plan(
         active_params=model.active_params_b * 1e9,
         prefill_replicas=prefill_replicas,
         kv_transfer_s_per_token=transfer,
+        prefill_perf=prefill_perf,
     )
 
 
@@ -187,6 +207,7 @@ def sample_run(
         prefill,
         plan.kv_transfer_s_per_token,
         progress,
+        plan.prefill_perf if plan.prefill_perf is not plan.perf else None,
     )
     return summarize_run(
         plan, stream, run, sampling.scale, sampling.mode, sampling.detail, schedule,
