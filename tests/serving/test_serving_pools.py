@@ -152,8 +152,8 @@ def test_a_prefill_pool_layout_needs_disaggregation_and_a_valid_split(tmp_path: 
     )
     path = tmp_path / "s.yaml"
     path.write_text(body.replace("{fleet}", ""), encoding="utf-8")
-    with pytest.raises(ConfigError, match="deployments.main.prefill_pool: a prefill pool"):
+    with pytest.raises(ConfigError, match=r"deployments\.main\.prefill_pool: a prefill pool"):
         load_scenario(path)
     path.write_text(body.replace("{fleet}", "fleet: {disaggregated: true}\n"), encoding="utf-8")
-    with pytest.raises(ConfigError, match="prefill_pool.expert_parallel: prefill pool: "):
+    with pytest.raises(ConfigError, match=r"prefill_pool\.expert_parallel: prefill pool: "):
         load_scenario(path)
