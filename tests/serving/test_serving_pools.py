@@ -157,3 +157,71 @@ def test_a_prefill_pool_layout_needs_disaggregation_and_a_valid_split(tmp_path: 
     path.write_text(body.replace("{fleet}", "fleet: {disaggregated: true}\n"), encoding="utf-8")
     with pytest.raises(ConfigError, match=r"prefill_pool\.expert_parallel: prefill pool: "):
         load_scenario(path)
+
+
+SIZED_DEPLOYMENT: dict[str, Any] = {
+    "model": "llama-3.1-8b",
+    "tensor_parallel": 2,
+    "precision": FP8,
+    "prefill_pool": {"tensor_parallel": 1},
+}
+SLO = {"ttft_p99_s": 0.5, "tpot_p99_s": 0.005}
+
+
+def sized_run(fleet: dict[str, Any], replicas: int = 1) -> DeploymentServing:
+    s = scenario(
+        rate_per_s=60.0, prompt=PROMPTS, output=OUTPUTS, horizon_s=60, seed=4,
+        deployment={**SIZED_DEPLOYMENT, "replicas": replicas},
+        fleet={"disaggregated": True, "slo": SLO, "replications": 2, **fleet},
+    )  # fmt: skip
+    return simulate(s, catalog=CATALOG).deployments[0]
+
+
+def test_a_sized_disaggregated_fleet_meets_its_slo_on_the_samples_it_reports() -> None:
+    """Sizing picks both pools (their ratio is its result); the reported run is the run the
+    sizing accepted, and one replica fewer in either pool misses the SLO."""
+    sized = sized_run({"mode": "size_to_slo"})
+    prefill, decode = sized.pools
+    assert sized.verdict is None
+    assert sized.ttft_s.p99 is not None and sized.ttft_s.p99 <= SLO["ttft_p99_s"]
+    assert sized.tpot_s.p99 is not None and sized.tpot_s.p99 <= SLO["tpot_p99_s"]
+    assert sized.slo_met_share is not None and sized.slo_met_share >= 0.9
+    assert (prefill.replicas, decode.replicas) == (3, 2)  # more prefill than decode here
+    total = prefill.replicas + decode.replicas
+    same = sized_run({"prefill_replicas": prefill.replicas}, total)
+    assert same.ttft_s == sized.ttft_s and same.tpot_s == sized.tpot_s  # the same samples
+    for fewer_prefill, fewer_decode in ((1, 0), (0, 1)):
+        p, d = prefill.replicas - fewer_prefill, decode.replicas - fewer_decode
+        smaller = sized_run({"prefill_replicas": p}, p + d)
+        assert smaller.verdict is not None, (p, d)
+    assert sized.gpu_hours_scheduled == pytest.approx(
+        (prefill.replicas * 1 + decode.replicas * 2) * 60 / 3600, rel=1e-12
+    )
+
+
+@pytest.mark.parametrize(
+    ("fleet", "fragment"),
+    [
+        (
+            "{disaggregated: true, mode: size_to_slo, prefill_replicas: 1, slo: {ttft_p99_s: 1}}",
+            r"fleet\.prefill_replicas: mode 'size_to_slo' sizes both pools",
+        ),
+        ("{disaggregated: true, mode: autoscale}", r"fleet\.mode: disaggregated serving needs"),
+    ],
+)
+def test_sizing_picks_the_pools_and_autoscaling_is_refused(
+    tmp_path: Any, fleet: str, fragment: str
+) -> None:
+    from infersim.errors import ConfigError
+    from infersim.scenario.load import load_scenario
+
+    path = tmp_path / "s.yaml"
+    path.write_text(
+        "name: d\ndeployments:\n  main: {model: llama-3.1-8b, gpu: h100-sxm, replicas: 2}\n"
+        f"fleet: {fleet}\n"
+        "workload: {classes: {c: {arrival: {process: poisson, rate_per_s: 1},"
+        " prompt_tokens: {dist: fixed, tokens: 10}, output_tokens: {dist: fixed, tokens: 5}}}}\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigError, match=fragment):
+        load_scenario(path)
