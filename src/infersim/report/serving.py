@@ -97,14 +97,14 @@ def deployment_json(d: DeploymentServing) -> dict[str, Any]:
             }
             for c in d.classes
         },
-        "pools": [pool_json(p) for p in d.pools],
+        "pools": {p.role: pool_json(p) for p in d.pools},
         "kv_transfer": None if d.kv_transfer is None else kv_transfer_json(d.kv_transfer),
     }
 
 
 def pool_json(p: PoolServing) -> dict[str, Any]:
+    """A pool's figures; its tokens are input tokens (prefill) or output tokens (decode)."""
     return {
-        "role": p.role,
         "replicas": p.replicas,
         "tensor_parallel": p.tensor_parallel,
         "expert_parallel": p.expert_parallel,
@@ -115,7 +115,6 @@ def pool_json(p: PoolServing) -> dict[str, Any]:
         "tokens_per_s": _num(p.tokens_per_s),
         "tokens_per_s_per_replica": _num(p.tokens_per_s_per_replica),
         "tokens_per_s_per_gpu": _num(p.tokens_per_s_per_gpu),
-        "tokens": "input" if p.role == "prefill" else "output",
     }
 
 
