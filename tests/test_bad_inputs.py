@@ -41,6 +41,19 @@ def broken(tmp_path: Path, dotted: str, value: object) -> Path:
         ("fleet.slo.attainment_target", 1.5, "fleet.slo.attainment_target"),
         ("deployments.main.max_batch_sequences", 0, "deployments.main.max_batch_sequences"),
         ("deployments.main.max_batch_sequences", True, "deployments.main.max_batch_sequences"),
+        ("deployments.main.redundant_experts", -1, "deployments.main.redundant_experts"),
+        ("deployments.main.redundant_experts", 1.5, "deployments.main.redundant_experts"),
+        ("deployments.main.redundant_experts", 8, "needs a mixture-of-experts model"),
+        (
+            "deployments.main.speculative",
+            {"method": "ngram", "draft_tokens": 2, "acceptance_by_position": []},
+            "deployments.main.speculative.acceptance_by_position",
+        ),
+        (
+            "deployments.main.speculative",
+            {"method": "ngram", "draft_tokens": 2, "acceptance_by_position": [0.5, "x"]},
+            "deployments.main.speculative.acceptance_by_position.1",
+        ),
         (
             "routing",
             {"strategy": "difficulty", "order": ["main", "main"], "quality_target": 0.8},

@@ -168,3 +168,27 @@ def test_routing_metrics_need_routing(tmp_path: Path) -> None:
         f"{path}:{line}: expect.0.metric: metric 'routing.saving_pct': the scenario has no "
         "routing, so its run has no routing section\n"
     )
+
+
+def test_a_disaggregated_runs_pool_metrics_are_known(tmp_path: Path) -> None:
+    path = tmp_path / "pools.yaml"
+    path.write_text(
+        "name: pools\nseed: 1\n"
+        "deployments:\n  main:\n    model: llama-3.1-8b\n    gpu: h100-sxm\n    replicas: 3\n"
+        "    tensor_parallel: 2\n    prefill_pool: {tensor_parallel: 1}\n"
+        "fleet: {replications: 1, disaggregated: true, prefill_replicas: 1}\n"
+        "workload: {classes: {chat: {arrival: {process: poisson, rate_per_s: 2.0},"
+        " prompt_tokens: {dist: fixed, tokens: 400}, output_tokens: {dist: fixed, tokens: 50}}}}\n"
+        "horizon: {simulated_s: 60}\n",
+        encoding="utf-8",
+    )
+    result = CliRunner().invoke(app, ["run", str(path), "-f", "json"])
+    assert result.exit_code == 0, result.output
+    [run] = json.loads(result.stdout)["runs"]
+    known = flatten(run)
+    pools = [p for p in known if ".pools." in p or ".kv_transfer." in p]
+    assert "serving.deployments.main.pools.decode.tokens_per_s_per_gpu" in pools
+    assert "serving.deployments.main.kv_transfer.bytes" in pools
+    scenario = load_scenario(path).scenario
+    missing = {p: why for p in known if (why := unknown_metric(scenario, p))}
+    assert missing == {}

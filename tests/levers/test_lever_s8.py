@@ -10,8 +10,10 @@ from lever_fixtures import gpus, loaded, run, served, total, total_cost_usd, usd
 
 from infersim.economics import api_token_cost
 from infersim.perf import (
+    break_even_batch,
     build_perf_model,
     prompt_prefill,
+    speedup_by_batch,
     steady_state_throughput,
     throughput_sweep,
 )
@@ -214,9 +216,10 @@ def tpot_ratio(plain: str, speculative: str | None) -> float:
 
 
 def test_speculation_divides_latency_by_2_to_3_at_low_load() -> None:
-    """g = 4, a = 0.7: 2.77 tokens per target step; the 1B draft costs ~3% of a 70B step per
-    token drafted, so the speedup is ~2.77 / (1 + 4 x 0.03) ~ 2.5, the performance model's
-    batch-1 ratio, and the engine's."""
+    """g = 4, a = 0.7: 2.77 tokens per target step; each step of the 1B draft costs ~7% of a
+    70B step (its weights and KV, and the engine's per-iteration overhead, its own forward
+    pass), so the speedup is ~2.77 / (1 + 4 x 0.072) ~ 2.15, the performance model's batch-1
+    ratio, and the engine's."""
     ratio = tpot_ratio("low-load-plain", None)
     assert 2.0 <= ratio <= 3.0
     catalog = loaded(SPEC).catalog
@@ -231,8 +234,10 @@ def test_speculation_divides_latency_by_2_to_3_at_low_load() -> None:
 
 def test_speculation_still_pays_at_mid_load() -> None:
     """At 2.5 requests/s (54% of the plain GPU's capacity) sequences finishing sooner leave
-    a smaller batch in flight: still ~2.6x (2.57-2.63 over seeds 1-5)."""
-    assert tpot_ratio("mid-load-plain", "mid-load") == pytest.approx(2.6, abs=0.25)
+    a smaller batch in flight (~16 against ~31 sequences), still in the memory-bound range
+    where the verify step costs little more than a plain one: ~2.15x (2.13-2.19 over seeds
+    1-5), the batch-1 gain."""
+    assert tpot_ratio("mid-load-plain", "mid-load") == pytest.approx(2.15, abs=0.15)
     spec, plain = served(run(SPEC, "mid-load"), "main"), served(run(SPEC, "mid-load-plain"), "main")
     assert spec.verdict is None and plain.verdict is None
     assert spec.batch_size.mean is not None and plain.batch_size.mean is not None
@@ -241,8 +246,8 @@ def test_speculation_still_pays_at_mid_load() -> None:
 
 def test_speculation_is_a_slowdown_at_high_load() -> None:
     """Verifying 5 tokens per sequence per step costs compute: the GPU's capacity drops by
-    ~15%, and at 4.2 requests/s speculation overloads it while plain decoding keeps up
-    (time per output token 0.38-0.48x over seeds 1-5)."""
+    ~16% (4.62 -> 3.89 requests/s), and at 4.2 requests/s speculation overloads it while
+    plain decoding keeps up (time per output token 0.37-0.43x over seeds 1-5)."""
     spec, plain = (
         served(run(SPEC, "high-load"), "main"),
         served(run(SPEC, "high-load-plain"), "main"),
@@ -270,3 +275,9 @@ def test_at_a_fixed_batch_the_speedup_fades_into_a_slowdown() -> None:
     assert ratios[1] > 2.0 and ratios[8] > 2.0
     assert ratios[32] < 1.2
     assert ratios[64] < 1.0 and ratios[128] < 1.0
+    # decode alone (no prefill mixed in), contexts of 1,100 tokens: 2.15x up to 24
+    # sequences, break-even at 73, 0.66x from 128 on
+    plain_perf, spec_perf = build_perf_model(plain, catalog), build_perf_model(with_draft, catalog)
+    assert break_even_batch(plain_perf, spec_perf, 1100, 512) == 73
+    fade = speedup_by_batch(plain_perf, spec_perf, [1, 24, 48, 128, 512], 1100)
+    assert [round(p.speedup, 2) for p in fade] == [2.15, 2.14, 1.36, 0.66, 0.66]

@@ -100,6 +100,26 @@ def test_scenario_deployment_and_variant(runner: CliRunner) -> None:
     assert h200["deployment"]["gpus_per_replica"] == 1
 
 
+def test_speculative_deployment_shows_the_fade_against_plain_decoding(runner: CliRunner) -> None:
+    s8 = str(CONFIGS / "levers" / "s8-speculative.yaml")
+    data = as_json(runner, "perf", "--scenario", s8, "--prompt-tokens", "800",
+                   "--output-tokens", "600")  # fmt: skip
+    spec = data["speculative"]
+    assert spec["context_tokens"] == 1100
+    assert spec["break_even_batch"] == 73
+    speedups = [p["speedup"] for p in spec["points"]]
+    assert speedups[0] == pytest.approx(2.15, abs=0.01)
+    assert speedups[-1] < 1.0
+    for p in spec["points"]:
+        ratio = p["plain_step_s"] * p["tokens_per_step"] / p["speculative_step_s"]
+        assert p["speedup"] == pytest.approx(ratio, rel=1e-12)
+    swept = as_json(runner, "perf", "--scenario", s8, "--sweep", "batch=1,64")
+    assert [p["batch_sequences"] for p in swept["speculative"]["points"]] == [1, 64]
+    code, out, _ = invoke(runner, "perf", "--scenario", s8)
+    assert code == 0 and "break-even at batch" in out
+    assert as_json(runner, *FLAGS)["speculative"] is None
+
+
 @pytest.mark.parametrize("fmt", ["csv", "markdown"])
 def test_other_formats(runner: CliRunner, fmt: str) -> None:
     code, out, _ = invoke(runner, *FLAGS, "--format", fmt)

@@ -72,6 +72,14 @@ DEPLOYMENT_SERVING = (
 )  # fmt: skip
 #: Text that is null when there is nothing to say (a null is a metric without a value).
 DEPLOYMENT_NULLABLE = ("verdict",)
+#: Disaggregated serving: each pool's figures (`pools.prefill`, `pools.decode`) and the KV
+#: caches moved between them (`kv_transfer`, null otherwise).
+POOL = (
+    "replicas", "tensor_parallel", "expert_parallel", "gpus_per_replica", "gpu_hours_scheduled",
+    "gpu_hours_busy", "busy_share", "tokens_per_s", "tokens_per_s_per_replica",
+    "tokens_per_s_per_gpu",
+)  # fmt: skip
+KV_TRANSFER = ("transfers", "bytes", "seconds_per_transfer")
 DEPLOYMENT_PERCENTILES = ("ttft_s", "tpot_s", "e2e_s", "queue_s", "batch_size", "kv_occupancy")
 INTERVALS = ("ttft_p99_s", "tpot_p50_s", "e2e_p50_s", "output_tokens_per_s", "gpu_hours_busy")
 CLASS_SERVING = (
@@ -128,6 +136,16 @@ def _served(scenario: Scenario, deployment: str) -> dict[str, Any]:
         **{key: _zeros(STATS) for key in DEPLOYMENT_PERCENTILES},
         "intervals_95": {key: _zeros(INTERVAL) for key in INTERVALS},
         "classes": {name: _class_served() for name in classes},
+        **_pools(scenario),
+    }
+
+
+def _pools(scenario: Scenario) -> dict[str, Any]:
+    if not scenario.fleet.disaggregated:
+        return {"pools": {}, "kv_transfer": None}
+    return {
+        "pools": {role: _zeros(POOL) for role in ("prefill", "decode")},
+        "kv_transfer": _zeros(KV_TRANSFER),
     }
 
 

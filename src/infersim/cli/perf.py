@@ -38,6 +38,7 @@ from infersim.perf import (
     prompt_prefill,
     throughput_sweep,
 )
+from infersim.perf.speculative import SpeculationPoint, break_even_batch, speedup_by_batch
 from infersim.perf.throughput import throughput_at
 from infersim.report.html import perf_report
 from infersim.scenario.deployment import (
@@ -235,6 +236,39 @@ def cap_sweep(
     return points
 
 
+SPECULATION_BATCHES = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
+"""Decode batches at which speculation is compared with plain decoding (up to the largest
+batch that fits), unless a batch sweep is given."""
+
+
+def speculation(
+    plain: PerfModel, perf: PerfModel, context_tokens: float, batches: Sequence[int], most: int
+) -> tuple[list[SpeculationPoint], int | None]:
+    """Speculative against plain decoding at each batch up to `most`, and the break-even."""
+    chosen = [b for b in batches if 1 <= b <= most] or [1]
+    points = speedup_by_batch(plain, perf, chosen, context_tokens)
+    return points, break_even_batch(plain, perf, context_tokens, max(most, 1))
+
+
+def _speculation_json(
+    points: Sequence[SpeculationPoint], break_even: int | None, context_tokens: float
+) -> dict[str, Any]:
+    return {
+        "context_tokens": context_tokens,
+        "break_even_batch": break_even,
+        "points": [
+            {
+                "batch_sequences": p.batch_sequences,
+                "plain_step_s": p.plain_step_s,
+                "speculative_step_s": p.speculative_step_s,
+                "tokens_per_step": p.tokens_per_step,
+                "speedup": p.speedup,
+            }
+            for p in points
+        ],
+    }
+
+
 def report(
     perf: PerfModel,
     prompt: int,
@@ -243,9 +277,11 @@ def report(
     sweep: list[int],
     usd_per_gpu_hour: float | None,
     caps: Sequence[tuple[int, PerfModel]] = (),
+    plain: PerfModel | None = None,
 ) -> tuple[dict[str, Any], list[DataTable]]:
     """The command's data (JSON) and tables, computed from the performance model; `caps`
-    are the models rebuilt for each swept `max_batch_sequences`."""
+    are the models rebuilt for each swept `max_batch_sequences`; `plain`, the deployment
+    without speculative decoding when it has it."""
     best, reason = largest_batch(perf, prompt, output_tokens)
     if best < 1 and batch is None:
         raise UsageError(
@@ -317,6 +353,28 @@ def report(
                 [[cap, *throughput_row(p, usd_per_gpu_hour)] for cap, p in capped],
             )
         )
+    speculative: dict[str, Any] | None = None
+    if plain is not None:
+        context = prompt + output_tokens / 2
+        most = max(best, batch or 1)
+        points_s, break_even = speculation(plain, perf, context, sweep or SPECULATION_BATCHES, most)
+        speculative = _speculation_json(points_s, break_even, context)
+        where = f"batch {break_even}" if break_even is not None else f"none up to batch {most}"
+        rows = [
+            [p.batch_sequences, _ms(p.plain_step_s), _ms(p.speculative_step_s),
+             round(p.tokens_per_step, 3), round(p.speedup, 3)]
+            for p in points_s
+        ]  # fmt: skip
+        tables.append(
+            DataTable(
+                "speculative decoding against plain decoding (decode steps)",
+                ["batch", "plain ms", "speculative ms", "tokens/step", "speedup"],
+                rows,
+                caption=f"contexts of {context:g} tokens; speedup = time per output token, "
+                f"plain over speculative (also their GPU cost per output token); "
+                f"break-even at {where}",
+            )
+        )
     data = {
         "schema_version": SCHEMA_VERSION,
         "deployment": {
@@ -352,6 +410,7 @@ def report(
         "sweep_max_batch_sequences": [
             {"max_batch_sequences": cap, **_point_json(p, usd_per_gpu_hour)} for cap, p in capped
         ],
+        "speculative": speculative,
     }
     return data, tables
 
@@ -425,5 +484,10 @@ def perf(
     if price is None:
         spec = catalog.gpu_of(chosen.gpu)
         price = spec.default_rental_usd_per_hour
-    data, tables = report(perf_model, prompt_tokens, output_tokens, batch, batches, price, caps)
+    plain = None
+    if chosen.speculative is not None:
+        plain = build_perf_model(chosen.model_copy(update={"speculative": None}), catalog)
+    data, tables = report(
+        perf_model, prompt_tokens, output_tokens, batch, batches, price, caps, plain
+    )
     emit(ctx, fmt, output, data, tables, html=lambda: perf_report(data, tables))

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from infersim.catalog.load import Catalog
 from infersim.catalog.types import GpuSpec, ModelArch
 from infersim.perf.costs import build_roofline, interconnect_bytes_per_s
@@ -14,8 +12,12 @@ from infersim.perf.memory import MIN_KV_TOKENS, Placement, plan_memory
 from infersim.perf.model import PerfModel
 from infersim.perf.precision import compute_format, label, quality_penalty
 from infersim.perf.roofline import Roofline
-from infersim.perf.shape import ModelShape, model_shape
-from infersim.perf.speculative import default_draft_cost_ratio, speculative_expected_tokens
+from infersim.perf.shape import ModelShape, model_shape, with_redundant_experts
+from infersim.perf.speculative import (
+    default_draft_cost_ratio,
+    draft_has_own_pass,
+    expected_tokens_by_position,
+)
 from infersim.scenario.deployment import SelfHosted, SpeculativeDecoding, SpeculativeMethod
 
 
@@ -33,20 +35,30 @@ def _gpu(ref: str | GpuSpec, catalog: Catalog) -> GpuSpec:
         raise InvalidDeploymentError(str(exc.args[0])) from None
 
 
-def _check_split(arch: ModelArch, tp: int, ep: int) -> None:
+def _check_split(arch: ModelArch, tp: int, ep: int, redundant: int) -> None:
     if arch.num_attention_heads % tp:
         raise InvalidDeploymentError(
             f"tensor_parallel {tp} must divide the {arch.num_attention_heads} attention heads "
             f"of {arch.id}"
+        )
+    if redundant and arch.moe is None:
+        raise InvalidDeploymentError(
+            f"redundant_experts {redundant} needs a mixture-of-experts model; {arch.id} is dense"
         )
     if ep > 1:
         if arch.moe is None:
             raise InvalidDeploymentError(
                 f"expert_parallel {ep} needs a mixture-of-experts model; {arch.id} is dense"
             )
-        if arch.moe.num_experts % ep:
+        experts = arch.moe.num_experts
+        if (experts + redundant) % ep:
+            fill = -experts % ep
+            held = f"{experts} experts of {arch.id}"
+            if redundant:
+                held += f" plus its {redundant} redundant experts ({experts + redundant})"
             raise InvalidDeploymentError(
-                f"expert_parallel {ep} must divide the {arch.moe.num_experts} experts of {arch.id}"
+                f"expert_parallel {ep} must divide the {held}; give redundant_experts "
+                f"{fill} (or {fill} plus a multiple of {ep}) to even them out"
             )
 
 
@@ -56,12 +68,22 @@ def _draft(
     target_shape: ModelShape,
     draft_roofline: Roofline | None,
 ) -> tuple[Roofline, bool]:
-    """The draft's cost model, and whether it also prefills prompts."""
+    """The draft's cost model, and whether it also prefills prompts.
+
+    - A given draft_cost_ratio c makes one draft step c times a target decode step, its
+      per-iteration overhead included.
+    - A draft model is timed as the model it is (its weights, its KV cache, at the batch
+      running), each of its steps a forward pass with the engine's per-iteration overhead.
+    - EAGLE's steps are forward passes too (their work from `default_draft_cost_ratio`);
+      Medusa's heads run within the target's pass and n-gram lookup on the CPU: no overhead.
+    """
     if spec.draft_cost_ratio is not None:
-        return target.scaled(spec.draft_cost_ratio), False
+        c = spec.draft_cost_ratio
+        return target.scaled(c, c * target.overhead_s), False
     if draft_roofline is not None:
-        return replace(draft_roofline, overhead_s=0.0), True
-    return target.scaled(default_draft_cost_ratio(spec.method, target_shape)), False
+        return draft_roofline, True
+    overhead_s = target.overhead_s if draft_has_own_pass(spec.method) else 0.0
+    return target.scaled(default_draft_cost_ratio(spec.method, target_shape), overhead_s), False
 
 
 def build_perf_model(
@@ -77,7 +99,8 @@ def build_perf_model(
     arch = _model(deployment.model, catalog)
     gpu = _gpu(deployment.gpu, catalog)
     tp, ep = deployment.tensor_parallel, deployment.expert_parallel
-    _check_split(arch, tp, ep)
+    redundant = deployment.redundant_experts
+    _check_split(arch, tp, ep, redundant)
     interconnect_bytes_per_s(gpu, tp * ep)  # single devices cannot be split
     eff = efficiency if efficiency is not None else default_efficiency(gpu)
     precision = deployment.precision
@@ -94,7 +117,7 @@ def build_perf_model(
                 f"attention heads of the draft model {draft_arch.id}"
             )
     gamma = spec.draft_tokens if spec is not None else 0
-    shape = model_shape(arch)
+    shape = with_redundant_experts(model_shape(arch), redundant)
     draft_shape = model_shape(draft_arch) if draft_arch is not None else None
 
     placement = Placement(
@@ -122,7 +145,7 @@ def build_perf_model(
         if draft_shape is not None:
             draft_roofline = build_roofline(draft_shape, gpu, precision, tp, ep, eff)
         draft, draft_prefills = _draft(spec, target, shape, draft_roofline)
-        tokens_per_step = speculative_expected_tokens(spec.acceptance_rate, gamma)
+        tokens_per_step = expected_tokens_by_position(spec.acceptance_rates())
 
     cached = deployment.prefix_caching
     return PerfModel(

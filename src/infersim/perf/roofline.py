@@ -94,14 +94,15 @@ class Roofline:
     """Collective latencies per iteration."""
     overhead_s: float
 
-    def scaled(self, factor: float) -> Roofline:
-        """Every cost times `factor`, no fixed overhead: a draft that costs `factor` of this."""
+    def scaled(self, factor: float, overhead_s: float) -> Roofline:
+        """Every cost times `factor`, with a fixed per-iteration `overhead_s`: a draft whose
+        work is `factor` of this model's."""
         values: dict[str, Any] = {
             name: getattr(self, name) * factor
             for name in self.__dataclass_fields__
             if name != "expert_miss"
         }
-        values["overhead_s"] = 0.0
+        values["overhead_s"] = overhead_s
         return replace(self, **values)
 
     def time_s(

@@ -12,7 +12,7 @@ always active (attention, dense layers, shared experts, routers, embeddings).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from infersim.catalog.types import AttentionKind, ModelArch
 
@@ -138,6 +138,19 @@ def model_shape(arch: ModelArch) -> ModelShape:
         kv_layers=kv_layers,
         state_bytes_per_sequence=(arch.num_layers - kv_layers) * state_bytes,
     )
+
+
+def with_redundant_experts(shape: ModelShape, redundant: int) -> ModelShape:
+    """The shape as a replica holds it with `redundant` extra copies of routed experts per MoE
+    layer (DeepSeek-V3's expert-parallel load balancing: 256 routed experts plus 32 copies of
+    the most loaded ones, spread over 32 or 144 GPUs). Each copy's weights are stored, and
+    a batch large enough to spread over every copy reads them all; a token still multiplies
+    `experts_per_token` experts, so the active parameters do not change."""
+    if redundant == 0 or shape.num_experts == 0:
+        return shape
+    slots = shape.num_experts + redundant
+    per_expert = shape.routed_expert_params / shape.num_experts
+    return replace(shape, routed_expert_params=per_expert * slots, num_experts=slots)
 
 
 def expected_distinct_experts(num_experts: int, experts_per_token: int, tokens: float) -> float:

@@ -34,7 +34,7 @@ from infersim.economics import (
 from infersim.economics.attribution import Usage
 from infersim.economics.segments import Served
 from infersim.pipeline.demand import SECONDS_PER_MONTH, PopulationTraffic
-from infersim.scenario.deployment import ApiModel, SelfHosted
+from infersim.scenario.deployment import ApiModel, SelfHosted, fleet_gpus
 from infersim.scenario.model import Scenario
 from infersim.serving.result import ClassServing, ServingResult
 from infersim.workload.arrivals import mean_rate_per_s
@@ -118,8 +118,7 @@ def build_ledger(
         gpu = catalog.gpu_of(dep.gpu)
         result = served.get(name)
         if result is None:  # provisioned, but no traffic: all idle
-            gpus = dep.tensor_parallel * dep.expert_parallel
-            hours, busy = dep.replicas * gpus * HOURS_PER_MONTH, 0.0
+            hours, busy = fleet_gpus(dep, scenario.fleet) * HOURS_PER_MONTH, 0.0
         else:
             # a steady month pays the fleet scheduled over the simulated time: the drain
             # after a finite simulation overlaps the next window's arrivals in reality

@@ -5,7 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from infersim.report.tables import DataTable, significant
-from infersim.serving.result import DeploymentServing, Interval, Percentiles, ServingResult
+from infersim.serving.result import (
+    DeploymentServing,
+    Interval,
+    KvTransfer,
+    Percentiles,
+    PoolServing,
+    ServingResult,
+)
 
 
 def _num(value: float | None, digits: int = 6) -> float | None:
@@ -90,6 +97,32 @@ def deployment_json(d: DeploymentServing) -> dict[str, Any]:
             }
             for c in d.classes
         },
+        "pools": {p.role: pool_json(p) for p in d.pools},
+        "kv_transfer": None if d.kv_transfer is None else kv_transfer_json(d.kv_transfer),
+    }
+
+
+def pool_json(p: PoolServing) -> dict[str, Any]:
+    """A pool's figures; its tokens are input tokens (prefill) or output tokens (decode)."""
+    return {
+        "replicas": p.replicas,
+        "tensor_parallel": p.tensor_parallel,
+        "expert_parallel": p.expert_parallel,
+        "gpus_per_replica": p.gpus_per_replica,
+        "gpu_hours_scheduled": _num(p.gpu_hours_scheduled),
+        "gpu_hours_busy": _num(p.gpu_hours_busy),
+        "busy_share": _num(p.busy_share),
+        "tokens_per_s": _num(p.tokens_per_s),
+        "tokens_per_s_per_replica": _num(p.tokens_per_s_per_replica),
+        "tokens_per_s_per_gpu": _num(p.tokens_per_s_per_gpu),
+    }
+
+
+def kv_transfer_json(k: KvTransfer) -> dict[str, Any]:
+    return {
+        "transfers": _num(k.transfers),
+        "bytes": _num(k.bytes),
+        "seconds_per_transfer": _num(k.seconds_per_transfer),
     }
 
 
@@ -196,4 +229,34 @@ def serving_tables(result: ServingResult, label: str) -> list[DataTable]:
             class_rows,
         )
     )
+    pool_rows = [
+        [
+            d.name,
+            p.role,
+            f"{p.replicas:,} x {p.gpus_per_replica} GPUs (tp {p.tensor_parallel}, "
+            f"ep {p.expert_parallel})",
+            f"{p.tokens_per_s_per_replica:,.0f} {'in' if p.role == 'prefill' else 'out'}",
+            f"{p.tokens_per_s_per_gpu:,.0f}",
+            f"{p.busy_share:.0%}",
+            f"{p.gpu_hours_scheduled:,.1f}",
+        ]
+        for d in result.deployments
+        for p in d.pools
+    ]
+    if pool_rows:
+        transfers = [
+            f"{d.name}: {k.bytes / 1e9:,.3g} GB of KV cache moved in {k.transfers:,.0f} "
+            f"transfers, {k.seconds_per_transfer * 1e3:,.2f} ms each on average"
+            for d in result.deployments
+            if (k := d.kv_transfer) is not None
+        ]
+        tables.append(
+            DataTable(
+                f"{label}: disaggregated pools",
+                ["deployment", "pool", "replicas", "tok/s per replica", "tok/s per GPU",
+                 "busy", "GPU-h"],
+                pool_rows,
+                caption="; ".join(transfers),
+            )
+        )  # fmt: skip
     return tables

@@ -78,7 +78,17 @@ class SpeculativeDecoding(Strict):
         default=4, description="gamma: tokens drafted per target step"
     )
     acceptance_rate: Annotated[float, Field(ge=0, lt=1, allow_inf_nan=False)] = Field(
-        default=0.7, description="alpha: probability that a drafted token is accepted"
+        default=0.7,
+        description="alpha: probability that a drafted token is accepted, the same at every "
+        "position (Leviathan et al.)",
+    )
+    acceptance_by_position: list[Fraction] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=32,
+        description="per drafted position, the probability that its token is accepted given "
+        "that the ones before it were (as vLLM reports acceptance per position); one per "
+        "draft token, replaces acceptance_rate",
     )
     draft_cost_ratio: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)] | None = Field(
         default=None,
@@ -91,6 +101,29 @@ class SpeculativeDecoding(Strict):
         if (self.method is SpeculativeMethod.DRAFT_MODEL) != (self.draft_model is not None):
             raise ValueError("method 'draft_model' needs draft_model, and only it takes one")
         return self
+
+    @model_validator(mode="after")
+    def _one_acceptance_per_position(self) -> SpeculativeDecoding:
+        rates = self.acceptance_by_position
+        if rates is None:
+            return self
+        if "acceptance_rate" in self.model_fields_set:
+            raise ValueError(
+                "give acceptance_rate (the same at every position) or acceptance_by_position, "
+                "not both"
+            )
+        if len(rates) != self.draft_tokens:
+            raise ValueError(
+                f"acceptance_by_position has {len(rates)} rates for draft_tokens "
+                f"{self.draft_tokens}: give one per drafted position"
+            )
+        return self
+
+    def acceptance_rates(self) -> list[float]:
+        """The conditional acceptance rate of each drafted position."""
+        if self.acceptance_by_position is not None:
+            return list(self.acceptance_by_position)
+        return [self.acceptance_rate] * self.draft_tokens
 
 
 class PrefixCaching(Strict):
@@ -142,6 +175,19 @@ GpuCost = Annotated[
 ]
 
 
+RedundantExperts = Annotated[int, Field(ge=0, le=4096, strict=True)]
+
+
+class PoolLayout(Strict):
+    """Disaggregated serving: the parallelism of the prefill pool's replicas, where it
+    differs from the decode pool's (DeepSeek-V3/R1: prefill units of EP32, decode units of
+    EP144)."""
+
+    tensor_parallel: Parallelism = 1
+    expert_parallel: Parallelism = 1
+    redundant_experts: RedundantExperts = 0
+
+
 class SelfHosted(Strict):
     """A model served on our own (or rented) GPUs; priced by the performance model."""
 
@@ -150,6 +196,18 @@ class SelfHosted(Strict):
     gpu: CatalogRef | GpuSpec = Field(description="catalog GPU id, or an inline GPU")
     tensor_parallel: Parallelism = 1
     expert_parallel: Parallelism = 1
+    redundant_experts: RedundantExperts = Field(
+        default=0,
+        description="extra copies of routed experts per MoE layer, spread with the others "
+        "over the replica's GPUs for load balance (DeepSeek-V3: 32, on EP32 prefill and "
+        "EP144 decode units); expert_parallel must divide the experts plus these copies",
+    )
+    prefill_pool: PoolLayout | None = Field(
+        default=None,
+        description="disaggregated serving (fleet.disaggregated): the prefill replicas' "
+        "parallelism; none = the deployment's. The deployment's own tensor_parallel, "
+        "expert_parallel and redundant_experts lay out the decode replicas",
+    )
     replicas: Replicas = 1
     precision: Precision = Field(default_factory=Precision)
     max_batch_sequences: Annotated[int, Field(ge=1, le=65_536, strict=True)] | None = Field(
@@ -174,6 +232,20 @@ class SelfHosted(Strict):
     @property
     def gpus_per_replica(self) -> int:
         return self.tensor_parallel * self.expert_parallel
+
+    def prefill_layout(self) -> SelfHosted:
+        """The deployment as its prefill replicas run it (itself without a prefill_pool)."""
+        pool = self.prefill_pool
+        if pool is None:
+            return self
+        return self.model_copy(
+            update={
+                "tensor_parallel": pool.tensor_parallel,
+                "expert_parallel": pool.expert_parallel,
+                "redundant_experts": pool.redundant_experts,
+                "prefill_pool": None,
+            }
+        )
 
 
 class ApiModel(Strict):
@@ -279,6 +351,23 @@ class Fleet(Strict):
     )
 
 
+def prefill_replicas(deployment: SelfHosted, fleet: Fleet) -> int:
+    """Disaggregated serving: the replicas of the prefill pool (fleet.prefill_replicas, or
+    half the fleet); 0 when every replica does both."""
+    if not fleet.disaggregated:
+        return 0
+    return fleet.prefill_replicas or max(1, deployment.replicas // 2)
+
+
+def fleet_gpus(deployment: SelfHosted, fleet: Fleet) -> int:
+    """GPUs of the deployment's (fixed) fleet: each pool at its own layout."""
+    prefill = prefill_replicas(deployment, fleet)
+    decode = deployment.replicas - prefill
+    return prefill * deployment.prefill_layout().gpus_per_replica + (
+        decode * deployment.gpus_per_replica
+    )
+
+
 class RouterKind(StrEnum):
     FIXED_SPLIT = "fixed_split"
     DIFFICULTY = "difficulty"
@@ -337,6 +426,7 @@ __all__ = [
     "GpuCost",
     "KvDtype",
     "OwnedGpu",
+    "PoolLayout",
     "Precision",
     "PrefixCaching",
     "RentedGpu",
@@ -348,4 +438,6 @@ __all__ = [
     "Tokens",
     "UsdAmount",
     "WeightDtype",
+    "fleet_gpus",
+    "prefill_replicas",
 ]

@@ -186,6 +186,17 @@ def _self_hosted(
     except DoesNotFit as exc:
         report.add(here, f"does not fit: {exc}")
         return
+    if dep.prefill_pool is not None and scenario.fleet.disaggregated:
+        pool: PathKey = (*here, "prefill_pool")
+        prefill = dep.prefill_layout()
+        try:
+            build_perf_model(prefill, catalog)
+        except InvalidDeploymentError as exc:
+            report.add((*pool, *_split_field(prefill, str(exc))), f"prefill pool: {exc}")
+            return
+        except DoesNotFit as exc:
+            report.add(pool, f"prefill pool does not fit: {exc}")
+            return
     models = [catalog.model_of(dep.model)]
     spec = dep.speculative
     if spec is not None and spec.draft_model is not None:
@@ -209,6 +220,8 @@ def _split_field(dep: SelfHosted, message: str) -> PathKey:
     """The parallelism field an impossible split is about (none: the deployment itself)."""
     if message.startswith("expert_parallel"):
         return ("expert_parallel",)
+    if message.startswith("redundant_experts"):
+        return ("redundant_experts",)
     if "tensor_parallel" in message:
         return ("tensor_parallel",) if dep.tensor_parallel > 1 else ("expert_parallel",)
     return ()

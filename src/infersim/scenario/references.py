@@ -130,9 +130,27 @@ def _check_fleet(check: ProblemLog, scenario: Scenario) -> None:
             "fleet.slo.ttft_p99_s, tpot_p50_s or tpot_p99_s, or use mode 'fixed'",
         )
     if not fleet.disaggregated:
+        for name, dep in scenario.deployments.items():
+            if isinstance(dep, SelfHosted) and dep.prefill_pool is not None:
+                check.add(
+                    ("deployments", name, "prefill_pool"),
+                    "a prefill pool's layout takes effect only with disaggregated serving: "
+                    "set fleet.disaggregated: true, or remove prefill_pool",
+                )
         return
-    if fleet.mode != "fixed":
-        check.add(("fleet", "mode"), "disaggregated serving needs mode 'fixed'")
+    if fleet.mode == "autoscale":
+        check.add(
+            ("fleet", "mode"),
+            "disaggregated serving needs mode 'fixed' or 'size_to_slo' (autoscaling both "
+            "pools is not modelled)",
+        )
+    if fleet.mode == "size_to_slo":
+        if fleet.prefill_replicas is not None:
+            check.add(
+                ("fleet", "prefill_replicas"),
+                "mode 'size_to_slo' sizes both pools: remove prefill_replicas, or use mode 'fixed'",
+            )
+        return
     for name, dep in scenario.deployments.items():
         if not isinstance(dep, SelfHosted):
             continue

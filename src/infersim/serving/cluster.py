@@ -38,6 +38,10 @@ class ClusterRun:
     overloaded_at_s: float | None
     active_replica_s: float
     """Replica-seconds provisioned (replicas x time each was up)."""
+    kv_transfer_tokens: float = 0.0
+    """Disaggregated: context tokens whose KV cache moved from the prefill to the decode pool."""
+    kv_transfers: int = 0
+    """Disaggregated: requests handed from the prefill to the decode pool."""
 
 
 Chooser = Callable[[list[Replica], int], int]
@@ -100,13 +104,15 @@ def run_cluster(
     prefill_replicas: int = 0,
     kv_transfer_s_per_token: float = 0.0,
     progress: Callable[[float], None] | None = None,
+    prefill_perf: PerfModel | None = None,
 ) -> ClusterRun:
     """Simulate the requests on the replicas until all finish (or overload).
 
     With `prefill_replicas` > 0 the fleet is disaggregated: that many replicas only prefill,
     and each prefilled request's KV cache moves to a decode replica, taking
-    `kv_transfer_s_per_token` per token of context, before it decodes there. `progress`, if
-    given, hears the share of the requests that have arrived, every `PROGRESS_EVERY` of them.
+    `kv_transfer_s_per_token` per token of context, before it decodes there; the prefill
+    replicas run `prefill_perf` (their own parallelism) when given. `progress`, if given,
+    hears the share of the requests that have arrived, every `PROGRESS_EVERY` of them.
     """
     table = RequestTable(
         _view(arrival_s, np.float64),
@@ -117,7 +123,12 @@ def run_cluster(
     roles = ["prefill"] * prefill_replicas + ["decode" if prefill_replicas else "mixed"] * (
         schedule.peak - prefill_replicas
     )
-    replicas = [Replica(perf, table, chunked_prefill, role) for role in roles]
+    prefill_model = prefill_perf if prefill_perf is not None else perf
+    replicas = [
+        Replica(prefill_model if role == "prefill" else perf, table, chunked_prefill, role)
+        for role in roles
+    ]
+    transfer_tokens, transfers = 0.0, 0
     decode_pool = replicas[prefill_replicas:]
     choose = BALANCERS[load_balancer]
     heap: list[tuple[float, int, int, int]] = []
@@ -164,6 +175,8 @@ def run_cluster(
                 for rid in replica.handoffs:
                     seq += 1
                     context = table.prompt_tokens[rid] + table.emitted[rid]
+                    transfer_tokens += context
+                    transfers += 1
                     ready = now + context * kv_transfer_s_per_token
                     heappush(heap, (ready, seq, -1 - rid, 0))
                 replica.handoffs.clear()
@@ -185,7 +198,9 @@ def run_cluster(
                 progress(next_index / n_requests)
     end_s = max(now, horizon_s)
     up_s = _replica_seconds(schedule, end_s)
-    return ClusterRun(table, replicas, end_s, events, overloaded_at, up_s)
+    return ClusterRun(
+        table, replicas, end_s, events, overloaded_at, up_s, transfer_tokens, transfers
+    )
 
 
 def _view(values: NDArray[Any], dtype: type[np.generic]) -> memoryview:

@@ -3,6 +3,8 @@
 Sizing searches the smallest replica count whose simulated p99 time to first token and
 p50/p99 time per output token meet the SLOs at the given load: it starts from the count the
 steady-state capacity requires, grows geometrically until the SLOs hold, then bisects.
+A disaggregated fleet is sized pool by pool (`size_pools`): the pool ratio is what the
+search finds, not a given.
 Autoscaling follows the load interval by interval (replicas = load / (capacity x target
 utilization)), and a scale-up only takes effect after the lag; paid GPU-hours follow the
 replicas that are up.
@@ -14,9 +16,13 @@ import math
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from infersim.errors import InfersimError
+from infersim.perf import prompt_prefill
 from infersim.scenario.deployment import Autoscale
 from infersim.serving.cluster import ReplicaSchedule
+from infersim.serving.result import PoolRole
 from infersim.serving.verdict import problems
 
 if TYPE_CHECKING:
@@ -104,3 +110,108 @@ def autoscale_schedule(plan: DeploymentPlan, rates: Sequence[float]) -> ReplicaS
             times.append(when)
             counts.append(target)
     return ReplicaSchedule(times, counts)
+
+
+PoolProbe = Callable[[int, int], Sequence["RunSample"]]
+"""Runs a disaggregated fleet of (prefill, decode) replicas: the samples it will report."""
+
+
+def pool_lower_bounds(
+    plan: DeploymentPlan, expected_requests: float, prompt_tokens: float, output_tokens: float
+) -> tuple[int, int]:
+    """Fewest replicas each pool needs to keep up at all (busy all the time): prompts at one
+    prefill replica's rate, output tokens at one decode replica's fastest (its largest batch
+    of sequences of the mean length, decoding only)."""
+    offered_rps = expected_requests / plan.horizon_s
+    prompt = max(1, round(prompt_tokens))
+    prefill_s = prompt_prefill(plan.prefill_perf, prompt).total_s
+    decode = plan.perf
+    context = prompt + output_tokens
+    batch = max(1, decode.max_sequences(round(context)))
+    step_s = decode.iteration_time_s(0, 0, batch, batch * (prompt + output_tokens / 2))
+    decode_tokens_per_s = batch * decode.decode_tokens_per_step / step_s
+    prefill = max(1, math.ceil(offered_rps * prefill_s))
+    decode_replicas = max(1, math.ceil(offered_rps * output_tokens / decode_tokens_per_s))
+    return prefill, decode_replicas
+
+
+def bottleneck(plan: DeploymentPlan, samples: Sequence[RunSample]) -> PoolRole:
+    """The pool to grow: decode when time per output token misses its bound (decode replicas
+    alone make it), prefill when the time to first token does (the first token comes from
+    the prefill pool); else, overloaded or short of attainment, the busier pool."""
+    slo = plan.fleet.slo
+    ttft = np.concatenate([s.ttft_s[s.measured] for s in samples])
+    tpot = np.concatenate([s.tpot_s[s.measured] for s in samples])
+    late_first = late_tokens = 0.0
+    if ttft.size and slo.ttft_p99_s is not None:
+        late_first = float(np.mean(~(ttft <= slo.ttft_p99_s)))
+    if tpot.size:
+        finite = tpot[np.isfinite(tpot)]
+        bounds = [b for b in (slo.tpot_p50_s, slo.tpot_p99_s) if b is not None]
+        if finite.size and bounds:
+            late_tokens = float(np.mean(finite > min(bounds)))
+            if slo.tpot_p50_s is not None and float(np.median(finite)) > slo.tpot_p50_s:
+                return "decode"
+    if not any(s.overloaded for s in samples) and (late_first > 0.01 or late_tokens > 0.01):
+        return "prefill" if late_first >= late_tokens else "decode"
+    busy = {
+        role: math.fsum(s.totals[f"{role}_gpu_hours_busy"] for s in samples)
+        / max(math.fsum(s.totals[f"{role}_gpu_hours_scheduled"] for s in samples), 1e-12)
+        for role in ("prefill", "decode")
+    }
+    return "prefill" if busy["prefill"] >= busy["decode"] else "decode"
+
+
+def size_pools(plan: DeploymentPlan, lower: tuple[int, int], probe: PoolProbe) -> tuple[int, int]:
+    """The (prefill, decode) replicas meeting the fleet's SLOs: from the pools' lower bounds,
+    grow the bottleneck pool (`bottleneck`) geometrically until the SLOs hold, then shrink
+    each pool in turn by bisection. The result passes, and one replica fewer in either pool
+    fails (given the other)."""
+    slo = plan.fleet.slo
+    if slo.ttft_p99_s is None and slo.tpot_p50_s is None and slo.tpot_p99_s is None:
+        raise SloUnattainableError(
+            "fleet.mode size_to_slo needs fleet.slo with ttft_p99_s, tpot_p50_s or tpot_p99_s"
+        )
+    results: dict[tuple[int, int], Sequence[RunSample]] = {}
+
+    def samples(prefill: int, decode: int) -> Sequence[RunSample]:
+        if (prefill, decode) not in results:
+            results[prefill, decode] = probe(prefill, decode)
+        return results[prefill, decode]
+
+    def fails(prefill: int, decode: int) -> bool:
+        return bool(slo_failures(plan, samples(prefill, decode)))
+
+    prefill, decode = lower
+    for _ in range(2 * MAX_GROWTH_PROBES):
+        if not fails(prefill, decode):
+            break
+        if prefill + decode >= MAX_REPLICAS:
+            break
+        if bottleneck(plan, samples(prefill, decode)) == "prefill":
+            prefill = max(prefill + 1, math.ceil(prefill * 1.5))
+        else:
+            decode = max(decode + 1, math.ceil(decode * 1.5))
+    else:
+        prefill = decode = 0
+    if prefill == 0 or fails(prefill, decode):
+        shown = "; ".join(slo_failures(plan, samples(*max(results, key=sum))))
+        raise SloUnattainableError(
+            f"deployments.{plan.name}: no disaggregated fleet up to {max(map(sum, results)):,} "
+            f"replicas meets fleet.slo ({shown}); relax the SLO or use a faster GPU, precision "
+            "or parallelism"
+        )
+
+    def shrink(low: int, high: int, passes: Callable[[int], bool]) -> int:
+        """The fewest in (low, high] that passes; high passes, low is taken to fail."""
+        while high - low > 1:
+            middle = (low + high) // 2
+            if passes(middle):
+                high = middle
+            else:
+                low = middle
+        return high
+
+    prefill = shrink(0, prefill, lambda p: not fails(p, decode))
+    decode = shrink(0, decode, lambda d: not fails(prefill, d))
+    return prefill, decode

@@ -95,6 +95,58 @@ class ClassServing:
         return round(self.offered_requests)
 
 
+PoolRole = Literal["prefill", "decode"]
+
+
+@dataclass(frozen=True)
+class PoolServing:
+    """Disaggregated serving: one pool of a deployment's fleet. The pools' GPU-hours add up
+    to the deployment's; the prefill pool's tokens are the prompts it served (cache hits
+    included), the decode pool's the output tokens."""
+
+    role: PoolRole
+    replicas: int
+    tensor_parallel: int
+    expert_parallel: int
+    gpus_per_replica: int
+    gpu_hours_scheduled: float
+    gpu_hours_busy: float
+    """At most `gpu_hours_scheduled`: each replica is busy at most the time it is paid."""
+    tokens_per_s: float
+    """Prefill: input tokens per second served; decode: output tokens per second."""
+
+    @property
+    def gpus(self) -> int:
+        return self.replicas * self.gpus_per_replica
+
+    @property
+    def busy_share(self) -> float:
+        """Utilization: busy over paid GPU-hours."""
+        hours = self.gpu_hours_scheduled
+        return self.gpu_hours_busy / hours if hours > 0 else 0.0
+
+    @property
+    def tokens_per_s_per_replica(self) -> float:
+        return self.tokens_per_s / self.replicas if self.replicas else 0.0
+
+    @property
+    def tokens_per_s_per_gpu(self) -> float:
+        return self.tokens_per_s / self.gpus if self.gpus else 0.0
+
+
+@dataclass(frozen=True)
+class KvTransfer:
+    """Disaggregated serving: KV caches moved from the prefill to the decode pool, over the
+    simulated time (scaled to the whole fleet)."""
+
+    transfers: float
+    """Requests handed over."""
+    bytes: float
+    seconds_per_transfer: float
+    """Mean time one request's KV cache takes to move (its context at the hand-over over the
+    transfer bandwidth)."""
+
+
 @dataclass(frozen=True)
 class DeploymentServing:
     """One deployment's serving figures, scaled to its whole fleet and simulated time."""
@@ -168,6 +220,9 @@ class DeploymentServing:
     """'scenario', or the limit that binds the derived cap: 'kv_blocks' or 'token_budget'."""
     intervals: dict[str, Interval] = field(default_factory=dict)
     classes: tuple[ClassServing, ...] = ()
+    pools: tuple[PoolServing, ...] = ()
+    """Disaggregated serving: the prefill and the decode pool (empty otherwise)."""
+    kv_transfer: KvTransfer | None = None
 
     @property
     def unserved_requests(self) -> float:

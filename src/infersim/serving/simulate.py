@@ -14,17 +14,18 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from infersim.catalog.load import Catalog
 from infersim.perf import PerfModel, build_perf_model, slo_throughput
 from infersim.scenario.deployment import Autoscale, Fleet, SelfHosted
+from infersim.scenario.deployment import prefill_replicas as prefill_pool_replicas
 from infersim.scenario.model import Scenario
 from infersim.scenario.workload import Bursty, Poisson
 from infersim.serving.cluster import ReplicaSchedule, run_cluster
-from infersim.serving.fleet import autoscale_schedule, size_fleet
+from infersim.serving.fleet import autoscale_schedule, pool_lower_bounds, size_fleet, size_pools
 from infersim.serving.result import DeploymentServing, Mode, ServingResult
 from infersim.serving.summary import RunSample, merge_samples, summarize_run
 from infersim.workload.lengths import mean_tokens
@@ -59,6 +60,21 @@ class DeploymentPlan:
     prefill_replicas: int
     """Disaggregated serving: replicas of the prefill pool (0 = every replica does both)."""
     kv_transfer_s_per_token: float
+    mean_prompt_tokens: float
+    mean_output_tokens: float
+    """The mean lengths of the requests this deployment serves, each class by its volume."""
+    prefill_perf: PerfModel
+    """Disaggregated serving: the prefill replicas' model (`perf` itself unless the
+    deployment gives its prefill pool a layout of its own); `perf` runs the decode pool."""
+
+    def fleet_gpus(self, replicas: int) -> int:
+        """GPUs of a fleet of `replicas` replicas (a disaggregated one: its prefill pool at
+        its layout, the rest at the decode pool's)."""
+        if not self.prefill_replicas:
+            return replicas * self.perf.gpus_per_replica
+        prefill = min(self.prefill_replicas, replicas)
+        decode = replicas - prefill
+        return prefill * self.prefill_perf.gpus_per_replica + decode * self.perf.gpus_per_replica
 
 
 def _stationary(scenario: Scenario, name: str) -> bool:
@@ -92,13 +108,19 @@ def _plan(
     fleet = scenario.fleet
     prefill_replicas = 0
     transfer = 0.0
+    prefill_perf = perf
     if fleet.disaggregated:
-        prefill_replicas = fleet.prefill_replicas or max(1, dep.replicas // 2)
+        prefill_replicas = prefill_pool_replicas(dep, fleet)
+        if dep.prefill_pool is not None:
+            prefill_perf = build_perf_model(dep.prefill_layout(), catalog)
         per_gpu = fleet.kv_transfer_gb_per_s
         if per_gpu is None:
             link = gpu.interconnect_gb_per_s or 64.0  # PCIe Gen4 x16 where none is listed
             per_gpu = link / 2 * perf.efficiency.interconnect
-        transfer = perf.kv_bytes_per_token / (per_gpu * 1e9 * perf.gpus_per_replica)
+        # the decode replica's KV layout, sent over as many links as the smaller pool's
+        # replica has GPUs
+        links = min(perf.gpus_per_replica, prefill_perf.gpus_per_replica)
+        transfer = perf.kv_bytes_per_token / (per_gpu * 1e9 * links)
     return DeploymentPlan(
         name=name,
         deployment=dep,
@@ -110,6 +132,9 @@ def _plan(
         active_params=model.active_params_b * 1e9,
         prefill_replicas=prefill_replicas,
         kv_transfer_s_per_token=transfer,
+        mean_prompt_tokens=prompt,
+        mean_output_tokens=output,
+        prefill_perf=prefill_perf,
     )
 
 
@@ -187,6 +212,7 @@ def sample_run(
         prefill,
         plan.kv_transfer_s_per_token,
         progress,
+        plan.prefill_perf if plan.prefill_perf is not plan.perf else None,
     )
     return summarize_run(
         plan, stream, run, sampling.scale, sampling.mode, sampling.detail, schedule,
@@ -228,7 +254,10 @@ def simulate(
         if expected <= 0:
             continue  # nothing routed here: no serving figures (economics may still use it)
         plan = _plan(scenario, catalog, name, dep, data)
-        schedule = _schedule(scenario, data, plan, expected, seed, index)
+        if plan.prefill_replicas and scenario.fleet.mode == "size_to_slo":
+            plan, schedule = _size_pools(scenario, data, plan, expected, seed, index)
+        else:
+            schedule = _schedule(scenario, data, plan, expected, seed, index)
         sampling = choose_sampling(plan, schedule, expected)
         reps = scenario.fleet.replications
         samples = [
@@ -276,6 +305,32 @@ def with_prefix_caching(stream: RequestStream, dep: SelfHosted) -> RequestStream
         stream.class_names,
         stream.deployment_names,
     )
+
+
+def _size_pools(
+    scenario: Scenario,
+    data: ExternalData,
+    plan: DeploymentPlan,
+    expected: float,
+    seed: int,
+    index: int,
+) -> tuple[DeploymentPlan, ReplicaSchedule]:
+    """A disaggregated fleet sized to the SLO: both pools' replicas, and the plan with its
+    prefill pool set."""
+
+    def probe(prefill: int, decode: int) -> list[RunSample]:
+        # the very samples the result will report: the SLO holds for what is shown
+        sized = replace(plan, prefill_replicas=prefill)
+        schedule = ReplicaSchedule([0.0], [prefill + decode])
+        sampling = choose_sampling(sized, schedule, expected)
+        return [
+            sample_run(sized, scenario, data, schedule, sampling, _rng(seed, rep, index))
+            for rep in range(plan.fleet.replications)
+        ]
+
+    lower = pool_lower_bounds(plan, expected, plan.mean_prompt_tokens, plan.mean_output_tokens)
+    prefill, decode = size_pools(plan, lower, probe)
+    return replace(plan, prefill_replicas=prefill), ReplicaSchedule([0.0], [prefill + decode])
 
 
 def _schedule(

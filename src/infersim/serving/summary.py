@@ -19,6 +19,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from infersim.serving.cluster import ClusterRun, ReplicaSchedule
+from infersim.serving.pools import kv_transfer, pool_rows, pool_totals
 from infersim.serving.replica import ReplicaStats
 from infersim.serving.result import (
     ClassServing,
@@ -112,13 +113,36 @@ def summarize_run(
     # bytes moved: the weights as read (at the achieved bandwidth, on every GPU; for an MoE
     # only the experts the batch touched) and every sequence's KV cache
     achieved = plan.perf.efficiency.memory_bandwidth * plan.perf.peak_bandwidth_bytes_per_s
-    moved = (
-        sum(s.weight_read_s for s in stats) * achieved * gpus
-        + sum(s.kv_read_token_steps for s in stats) * plan.perf.kv_bytes_per_token
-    )
-    busy_gpu_s = max(busy_s * gpus, 1e-12)
-    provisioned_h = _provisioned_s(schedule, run, scale, plan.horizon_s, window_s) * gpus / 3600.0
-    scheduled_h = sum(c * (b - a) for c, a, b in _steps(schedule, plan.horizon_s)) * gpus / 3600.0
+    pools = pool_totals(plan, run, schedule, window_s, scale) if plan.prefill_replicas else {}
+    if plan.prefill_perf is plan.perf:
+        moved = (
+            sum(s.weight_read_s for s in stats) * achieved * gpus
+            + sum(s.kv_read_token_steps for s in stats) * plan.perf.kv_bytes_per_token
+        )
+        busy_gpu_s = max(busy_s * gpus, 1e-12)
+        provisioned = _provisioned_s(schedule, run, scale, plan.horizon_s, window_s) * gpus
+        scheduled_h = (
+            sum(c * (b - a) for c, a, b in _steps(schedule, plan.horizon_s)) * gpus / 3600.0
+        )
+    else:  # pools of different layouts: each replica counts its own GPUs
+        moved = math.fsum(
+            s.weight_read_s * achieved * r.perf.gpus_per_replica
+            + s.kv_read_token_steps * r.perf.kv_bytes_per_token
+            for s, r in zip(stats, run.replicas, strict=True)
+        )
+        busy_gpu_s = math.fsum(
+            s.busy_s * r.perf.gpus_per_replica for s, r in zip(stats, run.replicas, strict=True)
+        )
+        busy_gpu_s = max(busy_gpu_s, 1e-12)
+        per_replica = plan.fleet_gpus(schedule.peak) / schedule.peak
+        provisioned = _provisioned_s(schedule, run, scale, plan.horizon_s, window_s) * per_replica
+        scheduled_h = 0.0  # the pools' sum, below
+    provisioned_h = provisioned / 3600.0
+    if pools:  # the pools add up to the deployment
+        scheduled_h = pools["prefill_gpu_hours_scheduled"] + pools["decode_gpu_hours_scheduled"]
+        busy_h = pools["prefill_gpu_hours_busy"] + pools["decode_gpu_hours_busy"]
+    else:
+        busy_h = scheduled_h * _busy_share(stats, run, schedule, window_s, plan)
     completed = np.isfinite(finish)
     overloaded = run.overloaded_at_s is not None or queue_grows(arrival, admit)
     totals = {
@@ -128,7 +152,7 @@ def summarize_run(
         "recomputed_tokens": sum(s.recomputed_tokens for s in stats) * scale,
         "gpu_hours_provisioned": provisioned_h,
         "gpu_hours_scheduled": scheduled_h,
-        "gpu_hours_busy": scheduled_h * _busy_share(stats, run, schedule, window_s, plan),
+        "gpu_hours_busy": busy_h,
         "prefill_share": prefill_s / busy_s if busy_s > 0 else 0.0,
         "mfu": flops / (busy_gpu_s * plan.perf.peak_flops_per_gpu),
         "mbu": moved / (busy_gpu_s * plan.perf.peak_bandwidth_bytes_per_s),
@@ -136,6 +160,7 @@ def summarize_run(
         / plan.horizon_s,
         "peak_replicas": float(schedule.peak),
         **_rates(stream, table, run, window_s, scale * window_s / plan.horizon_s),
+        **pools,
     }
     batch_values = np.concatenate([np.asarray(s.batch_sizes, dtype=np.float64) for s in stats])
     batch_weights = np.concatenate([np.asarray(s.batch_durations_s) for s in stats])
@@ -390,4 +415,6 @@ def merge_samples(
         max_batch_sequences_source=plan.perf.max_batch_sequences_source,
         intervals=intervals,
         classes=classes,
+        pools=pool_rows(plan, mean) if plan.prefill_replicas else (),
+        kv_transfer=kv_transfer(mean) if plan.prefill_replicas else None,
     )
