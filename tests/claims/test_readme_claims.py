@@ -73,6 +73,18 @@ def s8_quantization() -> list[str]:
     return [f"-{pct(saving(path, 'fp8'))}", f"-{pct(saving(path, 'int4-w4a8'))}"]
 
 
+def s8_speculative() -> list[str]:
+    """Median time per output token without speculation over with it, at low load."""
+    path = "configs/levers/s8-speculative.yaml"
+    tpots = [
+        run(path, variant).serving.deployment("main").tpot_s.p50
+        for variant in ("low-load-plain", None)
+    ]
+    plain, speculative = tpots
+    assert plain is not None and speculative is not None
+    return [f"/{plain / speculative:.1f} at low load"]
+
+
 def s9() -> list[str]:
     (pair,) = run("configs/levers/s9-local-vs-api.yaml").breakevens
     return [f"~{pair.breakeven_mtok_per_month:.0f} Mtok/month"]
@@ -93,6 +105,7 @@ ROWS: dict[str, Callable[[], list[str]]] = {
     "configs/claims/s5-freemium-ads.yaml": s5_ads,
     "configs/levers/s8-routing.yaml": s8_routing,
     "configs/levers/s8-quantization.yaml": s8_quantization,
+    "configs/levers/s8-speculative.yaml": s8_speculative,
     "configs/levers/s9-local-vs-api.yaml": s9,
     "configs/levers/s4-deepseek.yaml": s4,
 }
