@@ -35,21 +35,33 @@ from infersim.economics.inputs import HOURS_PER_MONTH, FleetCost
 from infersim.economics.pnl import Pnl
 from infersim.scenario.economics import Energy, ValueChain
 
-VENDOR_MARGIN = "GPU vendor: gross margin"
-VENDOR_COGS = "GPU vendor: cost of goods"
-SERVERS = "servers (host hardware)"
-POWER_HOSTING = "power & hosting"
-CLOUD_MARKUP = "cloud: rental markup over TCO"
-API = "API providers"
-OVERHEAD = "serving overhead"
-OPEX = "model provider: operating costs"
-MARGIN = "model provider: operating margin"
+VENDOR_MARGIN = "gpu_vendor_margin"
+VENDOR_COGS = "gpu_vendor_cost_of_goods"
+SERVERS = "servers"
+POWER_HOSTING = "power_hosting"
+CLOUD_MARKUP = "cloud_markup"
+API = "api_providers"
+OVERHEAD = "serving_overhead"
+OPEX = "provider_operating_costs"
+MARGIN = "provider_operating_margin"
+LABELS = {
+    VENDOR_MARGIN: "GPU vendor: gross margin",
+    VENDOR_COGS: "GPU vendor: cost of goods",
+    SERVERS: "servers (host hardware)",
+    POWER_HOSTING: "power & hosting",
+    CLOUD_MARKUP: "cloud: rental markup over TCO",
+    API: "API providers",
+    OVERHEAD: "serving overhead",
+    OPEX: "model provider: operating costs",
+    MARGIN: "model provider: operating margin",
+}
 LINES = (VENDOR_MARGIN, VENDOR_COGS, SERVERS, POWER_HOSTING, CLOUD_MARKUP, API, OVERHEAD, OPEX)
 
 
 @dataclass(frozen=True)
 class ValueShare:
     who: str
+    """One of `LABELS`' keys."""
     usd_per_month: float
     share: float | None
     """Of the revenue; None without revenue."""

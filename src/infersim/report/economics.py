@@ -19,7 +19,7 @@ from infersim.economics import (
 )
 from infersim.economics.capacity import CapacityBill
 from infersim.economics.energy import EnergyUse
-from infersim.economics.value_chain import ValueChainResult
+from infersim.economics.value_chain import LABELS, ValueChainResult
 from infersim.economics.windows import Window, pnl_over
 from infersim.pipeline.run import RunResult
 from infersim.report.tables import DataTable, cents, significant
@@ -492,7 +492,7 @@ def _energy_table(uses: tuple[EnergyUse, ...], label: str) -> DataTable:
 
 def value_chain_table(chain: ValueChainResult, label: str) -> DataTable:
     rows = [
-        [s.who, _money(s.usd_per_month), None if s.share is None else f"{s.share:.1%}"]
+        [LABELS[s.who], _money(s.usd_per_month), None if s.share is None else f"{s.share:.1%}"]
         for s in chain.shares
     ]
     footer = ["revenue (the user's dollar)", _money(chain.revenue_usd), "100.0%"]
