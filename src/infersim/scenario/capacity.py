@@ -19,7 +19,8 @@ class ReservedCapacity(Strict):
     """GPUs committed for one or three years: paid every hour of the month, used or not."""
 
     gpus: Annotated[int, Field(ge=1, le=10_000_000, strict=True)] = Field(
-        description="GPUs reserved (the fleet's hours up to gpus x 730 h a month run on them)"
+        description="GPUs reserved for each deployment this cost applies to (its fleet's "
+        "hours up to gpus x 730 h a month run on them)"
     )
     term_years: Literal[1, 3] = 1
     usd_per_gpu_hour: UsdPerHour | None = Field(
