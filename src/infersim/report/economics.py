@@ -168,7 +168,11 @@ def economics_json(result: RunResult) -> dict[str, Any]:
             }
             for fleet in result.ledger.fleets
         },
-        **({"energy": energy_json(result.ledger.energy)} if result.ledger.energy else {}),
+        **(
+            {"energy": energy_json(result.ledger.energy)}
+            if result.scenario.costs.energy is not None
+            else {}
+        ),
         **(
             {}
             if result.value_chain is None
@@ -495,7 +499,8 @@ def value_chain_table(chain: ValueChainResult, label: str) -> DataTable:
         [LABELS[s.who], _money(s.usd_per_month), None if s.share is None else f"{s.share:.1%}"]
         for s in chain.shares
     ]
-    footer = ["revenue (the user's dollar)", _money(chain.revenue_usd), "100.0%"]
+    whole = "100.0%" if chain.revenue_usd > 0 else None
+    footer = ["revenue (the user's dollar)", _money(chain.revenue_usd), whole]
     return DataTable(
         f"{label}: who earns each dollar a user pays, month 1",
         ["who", "USD per month", "per $"],
