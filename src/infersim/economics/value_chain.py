@@ -55,6 +55,18 @@ LABELS = {
     OPEX: "model provider: operating costs",
     MARGIN: "model provider: operating margin",
 }
+#: For charts: the same lines, short (two lines at most).
+SHORT_LABELS = {
+    VENDOR_MARGIN: "vendor\nmargin",
+    VENDOR_COGS: "vendor\nCOGS",
+    SERVERS: "servers",
+    POWER_HOSTING: "power,\nhosting",
+    CLOUD_MARKUP: "cloud\nmarkup",
+    API: "API",
+    OVERHEAD: "overhead",
+    OPEX: "opex",
+    MARGIN: "provider\nkeeps",
+}
 LINES = (VENDOR_MARGIN, VENDOR_COGS, SERVERS, POWER_HOSTING, CLOUD_MARKUP, API, OVERHEAD, OPEX)
 
 
