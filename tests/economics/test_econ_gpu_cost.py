@@ -42,11 +42,11 @@ def test_rented_explicit_price_wins() -> None:
 
 
 def test_missing_spot_quote_names_gpu_and_fix() -> None:
-    h100 = load_builtin().gpu("h100-sxm")
+    l40s = load_builtin().gpu("l40s")  # on-demand quotes only
     with pytest.raises(MissingRentalQuoteError) as caught:
-        gpu_usd_per_hour(RentedGpu(pricing="spot"), h100, 0.5)
+        gpu_usd_per_hour(RentedGpu(pricing="spot"), l40s, 0.5)
     message = str(caught.value)
-    assert "h100-sxm has no 'spot' rental quote in the catalog" in message
+    assert "l40s has no 'spot' rental quote in the catalog" in message
     assert "on_demand" in message  # what it does have
     assert "costs.gpu.usd_per_gpu_hour" in message
 

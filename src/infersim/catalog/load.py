@@ -1,6 +1,7 @@
 """Load catalogs: the data shipped in the package, plus user directories and inline entries.
 
-A catalog directory holds any of `gpus.yaml`, `models.yaml` and `prices.yaml`, each a YAML
+A catalog directory holds any of `gpus.yaml`, `models.yaml`, `prices.yaml` and `grids.yaml`
+(electricity grids' carbon intensity), each a YAML
 list of entries. Entries are validated by the strict models of `infersim.catalog.types`.
 """
 
@@ -16,13 +17,18 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from infersim.catalog.types import ApiPrice, GpuSpec, ModelArch
+from infersim.catalog.types import ApiPrice, GpuSpec, GridRegion, ModelArch
 from infersim.errors import ConfigError, Problem, problems_from_validation
 from infersim.yamlio import LoadedYaml, load_yaml_text, read_text_file
 
-E = TypeVar("E", GpuSpec, ModelArch, ApiPrice)
+E = TypeVar("E", GpuSpec, ModelArch, ApiPrice, GridRegion)
 
-KINDS: dict[str, type[BaseModel]] = {"gpus": GpuSpec, "models": ModelArch, "prices": ApiPrice}
+KINDS: dict[str, type[BaseModel]] = {
+    "gpus": GpuSpec,
+    "models": ModelArch,
+    "prices": ApiPrice,
+    "grids": GridRegion,
+}
 
 
 @dataclass(frozen=True)
@@ -32,18 +38,21 @@ class Catalog:
     gpus: Mapping[str, GpuSpec] = field(default_factory=dict)
     models: Mapping[str, ModelArch] = field(default_factory=dict)
     prices: Mapping[str, ApiPrice] = field(default_factory=dict)
+    grids: Mapping[str, GridRegion] = field(default_factory=dict)
 
     def merged(
         self,
         gpus: Iterable[GpuSpec] = (),
         models: Iterable[ModelArch] = (),
         prices: Iterable[ApiPrice] = (),
+        grids: Iterable[GridRegion] = (),
     ) -> Catalog:
         """A catalog with these entries added; an entry with an existing id replaces it."""
         return Catalog(
             gpus={**self.gpus, **{g.id: g for g in gpus}},
             models={**self.models, **{m.id: m for m in models}},
             prices={**self.prices, **{p.id: p for p in prices}},
+            grids={**self.grids, **{g.id: g for g in grids}},
         )
 
     def gpu(self, gpu_id: str) -> GpuSpec:
@@ -54,6 +63,9 @@ class Catalog:
 
     def price(self, price_id: str) -> ApiPrice:
         return _lookup(self.prices, price_id, "price")
+
+    def grid(self, grid_id: str) -> GridRegion:
+        return _lookup(self.grids, grid_id, "grid region")
 
     def gpu_of(self, ref: str | GpuSpec) -> GpuSpec:
         """A deployment's GPU: the catalog entry it names, or the inline spec it gives."""
@@ -138,7 +150,7 @@ def load_builtin() -> Catalog:
         resource = root / f"{kind}.yaml"
         text = resource.read_text(encoding="utf-8") if resource.is_file() else "[]"
         parts[kind] = _load_kind_text(text, f"<builtin>/{kind}.yaml", kind)
-    return Catalog().merged(parts["gpus"], parts["models"], parts["prices"])
+    return Catalog().merged(parts["gpus"], parts["models"], parts["prices"], parts["grids"])
 
 
 def load_dirs(base: Catalog, dirs: Sequence[Path]) -> Catalog:
@@ -153,6 +165,9 @@ def load_dirs(base: Catalog, dirs: Sequence[Path]) -> Catalog:
             if path.is_file():
                 parts[kind] = _load_kind_text(read_text_file(path), str(path), kind)
         catalog = catalog.merged(
-            parts.get("gpus", []), parts.get("models", []), parts.get("prices", [])
+            parts.get("gpus", []),
+            parts.get("models", []),
+            parts.get("prices", []),
+            parts.get("grids", []),
         )
     return catalog

@@ -87,6 +87,17 @@ class RentalQuote(Strict):
     provider: str = Field(min_length=1, max_length=100)
     date: dt.date
     source: Source
+    term_years: Literal[1, 3] | None = Field(
+        default=None,
+        description="reserved quotes: the commitment's term, 1 or 3 years (none: not stated; "
+        "such a quote does not price a reservation of a given term)",
+    )
+
+    @model_validator(mode="after")
+    def _term_only_reserved(self) -> RentalQuote:
+        if self.term_years is not None and self.pricing is not Pricing.RESERVED:
+            raise ValueError("term_years goes with a reserved quote only")
+        return self
 
 
 class GpuSpec(Sourced):
@@ -125,6 +136,17 @@ class GpuSpec(Sourced):
     @property
     def memory_bytes(self) -> float:
         return self.memory_gb * 1e9
+
+
+class GridRegion(Sourced):
+    """An electricity grid's carbon intensity: life-cycle gCO2e per kWh generated, one year."""
+
+    id: Id
+    name: str = Field(min_length=1, max_length=120)
+    gco2e_per_kwh: Annotated[float, Field(ge=0, le=2000, allow_inf_nan=False)]
+    year: Annotated[int, Field(ge=1990, le=2100, strict=True)] = Field(
+        description="the year the intensity was measured over"
+    )
 
 
 # --------------------------------------------------------------------------------------------

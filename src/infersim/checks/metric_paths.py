@@ -22,7 +22,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from infersim.checks.metrics import MetricError, resolve
-from infersim.scenario.deployment import SelfHosted
+from infersim.economics.value_chain import LABELS as VALUE_CHAIN_LABELS
+from infersim.scenario.deployment import RentedGpu, SelfHosted
 from infersim.scenario.model import Scenario
 from infersim.scenario.references import reached_deployments
 
@@ -41,7 +42,8 @@ USER_ROW = (
 )  # fmt: skip
 PNL = (
     "revenue_usd", "serving_cost_usd", "gpu_cost_usd", "api_cost_usd", "serving_overhead_usd",
-    "gross_margin_usd", "gross_margin_pct", "operating_cost_total_usd", "operating_margin_usd",
+    "gross_margin_usd", "gross_margin_pct", "cost_profit_margin_pct", "operating_cost_total_usd",
+    "operating_margin_usd",
     "operating_margin_pct", "spent_per_revenue_usd", "unserved_requests", "unserved_share",
     "unserved_tokens", "revenue_foregone_usd",
 )  # fmt: skip
@@ -87,6 +89,15 @@ CLASS_SERVING = (
     "output_tokens", *SERVED,
 )  # fmt: skip
 CLASS_PERCENTILES = ("ttft_s", "tpot_s", "e2e_s", "queue_s")
+BILL_PART = ("gpu_hours_per_month", "usd_per_gpu_hour", "usd_per_month")
+CAPACITY = (
+    "reserved_idle_gpu_hours_per_month", "spot_interruptions_per_month", "capacity_missing_share",
+)  # fmt: skip
+ENERGY_FLEET = (
+    "gpu_power_w", "pue", "host_overhead_share", "kwh_per_month", "gco2e_per_kwh",
+    "tco2e_per_month", "gco2e_per_ktok",
+)  # fmt: skip
+ENERGY_TOTAL = ("kwh_per_month", "tco2e_per_month", "gco2e_per_ktok")
 #: Sections whose contents follow the run's results: only their presence is checked.
 OPEN_SECTIONS = ("routing", "levers")
 
@@ -165,13 +176,46 @@ def skeleton(scenario: Scenario) -> dict[str, Any]:
             {"month": month, **_zeros(MONTH_ROW)} for month in range(1, scenario.horizon.months + 1)
         ],
         "projection": _zeros(PROJECTION),
-        "costs": {name: _zeros(FLEET_COSTS) for name in hosted},
+        "costs": {name: {**_zeros(FLEET_COSTS), "bill": _bill(scenario, name)} for name in hosted},
+        **_energy(scenario, hosted),
+        **_value_chain(scenario),
         "serving": {
             "seed": 0.0,
             "simulated_s": 0.0,
             "deployments": {name: _served(scenario, name) for name in hosted},
         },
     }
+
+
+def _bill(scenario: Scenario, name: str) -> dict[str, Any]:
+    """A fleet's bill by kind (`infersim.economics.capacity`)."""
+    dep = scenario.deployments[name]
+    assert isinstance(dep, SelfHosted)
+    cost = dep.cost or scenario.costs.gpu
+    if not isinstance(cost, RentedGpu):
+        return {"owned": _zeros(BILL_PART)}
+    if cost.reserved is None and cost.spot is None:
+        return {cost.pricing: _zeros(BILL_PART)}
+    kinds = ["on_demand"]
+    if cost.reserved is not None:
+        kinds.append(f"reserved_{cost.reserved.term_years}y")
+    if cost.spot is not None:
+        kinds += ["spot", "spot_recompute"]
+    return {**{kind: _zeros(BILL_PART) for kind in kinds}, **_zeros(CAPACITY)}
+
+
+def _energy(scenario: Scenario, hosted: list[str]) -> dict[str, Any]:
+    if scenario.costs.energy is None:
+        return {}
+    fleets = {name: _zeros(ENERGY_FLEET) for name in hosted}
+    return {"energy": {"billed": False, "deployments": fleets, **_zeros(ENERGY_TOTAL)}}
+
+
+def _value_chain(scenario: Scenario) -> dict[str, Any]:
+    if scenario.costs.value_chain is None:
+        return {}
+    shares = {who: _zeros(("usd_per_month", "share")) for who in VALUE_CHAIN_LABELS}
+    return {"value_chain": {"revenue_usd": 0.0, "shares": shares}}
 
 
 def _open(scenario: Scenario, parts: list[str]) -> str | None:

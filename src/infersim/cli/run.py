@@ -28,11 +28,13 @@ from infersim.cli.sweep import (
     SchedulerOption,
     execution,
 )
+from infersim.economics.errors import InvalidEconomicsInputError
+from infersim.economics.windows import WINDOW_HELP, Window, parse_window
 from infersim.errors import ConfigError, UsageError
 from infersim.pipeline.run import RunResult, run_loaded
 from infersim.report.compare import compare_runs, comparison_json, comparison_tables
 from infersim.report.document import run_document
-from infersim.report.economics import economics_tables
+from infersim.report.economics import economics_tables, window_table, windows_json
 from infersim.report.html import run_report
 from infersim.report.levers import lever_tables
 from infersim.report.routing import routing_tables
@@ -118,6 +120,13 @@ def run_json(loaded: LoadedScenario, result: RunResult) -> dict[str, Any]:
     return run_document(loaded, result)
 
 
+def _windows(texts: list[str]) -> list[Window]:
+    try:
+        return [parse_window(text) for text in texts]
+    except InvalidEconomicsInputError as exc:
+        raise UsageError(f"--window: {exc}") from None
+
+
 def run_tables(loaded: LoadedScenario, result: RunResult) -> list[DataTable]:
     """One run's tables: margins, routing, serving, then the resolved scenario."""
     report = result.routing
@@ -159,6 +168,13 @@ def run(
     scheduler: SchedulerOption = None,
     fmt: FormatOption = OutputFormat.TABLE,
     output: OutputOption = None,
+    window: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--window",
+            help=f"Also report the P&L per window: {WINDOW_HELP}. Repeatable.",
+        ),
+    ] = None,
 ) -> None:
     """Run a scenario: margin tables first, then routing and serving figures below them.
 
@@ -168,6 +184,7 @@ def run(
     if variant is not None and all_variants:
         raise UsageError("give --variant NAME or --all-variants, not both")
     prepare_format(fmt)
+    windows = _windows(window or [])
     chosen = execution(jobs, executor, scheduler) if samples is not None else None
     options = global_options(ctx)
     catalog = options.catalog()
@@ -187,6 +204,10 @@ def run(
         "runs": [run_json(loaded, result) for loaded, result in results],
     }
     tables = [table for loaded, result in results for table in run_tables(loaded, result)]
+    if windows:
+        for index, (loaded, result) in enumerate(results):
+            data["runs"][index]["windows"] = windows_json(result, windows)
+            tables.append(window_table(result, windows, loaded.label))
     if samples is not None and chosen is not None:
         for index, (loaded, _) in enumerate(results):
             data_files = load_external_data(loaded.scenario, loaded.base_dir)

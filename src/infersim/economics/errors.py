@@ -27,3 +27,7 @@ class MissingTokenCostError(EconomicsError):
 
 class InvalidEconomicsInputError(EconomicsError):
     """An input from the engine (volume, fleet, token cost) is out of range or inconsistent."""
+
+
+class MissingPowerError(EconomicsError):
+    """Energy is asked for on a GPU without a board power (tdp_w) in the catalog."""

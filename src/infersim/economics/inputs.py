@@ -124,8 +124,25 @@ class ClassVolume:
 
 
 @dataclass(frozen=True)
+class BillPart:
+    """GPU-hours of a fleet bought one way: reserved, on demand, spot, owned..."""
+
+    kind: str
+    gpu_hours_per_month: float
+    usd_per_gpu_hour: float
+
+    @property
+    def usd_per_month(self) -> float:
+        return self.gpu_hours_per_month * self.usd_per_gpu_hour
+
+
+@dataclass(frozen=True)
 class FleetCost:
-    """The provisioned fleet of one self-hosted deployment: its monthly GPU bill."""
+    """The provisioned fleet of one self-hosted deployment: its monthly GPU bill.
+
+    Without `parts`, the bill is `gpu_hours_per_month x usd_per_gpu_hour`. With them (capacity
+    bought several ways, `infersim.economics.capacity`), the bill is the sum of the parts, their
+    hours add up to `gpu_hours_per_month`, and `usd_per_gpu_hour` is the bill over the hours."""
 
     deployment: str
     gpu_hours_per_month: float
@@ -133,16 +150,29 @@ class FleetCost:
     busy_share: float
     """Share of the paid GPU-hours the GPUs computed."""
     usd_per_gpu_hour: float
+    parts: tuple[BillPart, ...] = ()
 
     def __post_init__(self) -> None:
         owner = f"fleet of '{self.deployment}'"
         _check_amount(owner, "gpu_hours_per_month", self.gpu_hours_per_month)
         _check_amount(owner, "usd_per_gpu_hour", self.usd_per_gpu_hour)
         _check_share(owner, "busy_share", self.busy_share)
+        for part in self.parts:
+            _check_amount(owner, f"{part.kind} gpu_hours_per_month", part.gpu_hours_per_month)
+            _check_amount(owner, f"{part.kind} usd_per_gpu_hour", part.usd_per_gpu_hour)
+        if self.parts:
+            hours = math.fsum(p.gpu_hours_per_month for p in self.parts)
+            if not math.isclose(hours, self.gpu_hours_per_month, rel_tol=1e-9, abs_tol=1e-9):
+                raise InvalidEconomicsInputError(
+                    f"{owner}: its parts' GPU-hours ({hours:g}) differ from "
+                    f"gpu_hours_per_month ({self.gpu_hours_per_month:g})"
+                )
 
     @property
     def usd_per_month(self) -> float:
         """The whole provisioned bill, busy and idle hours alike."""
+        if self.parts:
+            return math.fsum(p.usd_per_month for p in self.parts)
         return self.gpu_hours_per_month * self.usd_per_gpu_hour
 
     @property

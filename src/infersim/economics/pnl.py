@@ -3,8 +3,10 @@
 serving_cost = gpu_cost + api_cost (tokens bought from API providers) + serving_overhead;
 gross_margin = revenue - serving_cost; operating_margin = gross_margin - operating costs;
 spent_per_revenue_usd = (serving_cost + operating costs) / revenue (the article's "$1.69
-spent per $1 of revenue"). Ratios are None without revenue. `unserved_*` is the demand the
-fleets could not serve (not billed, not in the costs), and `revenue_foregone_usd` what
+spent per $1 of revenue"); cost_profit_margin_pct = gross_margin / serving_cost (profit per
+dollar of cost, the markup, beside the gross margin's profit per dollar of revenue). Ratios
+are None without revenue (the cost-profit margin: without serving cost). `unserved_*` is the
+demand the fleets could not serve (not billed, not in the costs), and `revenue_foregone_usd` what
 per-token products would have earned on it.
 """
 
@@ -35,6 +37,13 @@ class Pnl:
     unserved_requests: float = 0.0
     unserved_tokens: float = 0.0
     revenue_foregone_usd: float = 0.0
+
+    @property
+    def cost_profit_margin_pct(self) -> float | None:
+        """Gross margin over the cost of serving (%): what each dollar of cost earns."""
+        if self.serving_cost_usd <= 0:
+            return None
+        return 100.0 * self.gross_margin_usd / self.serving_cost_usd
 
     @property
     def unserved_share(self) -> float:

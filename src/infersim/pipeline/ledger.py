@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from infersim.catalog.load import Catalog
 from infersim.economics import (
@@ -32,9 +32,12 @@ from infersim.economics import (
     token_cost_from_fleet,
 )
 from infersim.economics.attribution import Usage
+from infersim.economics.capacity import CapacityBill, capacity_bill
+from infersim.economics.energy import EnergyUse, fleet_energy, gpu_power_w
+from infersim.economics.inputs import BillPart
 from infersim.economics.segments import Served
 from infersim.pipeline.demand import SECONDS_PER_MONTH, PopulationTraffic
-from infersim.scenario.deployment import ApiModel, SelfHosted, fleet_gpus
+from infersim.scenario.deployment import ApiModel, OwnedGpu, RentedGpu, SelfHosted, fleet_gpus
 from infersim.scenario.model import Scenario
 from infersim.serving.result import ClassServing, ServingResult
 from infersim.workload.arrivals import mean_rate_per_s
@@ -59,6 +62,10 @@ class Ledger:
     population_unserved: Mapping[str, Mapping[str, Usage]]
     """Per population and self-hosted deployment: what the fleet was sent and could not
     serve (the engine's offered traffic less what it served)."""
+    capacity: Mapping[str, CapacityBill] = field(default_factory=dict)
+    """Rented fleets with reserved or spot capacity: how their hours were bought."""
+    energy: tuple[EnergyUse, ...] = ()
+    """Per self-hosted fleet, with `costs.energy`: kWh and carbon (reported, not billed)."""
 
     def served(self) -> dict[str, Served]:
         """Per population, what the fleets served of it and what they could not."""
@@ -104,6 +111,8 @@ def build_ledger(
     offered: dict[str, dict[str, Usage]] = {}
     population_served: dict[str, dict[str, Usage]] = {}
     population_unserved: dict[str, dict[str, Usage]] = {}
+    capacity: dict[str, CapacityBill] = {}
+    energy: list[EnergyUse] = []
     for sent in traffic.values():
         offered.setdefault(sent.population, {})[sent.deployment] = sent.offered
         # what the engine served of it (no arrival in the simulated window: nothing)
@@ -125,10 +134,29 @@ def build_ledger(
             hours = result.gpu_hours_scheduled * to_month
             scheduled = result.gpu_hours_scheduled
             busy = min(result.gpu_hours_busy / scheduled, 1.0) if scheduled > 0 else 0.0
-        hour_cost = gpu_usd_per_hour(dep.cost or scenario.costs.gpu, gpu, busy)
+        cost = dep.cost or scenario.costs.gpu
+        hour_cost = gpu_usd_per_hour(cost, gpu, busy)
         gpu_costs[name] = hour_cost
-        fleet = FleetCost(name, hours, busy, hour_cost.usd_per_hour)
+        if isinstance(cost, RentedGpu) and (cost.reserved or cost.spot):
+            e2e = result.e2e_s.mean if result is not None else None
+            bill = capacity_bill(
+                cost, gpu, hour_cost.usd_per_hour, hours, hours * busy,
+                dep.gpus_per_replica, e2e or 0.0,
+            )  # fmt: skip
+            capacity[name] = bill
+            fleet = _fleet_of(name, bill.parts, bill.busy_gpu_hours_per_month)
+        else:
+            kind = cost.pricing if isinstance(cost, RentedGpu) else "owned"
+            fleet = FleetCost(
+                name, hours, busy, hour_cost.usd_per_hour,
+                (BillPart(kind, hours, hour_cost.usd_per_hour),),
+            )  # fmt: skip
         fleets.append(fleet)
+        if scenario.costs.energy is not None:
+            tokens = 0.0
+            if result is not None:
+                tokens = (result.served_input_tokens + result.served_output_tokens) * to_month
+            energy.append(_energy(scenario, catalog, name, cost, fleet, tokens))
         if result is None:
             token_costs[name] = TokenCost(name, 0.0, 0.0, 0.0, "engine")
             continue
@@ -156,7 +184,46 @@ def build_ledger(
         offered,
         population_served,
         population_unserved,
+        capacity,
+        tuple(energy),
     )
+
+
+def _fleet_of(name: str, parts: tuple[BillPart, ...], busy_hours: float) -> FleetCost:
+    """A fleet bought in parts: its paid hours, busy share and mean $/GPU-hour."""
+    paid = math.fsum(p.gpu_hours_per_month for p in parts)
+    bill = math.fsum(p.usd_per_month for p in parts)
+    busy = min(busy_hours / paid, 1.0) if paid > 0 else 0.0
+    rate = bill / paid if paid > 0 else 0.0
+    return FleetCost(name, paid, busy, rate, parts)
+
+
+def _energy(
+    scenario: Scenario,
+    catalog: Catalog,
+    name: str,
+    cost: RentedGpu | OwnedGpu,
+    fleet: FleetCost,
+    tokens_per_month: float,
+) -> EnergyUse:
+    """A fleet's kWh and carbon: owned GPUs with their cost block's idle share and PUE (the
+    figures their power bill uses), rented ones with `costs.energy`'s."""
+    energy = scenario.costs.energy
+    assert energy is not None
+    dep = scenario.deployments[name]
+    assert isinstance(dep, SelfHosted)
+    gpu = catalog.gpu_of(dep.gpu)
+    if isinstance(cost, OwnedGpu):
+        idle, pue = cost.power_draw_idle_share, cost.pue
+    else:
+        idle, pue = energy.idle_power_share, energy.pue
+    intensity = energy.gco2e_per_kwh
+    if energy.grid is not None:
+        intensity = catalog.grid(energy.grid).gco2e_per_kwh
+    return fleet_energy(
+        name, fleet.gpu_hours_per_month, gpu_power_w(gpu, idle, fleet.busy_share),
+        energy.host_overhead_share, pue, tokens_per_month, intensity,
+    )  # fmt: skip
 
 
 def _monthly(

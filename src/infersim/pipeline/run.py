@@ -24,10 +24,13 @@ import numpy as np
 from infersim.catalog.load import Catalog
 from infersim.economics import EconomicsResult, draw_populations, evaluate_month
 from infersim.economics.margins import Detail
+from infersim.economics.value_chain import FleetInputs, ValueChainResult, value_chain
 from infersim.levers.breakeven import Breakeven, run_breakevens
 from infersim.levers.routing import RoutingReport, routing_report
 from infersim.pipeline.demand import PopulationTraffic, population_traffic, with_classes
 from infersim.pipeline.ledger import Ledger, build_ledger
+from infersim.scenario.deployment import SelfHosted
+from infersim.scenario.economics import Energy
 from infersim.scenario.load import LoadedScenario
 from infersim.scenario.model import Scenario
 from infersim.scenario.params import ParamSet, month_values
@@ -56,6 +59,8 @@ class RunResult:
     """The router's trade-off in the first month (None: no routing)."""
     breakevens: tuple[Breakeven, ...]
     """Self-hosting against each API deployment, first month (empty: not both kinds)."""
+    value_chain: ValueChainResult | None = None
+    """Who earns each dollar of the first month's revenue (None: no costs.value_chain)."""
 
     @property
     def derived_classes(self) -> tuple[str, ...]:
@@ -156,7 +161,29 @@ def run_scenario(
         traffic=added,
         routing=routing_report(scenario, booked, served, catalog),
         breakevens=tuple(run_breakevens(scenario, booked, served, catalog)),
+        value_chain=_value_chain(scenario, catalog, booked, months[0]),
     )
+
+
+def _value_chain(
+    scenario: Scenario, catalog: Catalog, ledger: Ledger, month: EconomicsResult
+) -> ValueChainResult | None:
+    """The first month's revenue split among who earns it, if the scenario asks."""
+    chain = scenario.costs.value_chain
+    if chain is None:
+        return None
+    energy = {use.deployment: use for use in ledger.energy}
+    fleets: dict[str, FleetInputs] = {}
+    for fleet in ledger.fleets:
+        dep = scenario.deployments[fleet.deployment]
+        assert isinstance(dep, SelfHosted)
+        fleets[fleet.deployment] = FleetInputs(
+            fleet,
+            catalog.gpu_of(dep.gpu),
+            ledger.gpu_costs[fleet.deployment],
+            energy.get(fleet.deployment),
+        )
+    return value_chain(chain, scenario.costs.energy or Energy(), fleets, month.pnl)
 
 
 def _month_progress(progress: Progress | None, month: int, months: int) -> Progress | None:

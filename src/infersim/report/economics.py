@@ -5,11 +5,22 @@ Money is rounded to cents in the output only; other figures to 6 significant dig
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
 
-from infersim.economics import EconomicsResult, MarginRow, Pnl, UserMarginDistribution
+from infersim.economics import (
+    EconomicsResult,
+    FleetCost,
+    MarginRow,
+    Pnl,
+    UserMarginDistribution,
+)
+from infersim.economics.capacity import CapacityBill
+from infersim.economics.energy import EnergyUse
+from infersim.economics.value_chain import LABELS, ValueChainResult
+from infersim.economics.windows import Window, pnl_over
 from infersim.pipeline.run import RunResult
 from infersim.report.tables import DataTable, cents, significant
 
@@ -79,6 +90,7 @@ def pnl_json(p: Pnl) -> dict[str, Any]:
         "serving_overhead_usd": _usd(p.serving_overhead_usd),
         "gross_margin_usd": _usd(p.gross_margin_usd),
         "gross_margin_pct": _num(p.gross_margin_pct),
+        "cost_profit_margin_pct": _num(p.cost_profit_margin_pct),
         "operating_costs_usd": {k: _usd(v) for k, v in p.operating_costs_usd.items()},
         "operating_cost_total_usd": _usd(p.operating_cost_total_usd),
         "operating_margin_usd": _usd(p.operating_margin_usd),
@@ -152,8 +164,79 @@ def economics_json(result: RunResult) -> dict[str, Any]:
                 "usd_per_mtok_output": _usd(
                     result.ledger.token_costs[fleet.deployment].usd_per_mtok_output
                 ),
+                "bill": bill_json(fleet, result.ledger.capacity.get(fleet.deployment)),
             }
             for fleet in result.ledger.fleets
+        },
+        **(
+            {"energy": energy_json(result.ledger.energy)}
+            if result.scenario.costs.energy is not None
+            else {}
+        ),
+        **(
+            {}
+            if result.value_chain is None
+            else {"value_chain": value_chain_json(result.value_chain)}
+        ),
+    }
+
+
+def bill_json(fleet: FleetCost, capacity: CapacityBill | None) -> dict[str, Any]:
+    """A fleet's bill by how its GPU-hours were bought; the parts add up to the bill."""
+    out: dict[str, Any] = {
+        part.kind: {
+            "gpu_hours_per_month": _num(part.gpu_hours_per_month),
+            "usd_per_gpu_hour": _usd(part.usd_per_gpu_hour),
+            "usd_per_month": _usd(part.usd_per_month),
+        }
+        for part in fleet.parts
+    }
+    if capacity is not None:
+        out["reserved_idle_gpu_hours_per_month"] = _num(capacity.reserved_idle_gpu_hours_per_month)
+        out["spot_interruptions_per_month"] = _num(capacity.spot_interruptions_per_month)
+        out["capacity_missing_share"] = _num(capacity.capacity_missing_share)
+    return out
+
+
+def _energy_total(uses: tuple[EnergyUse, ...]) -> tuple[float, float | None, float | None]:
+    """kWh, tCO2e and gCO2e per 1,000 tokens of all the fleets together."""
+    kwh = math.fsum(u.kwh_per_month for u in uses)
+    carbon = [u.tco2e_per_month for u in uses]
+    if any(c is None for c in carbon):
+        return kwh, None, None
+    tonnes = math.fsum(c for c in carbon if c is not None)
+    tokens = math.fsum(u.tokens_per_month for u in uses)
+    return kwh, tonnes, (tonnes * 1e6 / (tokens / 1000.0) if tokens > 0 else None)
+
+
+def energy_json(uses: tuple[EnergyUse, ...]) -> dict[str, Any]:
+    kwh, tonnes, per_ktok = _energy_total(uses)
+    return {
+        "billed": False,
+        "deployments": {
+            u.deployment: {
+                "gpu_power_w": _num(u.gpu_power_w),
+                "pue": _num(u.pue),
+                "host_overhead_share": _num(u.host_overhead_share),
+                "kwh_per_month": _num(u.kwh_per_month),
+                "gco2e_per_kwh": _num(u.gco2e_per_kwh),
+                "tco2e_per_month": _num(u.tco2e_per_month),
+                "gco2e_per_ktok": _num(u.gco2e_per_ktok),
+            }
+            for u in uses
+        },
+        "kwh_per_month": _num(kwh),
+        "tco2e_per_month": _num(tonnes),
+        "gco2e_per_ktok": _num(per_ktok),
+    }
+
+
+def value_chain_json(chain: ValueChainResult) -> dict[str, Any]:
+    return {
+        "revenue_usd": _usd(chain.revenue_usd),
+        "shares": {
+            s.who: {"usd_per_month": _usd(s.usd_per_month), "share": _num(s.share)}
+            for s in chain.shares
         },
     }
 
@@ -263,6 +346,7 @@ def economics_tables(result: RunResult, label: str) -> list[DataTable]:
         ["  API purchases", _money(pnl.api_cost_usd)],
         ["  serving overhead", _money(pnl.serving_overhead_usd)],
         ["gross margin", f"{_money(pnl.gross_margin_usd)} ({_pct(pnl.gross_margin_pct) or '-'})"],
+        ["  cost-profit margin (profit / cost)", _pct(pnl.cost_profit_margin_pct) or "-"],
         *[[f"  {k}", _money(v)] for k, v in pnl.operating_costs_usd.items()],
         ["operating costs", _money(pnl.operating_cost_total_usd)],
         [
@@ -282,6 +366,13 @@ def economics_tables(result: RunResult, label: str) -> list[DataTable]:
             ],
             ["  revenue foregone", _money(pnl.revenue_foregone_usd)],
         ]
+    if result.ledger.energy:
+        kwh, tonnes, per_ktok = _energy_total(result.ledger.energy)
+        rows.append(["energy (reported, not billed)", f"{kwh:,.0f} kWh"])
+        if tonnes is not None:
+            rows.append(["  carbon", f"{tonnes:,.2f} tCO2e"])
+            if per_ktok is not None:
+                rows.append(["  per 1,000 tokens", f"{per_ktok:,.3f} gCO2e"])
     tables.append(DataTable(f"{label}: P&L, month 1", ["line", "USD per month"], rows))
     if len(result.months) > 1:
         tables.append(
@@ -336,4 +427,126 @@ def economics_tables(result: RunResult, label: str) -> list[DataTable]:
                 ],
             )
         )
+    if ledger.capacity:
+        tables.append(_bill_table(result, label))
+    if ledger.energy:
+        tables.append(_energy_table(ledger.energy, label))
+    if result.value_chain is not None:
+        tables.append(value_chain_table(result.value_chain, label))
     return tables
+
+
+def _bill_table(result: RunResult, label: str) -> DataTable:
+    rows: list[list[Any]] = []
+    for fleet in result.ledger.fleets:
+        for part in fleet.parts:
+            rows.append(
+                [
+                    fleet.deployment,
+                    part.kind,
+                    f"{part.gpu_hours_per_month:,.0f}",
+                    f"${part.usd_per_gpu_hour:,.2f}",
+                    _money(part.usd_per_month),
+                ]
+            )
+        bill = result.ledger.capacity.get(fleet.deployment)
+        if bill is not None:
+            rows.append(
+                [
+                    fleet.deployment,
+                    "total",
+                    f"{fleet.gpu_hours_per_month:,.0f}",
+                    f"${fleet.usd_per_gpu_hour:,.2f}",
+                    _money(fleet.usd_per_month),
+                ]
+            )
+            rows.append(
+                [
+                    fleet.deployment,
+                    "reserved idle / spot reclaims / capacity missing",
+                    f"{bill.reserved_idle_gpu_hours_per_month:,.0f} GPU-h",
+                    f"{bill.spot_interruptions_per_month:,.0f}",
+                    f"{bill.capacity_missing_share:.2%}",
+                ]
+            )
+    columns = ["deployment", "bought as", "GPU-h/month", "$/GPU-hour", "$/month"]
+    return DataTable(f"{label}: GPU bill by kind, month 1", columns, rows)
+
+
+def _energy_table(uses: tuple[EnergyUse, ...], label: str) -> DataTable:
+    def carbon(value: float | None, digits: int) -> str:
+        return "-" if value is None else f"{value:,.{digits}f}"
+
+    rows = [
+        [
+            u.deployment,
+            f"{u.gpu_power_w:,.0f}",
+            f"{u.pue:.2f}",
+            f"{u.kwh_per_month:,.0f}",
+            carbon(u.gco2e_per_kwh, 0),
+            carbon(u.tco2e_per_month, 2),
+            carbon(u.gco2e_per_ktok, 3),
+        ]
+        for u in uses
+    ]
+    columns = ["deployment", "W/GPU", "PUE", "kWh/month", "gCO2e/kWh", "tCO2e/month", "g/1k tok"]
+    title = f"{label}: energy and carbon (reported, not billed), month 1"
+    return DataTable(title, columns, rows)
+
+
+def value_chain_table(chain: ValueChainResult, label: str) -> DataTable:
+    rows = [
+        [LABELS[s.who], _money(s.usd_per_month), None if s.share is None else f"{s.share:.1%}"]
+        for s in chain.shares
+    ]
+    whole = "100.0%" if chain.revenue_usd > 0 else None
+    footer = ["revenue (the user's dollar)", _money(chain.revenue_usd), whole]
+    return DataTable(
+        f"{label}: who earns each dollar a user pays, month 1",
+        ["who", "USD per month", "per $"],
+        rows,
+        footer=footer,
+    )
+
+
+def windows_json(result: RunResult, windows: list[Window]) -> dict[str, Any]:
+    """The first month's P&L over each window (the month's figures x window / month)."""
+    out: dict[str, Any] = {}
+    for window in windows:
+        w = pnl_over(result.first_month.pnl, window)
+        out[window.name] = {
+            "seconds": _num(window.seconds),
+            "revenue_usd": _usd(w.revenue_usd),
+            "serving_cost_usd": _usd(w.serving_cost_usd),
+            "gpu_cost_usd": _usd(w.gpu_cost_usd),
+            "gross_margin_usd": _usd(w.gross_margin_usd),
+            "gross_margin_pct": _num(w.gross_margin_pct),
+            "cost_profit_margin_pct": _num(w.cost_profit_margin_pct),
+            "operating_cost_total_usd": _usd(w.operating_cost_total_usd),
+            "operating_margin_usd": _usd(w.operating_margin_usd),
+            "requests": _num(w.requests),
+        }
+    return out
+
+
+def window_table(result: RunResult, windows: list[Window], label: str) -> DataTable:
+    rows = []
+    for window in windows:
+        w = pnl_over(result.first_month.pnl, window)
+        rows.append(
+            [
+                window.name,
+                _money(w.revenue_usd),
+                _money(w.serving_cost_usd),
+                _money(w.gross_margin_usd),
+                _pct(w.gross_margin_pct),
+                _pct(w.cost_profit_margin_pct),
+                _money(w.operating_margin_usd),
+                f"{w.requests:,.0f}",
+            ]
+        )
+    columns = [
+        "window", "revenue", "cost of serving", "gross margin", "margin %",
+        "profit / cost %", "operating margin", "requests",
+    ]  # fmt: skip
+    return DataTable(f"{label}: P&L per window (steady month 1)", columns, rows)

@@ -30,6 +30,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from infersim.economics.value_chain import MARGIN as VALUE_CHAIN_MARGIN
+from infersim.economics.value_chain import SHORT_LABELS as VALUE_CHAIN_SHORT
 from infersim.report import charts
 from infersim.report.charts import BarPanel, Panel
 from infersim.report.tables import DataTable
@@ -135,6 +137,24 @@ def _waterfall(label: str, pnl: Mapping[str, Any]) -> Chart | None:
     return Chart(title, charts.waterfall(title, steps))
 
 
+def _value_chain_waterfall(label: str, chain: Mapping[str, Any] | None) -> Chart | None:
+    """The user's dollar, from revenue down to what the provider keeps (`value_chain`)."""
+    revenue = _num((chain or {}).get("revenue_usd"))
+    if chain is None or revenue is None:
+        return None
+    steps: list[tuple[str, float, str]] = [("revenue", revenue, "total")]
+    shares = chain.get("shares") or {}
+    for who, line in shares.items():
+        value = _num(line.get("usd_per_month"))
+        if who != VALUE_CHAIN_MARGIN and value:
+            steps.append((VALUE_CHAIN_SHORT[who], -value, "delta"))
+    kept = _num((shares.get(VALUE_CHAIN_MARGIN) or {}).get("usd_per_month"))
+    if kept is not None:
+        steps.append((VALUE_CHAIN_SHORT[VALUE_CHAIN_MARGIN], kept, "total"))
+    title = f"{label}: who earns each dollar a user pays, month 1"
+    return Chart(title, charts.waterfall(title, steps))
+
+
 def _key_figures(run: Mapping[str, Any]) -> DataTable:
     pnl = run.get("pnl") or {}
     projection = run.get("projection") or {}
@@ -227,7 +247,14 @@ def _months_chart(label: str, months: Sequence[Mapping[str, Any]]) -> Chart | No
 
 def _one_run(run: Mapping[str, Any], tables: list[DataTable]) -> list[Section]:
     label = run_label(run)
-    summary_charts = [c for c in [_waterfall(label, run.get("pnl") or {})] if c is not None]
+    summary_charts = [
+        c
+        for c in [
+            _waterfall(label, run.get("pnl") or {}),
+            _value_chain_waterfall(label, run.get("value_chain")),
+        ]
+        if c is not None
+    ]
     sections = [Section(f"{label}: summary", summary_charts, [_key_figures(run)])]
     histograms, notes = _user_histograms(label, run.get("users") or {})
     if histograms:

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Discriminator, Field, Tag, model_validator
 
 from infersim.catalog.types import GpuSpec, ModelArch, Strict
+from infersim.scenario.capacity import ReservedCapacity, SpotCapacity
 from infersim.scenario.fields import (
     Fraction,
     Name,
@@ -140,6 +141,21 @@ class RentedGpu(Strict):
     usd_per_gpu_hour: UsdPerHour | None = Field(
         default=None, description="none = the GPU catalog's default rental quote"
     )
+    reserved: ReservedCapacity | None = Field(
+        default=None, description="GPUs committed for 1 or 3 years; pricing then prices the burst"
+    )
+    spot: SpotCapacity | None = Field(
+        default=None, description="a share of the hours above the commitment bought as spot"
+    )
+
+    @model_validator(mode="after")
+    def _burst_on_demand(self) -> RentedGpu:
+        if (self.reserved or self.spot) and self.pricing != "on_demand":
+            raise ValueError(
+                f"with reserved or spot capacity, pricing prices the on-demand burst: it must "
+                f"be 'on_demand', got '{self.pricing}'"
+            )
+        return self
 
 
 class OwnedGpu(Strict):

@@ -101,6 +101,56 @@ class Pricing(Strict):
         return self
 
 
+class Energy(Strict):
+    """Energy and carbon of the self-hosted fleets: reported, not billed (owned GPUs' power is
+    billed by their cost block; see `infersim.economics.energy`)."""
+
+    grid: CatalogRef | None = Field(
+        default=None, description="grid region in the catalog (grids.yaml), e.g. 'us', 'france'"
+    )
+    gco2e_per_kwh: Annotated[float, Field(ge=0, le=2000, allow_inf_nan=False)] | None = Field(
+        default=None, description="the grid's carbon intensity, instead of a catalog region"
+    )
+    pue: Annotated[float, Field(ge=1, le=5, allow_inf_nan=False)] = Field(
+        default=1.3, description="rented fleets' data-center PUE (owned fleets: their cost.pue)"
+    )
+    idle_power_share: Fraction = Field(
+        default=0.3,
+        description="rented GPUs' draw at idle as a share of TDP (owned: power_draw_idle_share)",
+    )
+    host_overhead_share: Annotated[float, Field(ge=0, le=5, allow_inf_nan=False)] = Field(
+        default=0.0, description="host CPUs, memory and network power as a share of GPU power"
+    )
+
+    @model_validator(mode="after")
+    def _one_intensity(self) -> Energy:
+        if self.grid is not None and self.gco2e_per_kwh is not None:
+            raise ValueError("give grid or gco2e_per_kwh, not both")
+        return self
+
+
+class ValueChain(Strict):
+    """Who earns each dollar a user pays: the figures beyond the scenario's own costs.
+
+    Rented GPUs: the cloud's cost of owning them (its TCO: the GPU bought from the vendor and
+    amortized, its server share, power at `energy`'s kWh, hosting) against the rent it charges;
+    the vendor's part of the purchase price is its gross margin."""
+
+    gpu_vendor_gross_margin: Fraction = Field(
+        description="the GPU vendor's gross margin on the purchase price (Nvidia ~0.73)"
+    )
+    cloud_amortization_months: Annotated[int, Field(ge=1, le=240, strict=True)] = Field(
+        default=48, description="over how long the cloud amortizes a rented GPU's purchase"
+    )
+    cloud_electricity_usd_per_kwh: Annotated[float, Field(ge=0, le=10, allow_inf_nan=False)] = 0.08
+    cloud_hosting_usd_per_gpu_month: UsdAmount = Field(
+        default=0.0, description="the cloud's rack space, network and operations, per GPU"
+    )
+    cloud_server_overhead_share: Fraction = Field(
+        default=0.0, description="the cloud's host servers as a share of the GPU purchase"
+    )
+
+
 class Costs(Strict):
     """What serving and running the company costs, beyond the GPUs' own pricing."""
 
@@ -111,4 +161,10 @@ class Costs(Strict):
     serving_overhead_usd_per_month: UsdAmount = 0.0
     operating_usd_per_month: dict[Name, UsdAmount] = Field(
         default_factory=dict, description="company costs for the P&L: R&D, staff, sales..."
+    )
+    energy: Energy | None = Field(
+        default=None, description="report kWh and carbon of the self-hosted fleets"
+    )
+    value_chain: ValueChain | None = Field(
+        default=None, description="report who earns each dollar a user pays"
     )

@@ -31,13 +31,16 @@ from infersim.catalog.load import Catalog
 from infersim.catalog.types import GpuSpec, ModelArch
 from infersim.checks.metric_paths import unknown_metrics
 from infersim.economics.api_prices import api_token_cost, product_prices
+from infersim.economics.capacity import capacity_bill
+from infersim.economics.energy import gpu_power_w
 from infersim.economics.gpu_cost import gpu_usd_per_hour
+from infersim.economics.inputs import HOURS_PER_MONTH
 from infersim.economics.routing import deployment_mix
 from infersim.errors import ConfigError, InfersimError, PathKey, Problem
 from infersim.perf import build_perf_model
 from infersim.perf.errors import DoesNotFit, InvalidDeploymentError
 from infersim.perf.model import PerfModel
-from infersim.scenario.deployment import ApiModel, SelfHosted
+from infersim.scenario.deployment import ApiModel, RentedGpu, SelfHosted
 from infersim.scenario.load import LoadedScenario
 from infersim.scenario.model import Scenario
 from infersim.scenario.references import ProblemLog
@@ -211,9 +214,28 @@ def _gpu_cost(
 ) -> None:
     cost = dep.cost or scenario.costs.gpu
     try:
-        gpu_usd_per_hour(cost, gpu, PROBE_BUSY_SHARE)
+        hour = gpu_usd_per_hour(cost, gpu, PROBE_BUSY_SHARE)
+        if isinstance(cost, RentedGpu) and (cost.reserved or cost.spot):  # their quotes exist
+            capacity_bill(cost, gpu, hour.usd_per_hour, HOURS_PER_MONTH, 0.0, 1, 0.0)
     except InfersimError as exc:
         report.add((*here, "cost") if dep.cost is not None else ("costs", "gpu"), str(exc))
+    if scenario.costs.energy is not None:
+        try:
+            gpu_power_w(gpu, 0.0, PROBE_BUSY_SHARE)
+        except InfersimError as exc:
+            report.add(("costs", "energy"), str(exc))
+    if scenario.costs.value_chain is not None and isinstance(cost, RentedGpu):
+        if gpu.purchase_usd is None:
+            report.add(
+                ("costs", "value_chain"),
+                f"{gpu.id} has no purchase_usd in the catalog, so the cloud's cost of owning "
+                "it is unknown; add it to the GPU entry, or remove costs.value_chain",
+            )
+        elif scenario.costs.energy is None:
+            try:
+                gpu_power_w(gpu, 0.0, PROBE_BUSY_SHARE)
+            except InfersimError as exc:
+                report.add(("costs", "value_chain"), str(exc))
 
 
 def _split_field(dep: SelfHosted, message: str) -> PathKey:

@@ -57,6 +57,9 @@ def check_references(
         elif isinstance(dep, ApiModel) and dep.list_price is not None:
             check.price((*here, "list_price"), dep.list_price, catalog)
 
+    energy = scenario.costs.energy
+    if energy is not None and energy.grid is not None:
+        check.name_in(("costs", "energy", "grid"), energy.grid, catalog.grids, "grid region")
     _check_fleet(check, scenario)
     routed = scenario.routing is not None
     if scenario.routing is not None:
