@@ -51,6 +51,7 @@ from infersim.cli.common import (
     prepare_format,
     render,
     render_json,
+    writable_target,
 )
 from infersim.cli.run import run_json, simulate_run
 from infersim.errors import ConfigError, InfersimError, Problem, UsageError
@@ -106,12 +107,8 @@ def check_jobs(jobs: int) -> int:
 
 def check_writable(path: Path | None, flag: str) -> None:
     """Fail before any work when an output cannot be written there."""
-    if path is None:
-        return
-    if path.is_dir():
-        raise UsageError(f"{flag} {path}: is a directory")
-    if not path.resolve().parent.is_dir():
-        raise UsageError(f"{flag} {path}: directory {path.resolve().parent} does not exist")
+    if path is not None:
+        writable_target(path, flag)
 
 
 # Scenarios under the paths --------------------------------------------------------------------
