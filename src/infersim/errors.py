@@ -203,9 +203,7 @@ def _misspelt_keys(found: Sequence[tuple[PathKey, str, str]]) -> dict[PathKey, P
     for path, kind, _ in found:
         if kind != "extra_forbidden" or not path:
             continue
-        siblings = {
-            str(m[-1]): m for m in missing if m[:-1] == path[:-1] and m not in out.values()
-        }
+        siblings = {str(m[-1]): m for m in missing if m[:-1] == path[:-1] and m not in out.values()}
         close = closest(str(path[-1]), siblings)
         if close is not None:
             out[path] = siblings[close]

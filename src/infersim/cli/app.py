@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import importlib
 import sys
-from enum import Enum
 from collections.abc import Iterator, MutableMapping
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -20,7 +20,7 @@ from typer.core import TyperGroup
 
 from infersim import __version__
 from infersim.cli.common import GlobalOptions, stderr_console
-from infersim.errors import one_of, quoted
+from infersim.errors import one_of
 
 #: click's UsageError, which Typer may vendor: the public BadParameter's base class.
 USAGE_ERROR: type[Exception] = typer.BadParameter.__bases__[0]

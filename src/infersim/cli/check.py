@@ -35,10 +35,10 @@ from infersim.checks.baseline import (
     updated,
 )
 from infersim.checks.expectations import ExpectationResult, evaluate_all
-from infersim.checks.metrics import MetricError, flatten, key_metrics, short_aliases
+from infersim.checks.inputs import diff_inputs, resolved_inputs
+from infersim.checks.metrics import MetricError, key_metrics
 from infersim.checks.outcome import CheckOutcome, ScenarioCheck
 from infersim.cli.common import (
-    DataTable,
     FormatOption,
     GlobalOptions,
     OutputFormat,
@@ -49,6 +49,7 @@ from infersim.cli.common import (
     global_options,
     info,
     prepare_format,
+    refuse_document_on_terminal,
     render,
     render_json,
     writable_target,
@@ -317,6 +318,7 @@ def records(
             name=scenario.scenario.name,
             variant=scenario.scenario.variant,
             metrics=key_metrics(run, extra),
+            inputs=resolved_inputs(scenario),
         )
     return out
 
@@ -401,33 +403,15 @@ def evaluate(
 def list_metrics(
     ctx: typer.Context,
     items: Sequence[Target],
-    runs: Sequence[Mapping[str, Any]],
+    loaded: Sequence[LoadedScenario],
     fmt: OutputFormat,
     output: Path | None,
 ) -> None:
-    tables: list[DataTable] = []
-    data: list[dict[str, Any]] = []
-    for target, run in zip(items, runs, strict=True):
-        known = flatten(run)
-        aliases = short_aliases(run, known)
-        alias_of = {path: alias for alias, path in aliases.items()}
-        recorded = key_metrics(run)
-        rows = [
-            [path, value, alias_of.get(path), "yes" if path in recorded else ""]
-            for path, value in known.items()
-        ]
-        tables.append(
-            DataTable(
-                f"{target.key}: metrics",
-                ["metric", "value", "alias", "in baseline"],
-                rows,
-                caption="Paths for expect: and tolerances. Aliases: serving.X and costs.X "
-                "(every deployment), NAME_p99_UNIT for NAME_UNIT.p99, months.last.X, "
-                "margins.PRODUCT.X, bare names in pnl.",
-            )
-        )
-        data.append({"key": target.key, "metrics": known, "aliases": aliases})
-    payload = {"scenarios": data}
+    """The metric paths of each scenario, known without running it."""
+    from infersim.report.metric_list import metric_listing
+
+    keyed = [(t.key, s.scenario) for t, s in zip(items, loaded, strict=True)]
+    payload, tables = metric_listing(keyed)
     emit(ctx, fmt, output, payload, tables, html=lambda: check_report(payload, tables))
 
 
@@ -473,7 +457,8 @@ def check(
     list_metrics_flag: Annotated[
         bool,
         typer.Option(
-            "--list-metrics", help="List every metric path (and alias) of the scenarios, run."
+            "--list-metrics",
+            help="List the metric paths (and aliases) of the scenarios, without running them.",
         ),
     ] = False,
     fmt: FormatOption = OutputFormat.TABLE,
@@ -502,10 +487,10 @@ def check(
     limits = tolerances(baseline, overrides)
     items = targets(paths, all_variants)
     loaded = load_all(items, global_options(ctx))
-    runs = run_all(ctx, items, loaded, workers)
     if list_metrics_flag:
-        list_metrics(ctx, items, runs, fmt, output)
+        list_metrics(ctx, items, loaded, fmt, output)
         return
+    runs = run_all(ctx, items, loaded, workers)
 
     results = [evaluate(ctx, t, s, r) for t, s, r in zip(items, loaded, runs, strict=True)]
     new = records(items, loaded, runs, [[e.path for e in rs] for rs in results])
@@ -520,6 +505,9 @@ def check(
                 new[target.key].metrics,
                 limits,
             )
+            if old is not None:
+                inputs = diff_inputs(old.inputs, new[target.key].inputs) if old.inputs else ()
+                diff = replace(diff, inputs=inputs, inputs_recorded=bool(old.inputs))
         scenarios.append(ScenarioCheck(target.key, run_name(scenario), found, diff))
     gone = removed_keys(baseline, paths, [t.key for t in items], all_variants) if baseline else []
     for key in gone:
@@ -544,6 +532,9 @@ def check(
         text = check_text(outcome)
     elif fmt is OutputFormat.JSON:
         text = render_json(check_json(outcome, versions))
+    elif fmt is OutputFormat.HTML:
+        refuse_document_on_terminal(fmt, output)
+        text = check_report(check_json(outcome, versions), check_tables(outcome))
     else:
         text = render(fmt, None, check_tables(outcome))
     deliver(ctx, output, text)
