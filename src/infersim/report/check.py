@@ -37,7 +37,7 @@ WORDS = {
     "api": "API",
     "usd": "$",
 }
-UNIT_SUFFIXES = ("_usd_per_mtok", "_pct", "_usd", "_share", "_s")
+UNIT_SUFFIXES = ("_usd_per_mtok", "_pct", "_usd", "_s")
 #: Shares (0..1) whose names do not end in `_share`.
 SHARES = frozenset({"mfu", "mbu"})
 #: Dollars per dollar of revenue: a change of 0.01 is a point of revenue, like a margin's.
