@@ -121,3 +121,19 @@ def test_validate_lists_metrics_without_running(project: Path) -> None:
     assert "ran" not in result.stderr
     refused = CliRunner().invoke(app, ["validate", "s/priced.yaml", "--list-metrics", "-f", "json"])
     assert refused.exit_code == 2 and "--list-metrics prints tables" in refused.stderr
+
+
+def test_diff_lists_the_inputs_too(project: Path) -> None:
+    path = project / "s" / "priced.yaml"
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace("rate_per_s: 2.0", "rate_per_s: 3.0", 1), encoding="utf-8")
+    args = ["-q", "diff", "--compare-to", "b.json", "s", "-f", "json"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.stderr
+    (scenario,) = json.loads(result.stdout)["scenarios"]
+    assert scenario["inputs_recorded"] is True
+    (change,) = scenario["inputs"]
+    assert change["old"] == 2.0 and change["new"] == 3.0 and change["status"] == "changed"
+    assert change["input"].endswith("arrival.rate_per_s")
+    table = CliRunner().invoke(app, ["-q", "diff", "--compare-to", "b.json", "s"]).stdout
+    assert "input workload.classes." in table

@@ -323,6 +323,22 @@ def records(
     return out
 
 
+def scenario_diff(
+    key: str,
+    old: ScenarioRecord | None,
+    new: ScenarioRecord | None,
+    limits: Mapping[str, Tolerance],
+) -> ScenarioDiff:
+    """A scenario's metrics and inputs against its baseline record (None: not there)."""
+    diff = diff_metrics(
+        key, old.metrics if old is not None else None, new.metrics if new else None, limits
+    )
+    if old is None or new is None:
+        return diff
+    inputs = diff_inputs(old.inputs, new.inputs) if old.inputs else ()
+    return replace(diff, inputs=inputs, inputs_recorded=bool(old.inputs))
+
+
 def removed_keys(
     baseline: Baseline, paths: Sequence[Path], ran: Sequence[str], all_variants: bool
 ) -> list[str]:
@@ -499,15 +515,7 @@ def check(
         diff = None
         if compare_to is not None:
             old = baseline.scenarios.get(target.key) if baseline is not None else None
-            diff = diff_metrics(
-                target.key,
-                old.metrics if old is not None else None,
-                new[target.key].metrics,
-                limits,
-            )
-            if old is not None:
-                inputs = diff_inputs(old.inputs, new[target.key].inputs) if old.inputs else ()
-                diff = replace(diff, inputs=inputs, inputs_recorded=bool(old.inputs))
+            diff = scenario_diff(target.key, old, new[target.key], limits)
         scenarios.append(ScenarioCheck(target.key, run_name(scenario), found, diff))
     gone = removed_keys(baseline, paths, [t.key for t in items], all_variants) if baseline else []
     for key in gone:

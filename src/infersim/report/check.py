@@ -586,7 +586,6 @@ def _change_json(m: MetricDiff) -> dict[str, Any]:
         "pct": m.pct,
         "status": m.status,
         "result": m.level,
-        **({"same_as": list(m.same_as)} if m.same_as else {}),
     }
 
 
@@ -691,6 +690,10 @@ def diff_tables(
                 [sign, d.key, f"({what}: {len(d.metrics)} metrics)", None, None, None, None]
             )
             continue
+        for c in d.inputs:
+            sign = {"added": "+", "removed": "-", "changed": "~"}[c.status]
+            old, new = input_value(c.old), input_value(c.new)
+            rows.append([sign, d.key, f"input {c.path}", old, new, None, None])
         for m in d.metrics if show_all else d.changes:
             pct = None if m.pct is None else f"{m.pct:+.2f}%"
             delta = None if m.delta is None else f"{m.delta:+,.6g}"
