@@ -91,7 +91,7 @@ def test_user_errors_are_one_line_and_exit_2(
 @pytest.mark.parametrize(
     ("args", "fragment"),
     [
-        (("catalog", "gpus", "--format", "xml"), "'xml' is not one of"),
+        (("catalog", "gpus", "--format", "xml"), "--format: 'xml' is not a format"),
         (("run", "--bogus"), "No such option: --bogus"),
         (("run", "-o", "/nonexistent/dir/out.json"), "/nonexistent/dir does not exist"),
         (("schema", "-o", "/"), "is a directory"),

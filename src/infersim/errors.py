@@ -8,7 +8,8 @@ error location back to the line of the YAML key and suggesting near-miss key nam
 from __future__ import annotations
 
 import difflib
-from collections.abc import Sequence
+import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -25,6 +26,8 @@ class Problem:
     line: int | None
     path: str
     message: str
+    covers: tuple[str, ...] = ()
+    """Other paths this problem accounts for (a misspelt key covers the key it stands for)."""
 
     def format(self) -> str:
         where = self.file if self.line is None else f"{self.file}:{self.line}"
@@ -54,6 +57,31 @@ class Locate(Protocol):
     """Where a data path was written: (file, line)."""
 
     def __call__(self, path: PathKey, /) -> tuple[str, int | None]: ...
+
+
+def closest(name: str, choices: Iterable[str]) -> str | None:
+    """The choice `name` most likely misspells (case aside), or None when none is close."""
+    options = {choice.lower(): choice for choice in choices}
+    found = difflib.get_close_matches(name.lower(), list(options), n=1, cutoff=0.6)
+    return options[found[0]] if found else None
+
+
+def did_you_mean(name: str, choices: Iterable[str]) -> str:
+    """`' — did you mean 'x'?'` for the closest choice, or `''`: the one suggestion helper."""
+    close = closest(name, choices)
+    return f" — did you mean '{close}'?" if close is not None else ""
+
+
+def one_of(given: Any, what: str, choices: Sequence[str]) -> str:
+    """`'jsn' is not a format; choose table, json or csv — did you mean 'json'?`"""
+    listed = ", ".join(choices[:-1]) + f" or {choices[-1]}" if len(choices) > 1 else choices[0]
+    hint = did_you_mean(given, choices) if isinstance(given, str) else ""
+    return f"{short_repr(given)} is not {what}; choose {listed}{hint}"
+
+
+def quoted(text: str) -> list[str]:
+    """The values quoted in pydantic's `'a', 'b' or 'c'`."""
+    return re.findall(r"'([^']*)'", text)
 
 
 def short_repr(value: Any, limit: int = 60) -> str:
@@ -97,14 +125,22 @@ def _message(error: Any, path: tuple[str | int, ...], model: type[BaseModel] | N
         key = str(path[-1]) if path else "?"
         allowed = allowed_keys(model, error["loc"][:-1]) if model is not None else []
         allowed = [name for name in allowed if name != key]
-        close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
-        if close:
-            return f"unknown key '{key}' — did you mean '{close[0]}'?"
+        hint = did_you_mean(key, allowed)
+        if hint:
+            return f"unknown key '{key}'{hint}"
         if allowed:
             return f"unknown key '{key}'; allowed: {', '.join(allowed)}"
         return f"unknown key '{key}'"
     if kind == "missing":
         return "required field is missing"
+    context = error.get("ctx") or {}
+    if kind in ("literal_error", "enum") and "expected" in context:
+        what = f"a {path[-1]}" if path and isinstance(path[-1], str) else "allowed here"
+        return one_of(error.get("input"), what, quoted(str(context["expected"])))
+    if kind == "union_tag_invalid" and "expected_tags" in context:
+        names = quoted(str(context["discriminator"]))
+        key = names[0] if names else "type"
+        return one_of(context.get("tag"), f"a {key}", quoted(str(context["expected_tags"])))
     message = str(error["msg"])
     if message.startswith("Value error, "):
         message = message[len("Value error, ") :]
@@ -129,18 +165,46 @@ def problems_from_validation(
     for part in prefix:
         root = root[part] if isinstance(root, dict | list) else None  # type: ignore[index]
     for error in exc.errors(include_url=False):
-        path = (*prefix, *data_path(root, error["loc"], error["type"]))
+        loc = tuple(error["loc"])
+        if error["type"] == "union_tag_invalid":  # point at the tag's own key ('process')
+            tag_key = quoted(str((error.get("ctx") or {}).get("discriminator", "")))
+            loc = (*loc, *tag_key[:1])
+        path = (*prefix, *data_path(root, loc, error["type"]))
         found.append((path, str(error["type"]), _message(error, path[len(prefix) :], model)))
+    covers = _misspelt_keys(found)
     problems: list[Problem] = []
     seen: set[str] = set()
     for path, kind, message in found:
         deeper = any(len(other) > len(path) and other[: len(path)] == path for other, _, _ in found)
         if deeper and kind.endswith("_type"):
             continue  # a union alternative that the user plainly did not mean
+        if kind == "missing" and any(path == meant for meant in covers.values()):
+            continue  # reported as the misspelt key that stands for it
         dotted = ".".join(str(p) for p in path)
         if dotted in seen:
             continue
         seen.add(dotted)
         file, line = locate(path)
-        problems.append(Problem(file, line, dotted, message))
+        meant = covers.get(path)
+        if meant is None:
+            problems.append(Problem(file, line, dotted, message))
+        else:
+            message = f"unknown key '{path[-1]}' — did you mean '{meant[-1]}'?"
+            covered = (".".join(str(p) for p in meant),)
+            problems.append(Problem(file, line, dotted, message, covered))
     return problems
+
+
+def _misspelt_keys(found: Sequence[tuple[PathKey, str, str]]) -> dict[PathKey, PathKey]:
+    """Unknown key -> the missing required key beside it that it misspells: one problem
+    (`workloads: unknown key — did you mean 'workload'?`), not two."""
+    missing = [path for path, kind, _ in found if kind == "missing" and path]
+    out: dict[PathKey, PathKey] = {}
+    for path, kind, _ in found:
+        if kind != "extra_forbidden" or not path:
+            continue
+        siblings = {str(m[-1]): m for m in missing if m[:-1] == path[:-1] and m not in out.values()}
+        close = closest(str(path[-1]), siblings)
+        if close is not None:
+            out[path] = siblings[close]
+    return out

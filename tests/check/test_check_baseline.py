@@ -58,8 +58,14 @@ def test_an_older_schema_version_is_refused_with_the_fix() -> None:
 
 
 def test_a_newer_schema_version_asks_for_an_upgrade() -> None:
-    with pytest.raises(ConfigError, match=r"2 is newer than infersim 0\.1\.0 reads .*upgrade"):
-        parse_baseline(_doc(schema_version=2), "new.json", "0.1.0")
+    with pytest.raises(ConfigError, match=r"3 is newer than infersim 0\.1\.0 reads .*upgrade"):
+        parse_baseline(_doc(schema_version=SCHEMA_VERSION + 1), "new.json", "0.1.0")
+
+
+def test_a_baseline_of_schema_1_is_read_without_inputs() -> None:
+    """Baselines recorded before the inputs were stored stay readable."""
+    baseline = parse_baseline(_doc(schema_version=1), "v1.json", "0.1.0")
+    assert all(not record.inputs for record in baseline.scenarios.values())
 
 
 @pytest.mark.parametrize(

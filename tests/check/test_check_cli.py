@@ -70,53 +70,15 @@ def set_plan_price(root: Path, usd: float) -> None:
 
 
 def margin_headline(root: Path) -> str:
-    """The headline a fall of the plus plan's margin gives, from the baseline and a new run."""
-    metric = "margins.plus.gross_margin_pct"
+    """The headline a lower plan price gives: the business's gross margin in dollars, the
+    most material change at the widest scope, from the baseline and a new run."""
+    metric = "pnl.gross_margin_usd"
     old = json.loads((root / "b.json").read_text())["scenarios"][SCENARIO]["metrics"][metric]
-    _, out, _ = invoke(CliRunner(), "-q", "check", "--list-metrics", SCENARIO, "-f", "json")
-    new = json.loads(out)["scenarios"][0]["metrics"][metric]
+    _, out, _ = invoke(CliRunner(), "-q", "run", SCENARIO, "-f", "json")
+    new = json.loads(out)["runs"][0]["pnl"]["gross_margin_usd"]
     assert new < old
-    return f"gross margin of plus falls {old - new:.1f} pts ({old:.1f}% -> {new:.1f}%)"
-
-
-# The baseline file ----------------------------------------------------------------------------
-
-
-def test_the_baseline_records_key_metrics_per_scenario_and_variant(recorded: str) -> None:
-    data = json.loads(recorded)
-    assert data["schema_version"] == 1 and data["tolerances"] == {
-        "*": {"rel": 0.0001, "abs": 0.0, "level": "fail"}
-    }
-    assert list(data["scenarios"]) == [SCENARIO, f"{SCENARIO}#h200"]
-    base = data["scenarios"][SCENARIO]
-    assert base["name"] == "priced-small" and base["variant"] is None
-    metrics = base["metrics"]
-    assert metrics["margins.plus.revenue_usd"] == 40000.0
-    assert "serving.deployments.main.ttft_s.p99" in metrics
-    assert list(metrics) == sorted(metrics)
-    assert data["scenarios"][f"{SCENARIO}#h200"]["variant"] == "h200"
-
-
-def test_jobs_run_in_parallel_give_the_same_baseline(
-    runner: CliRunner, project: Path, recorded: str
-) -> None:
-    args = ["baseline", "scenarios", "--all-variants", "-t", "0.01%", "-j", "2"]
-    code, out, _ = invoke(runner, "-q", *args, "-o", "again.json")
-    assert code == 0 and out == ""
-    assert (project / "again.json").read_text(encoding="utf-8") == recorded
-
-
-def test_jobs_stream_a_line_per_scenario_and_keep_the_report(
-    runner: CliRunner, project: Path
-) -> None:
-    args = ("check", "scenarios", "--all-variants", "--compare-to", "b.json")
-    serial, parallel = invoke(runner, *args), invoke(runner, *args, "-j", "2")
-    assert serial[0] == parallel[0] == 0, parallel[2]
-    assert serial[1] == parallel[1]
-    for _, _, err in (serial, parallel):
-        lines = [line for line in err.splitlines() if ": ran in " in line]
-        assert sorted(line.split(": ")[0] for line in lines) == [SCENARIO, f"{SCENARIO}#h200"]
-        assert sorted(line.rsplit(" ", 1)[1] for line in lines) == ["(1/2)", "(2/2)"]
+    pct = 100 * (old - new) / old
+    return f"gross margin falls {pct:.1f}% (${old:,.0f} -> ${new:,.0f})"
 
 
 # infersim check -------------------------------------------------------------------------------
@@ -166,7 +128,15 @@ def test_markdown_comment_and_junit(runner: CliRunner, project: Path) -> None:
     lines = out.splitlines()
     assert lines[0].startswith("## infersim check: failed (")
     assert lines[2].startswith(f"**{margin_headline(project)}")
-    assert lines[4] == "| result | scenario | check | old | new | change |"
+    # the input that changed comes first, then the outputs it moved
+    assert lines[4] == "### Inputs changed"
+    assert "| priced-small | `pricing.plans.plus.price_usd_per_month` | 20 | 11 |" in lines
+    first_output = lines.index("| result | scenario | check | old | new | change |")
+    assert lines[first_output - 2] == "### Output changes, most material first"
+    # one figure, one row: the P&L's revenue names the margin table's total
+    revenue = [line for line in lines if "`pnl.revenue_usd`" in line]
+    assert len(revenue) == 1 and "(also `margins.total.revenue_usd`)" in revenue[0]
+    assert not any(line.startswith("| **FAIL** | priced-small | total revenue") for line in lines)
     root = ET.fromstring((project / "junit.xml").read_text(encoding="utf-8"))
     (suite,) = root
     assert suite.get("name") == SCENARIO and int(root.get("failures") or 0) > 0
@@ -236,7 +206,7 @@ def test_an_old_baseline_is_refused_with_a_clear_message(runner: CliRunner, proj
     assert snapshot(project) == before
     # `infersim baseline -o` re-records over it
     assert invoke(runner, "-q", "baseline", SCENARIO, "-o", "old.json")[0] == 0
-    assert json.loads((project / "old.json").read_text())["schema_version"] == 1
+    assert json.loads((project / "old.json").read_text())["schema_version"] == 2
 
 
 def test_an_unknown_expectation_metric_is_bad_input(runner: CliRunner, project: Path) -> None:
@@ -274,12 +244,17 @@ def test_a_variant_not_run_is_not_reported_removed(runner: CliRunner, project: P
     assert code == 0 and [s["key"] for s in json.loads(out)["scenarios"]] == [SCENARIO]
 
 
-def test_list_metrics(runner: CliRunner, project: Path) -> None:
-    code, out, _ = invoke(runner, "-q", "check", "--list-metrics", SCENARIO, "-f", "json")
+def test_list_metrics_lists_paths_without_running(runner: CliRunner, project: Path) -> None:
+    code, out, err = invoke(runner, "check", "--list-metrics", SCENARIO, "-f", "json")
     (scenario,) = json.loads(out)["scenarios"]
     assert code == 0 and scenario["key"] == SCENARIO
+    assert "ran in" not in err  # nothing was simulated
     assert scenario["aliases"]["serving.ttft_p99_s"] == "serving.deployments.main.ttft_s.p99"
-    assert scenario["metrics"]["margins.plus.revenue_usd"] == 40000.0
+    assert "margins.plus.revenue_usd" in scenario["metrics"]
+    assert "margins.plus.revenue_usd" in scenario["recorded_in_baseline"]
+    # every path a real run records is listed
+    recorded = json.loads((project / "b.json").read_text())["scenarios"][SCENARIO]["metrics"]
+    assert set(recorded) <= set(scenario["metrics"])
     code, out, _ = invoke(runner, "-q", "check", "--list-metrics", SCENARIO)
     assert code == 0 and "serving.ttft_p99_s" in out and "in baseline" in out
 
@@ -327,7 +302,7 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(
     ("args", "fragment"),
     [
         (("diff", "tests/check/data/priced.yaml"), "Missing option '--compare-to'"),
-        (("check", "--format", "xml"), "'xml' is not one of"),
+        (("check", "--format", "xml"), "--format: 'xml' is not a format; choose table, json"),
     ],
 )
 def test_usage_errors_are_one_line(args: tuple[str, ...], fragment: str) -> None:

@@ -66,7 +66,8 @@ def test_metric_labels(metric: str, label: str) -> None:
         ("pnl.revenue_usd", -12.5, "-$12.50"),
         ("margins.plus.cost_usd_per_mtok", 0.88, "$0.880/Mtok"),
         ("serving.deployments.main.ttft_s.p99", 1.04208, "1.04 s"),
-        ("users.plus.share_losing_money", 0.001416, "0.001416"),
+        ("users.plus.share_losing_money", 0.001416, "0.142%"),
+        ("serving.deployments.main.busy_share", 0.85, "85.0%"),
         (MARGIN, None, "-"),
     ],
 )
@@ -113,7 +114,8 @@ def test_markdown_is_a_pr_comment_headline_then_table() -> None:
     lines = text.splitlines()
     assert lines[0] == "## infersim check: failed (1 failure)"
     assert lines[2] == "**gross margin of plus falls 12.4 pts (41.0% -> 28.6%)**"
-    assert lines[4] == "| result | scenario | check | old | new | change |"
+    assert lines[4] == "### Inputs changed"
+    assert lines[10] == "| result | scenario | check | old | new | change |"
     assert (
         "| **FAIL** | a | gross margin of plus `margins.plus.gross_margin_pct` | 41.0% | 28.6% "
         "| -12.4 pts |" in lines

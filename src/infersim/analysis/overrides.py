@@ -22,7 +22,6 @@ month 0's value). Values are checked against the field's bounds before anything 
 from __future__ import annotations
 
 import copy
-import difflib
 import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -33,7 +32,7 @@ from typing import Any, Literal
 import numpy as np
 
 from infersim.analysis import AnalysisError
-from infersim.errors import ConfigError, PathKey
+from infersim.errors import ConfigError, PathKey, did_you_mean
 from infersim.scenario.compose import Document
 from infersim.scenario.model import Scenario
 from infersim.schema_paths import allowed_keys, annotations_at, unwrap
@@ -243,9 +242,9 @@ def _key(node: Any, part: str) -> str | int:
 def _unknown(part: str, where: PathKey, candidates: Iterable[str]) -> str:
     names = sorted(set(candidates))
     at = ".".join(str(p) for p in where) or "the top level"
-    close = difflib.get_close_matches(part, names, n=1, cutoff=0.6)
-    if close:
-        return f"unknown key '{part}' at {at} — did you mean '{close[0]}'?"
+    hint = did_you_mean(part, names)
+    if hint:
+        return f"unknown key '{part}' at {at}{hint}"
     shown = ", ".join(names[:12]) + (", ..." if len(names) > 12 else "")
     return f"unknown key '{part}' at {at}" + (f"; known: {shown}" if names else "")
 

@@ -7,7 +7,6 @@ list of entries. Entries are validated by the strict models of `infersim.catalog
 
 from __future__ import annotations
 
-import difflib
 import functools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -18,7 +17,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from infersim.catalog.types import ApiPrice, GpuSpec, GridRegion, ModelArch
-from infersim.errors import ConfigError, Problem, problems_from_validation
+from infersim.errors import ConfigError, Problem, did_you_mean, problems_from_validation
 from infersim.yamlio import LoadedYaml, load_yaml_text, read_text_file
 
 E = TypeVar("E", GpuSpec, ModelArch, ApiPrice, GridRegion)
@@ -74,12 +73,6 @@ class Catalog:
     def model_of(self, ref: str | ModelArch) -> ModelArch:
         """A deployment's model: the catalog entry it names, or the inline one it gives."""
         return ref if isinstance(ref, ModelArch) else self.model(ref)
-
-
-def did_you_mean(name: str, choices: Iterable[str]) -> str:
-    """' — did you mean 'x'?' for the closest choice, or ''."""
-    close = difflib.get_close_matches(name.lower(), list(choices), n=1, cutoff=0.6)
-    return f" — did you mean '{close[0]}'?" if close else ""
 
 
 def unknown_name_message(kind: str, name: str, choices: Iterable[str]) -> str:

@@ -19,8 +19,9 @@ from decimal import Decimal
 from functools import cache
 from typing import Any
 
-from infersim.catalog.load import Catalog, did_you_mean, unknown_name_message
+from infersim.catalog.load import Catalog, unknown_name_message
 from infersim.catalog.types import ApiPrice, Source
+from infersim.errors import did_you_mean
 
 #: Date on which genai-prices references without an explicit date are priced.
 PRICE_REFERENCE_DATE = dt.date(2026, 11, 29)

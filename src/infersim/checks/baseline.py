@@ -23,9 +23,12 @@ from pydantic import Field, ValidationError
 
 from infersim.catalog.types import Strict
 from infersim.checks.expectations import Level
+from infersim.checks.inputs import InputChange, InputValue
 from infersim.errors import ConfigError, Problem, UsageError, short_repr
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+#: Versions this infersim reads: 1 is 2 without the scenarios' `inputs`.
+READABLE_VERSIONS = frozenset({1, 2})
 
 Status = Literal["unchanged", "changed", "added", "removed"]
 NonNegative = Annotated[float, Field(ge=0, allow_inf_nan=False)]
@@ -53,6 +56,9 @@ class ScenarioRecord(Strict):
     name: str
     variant: str | None = None
     metrics: dict[str, Annotated[float, Field(allow_inf_nan=False)]]
+    inputs: dict[str, InputValue] = Field(default_factory=dict)
+    """The resolved scenario by dotted path (`infersim.checks.inputs`); empty in a file of
+    schema version 1."""
 
 
 class Baseline(Strict):
@@ -72,14 +78,14 @@ def parse_baseline(data: Any, source: str, reader_version: str) -> Baseline:
             [Problem(source, None, "schema_version", "missing: not an infersim baseline")]
         )
     written_by = data.get("infersim_version", "an unknown version")
-    if version < SCHEMA_VERSION:
+    if version < min(READABLE_VERSIONS):
         raise ConfigError(
             [
                 Problem(
                     source,
                     None,
                     "schema_version",
-                    f"{version} is older than the {SCHEMA_VERSION} that infersim "
+                    f"{version} is older than the {min(READABLE_VERSIONS)} that infersim "
                     f"{reader_version} reads (written by infersim {written_by}); re-record it: "
                     f"infersim baseline PATHS... -o {source}",
                 )
@@ -124,6 +130,7 @@ def baseline_data(baseline: Baseline) -> dict[str, Any]:
                 "name": record.name,
                 "variant": record.variant,
                 "metrics": dict(sorted(record.metrics.items())),
+                "inputs": dict(sorted(record.inputs.items())),
             }
             for key, record in sorted(baseline.scenarios.items())
         },
@@ -214,6 +221,8 @@ class MetricDiff:
     status: Status
     level: Level
     tolerance: Tolerance
+    same_as: tuple[str, ...] = ()
+    """Other paths of the same figure (`margins.total.revenue_usd` for `pnl.revenue_usd`)."""
 
     @property
     def delta(self) -> float | None:
@@ -243,6 +252,10 @@ class ScenarioDiff:
     key: str
     status: ScenarioStatus
     metrics: tuple[MetricDiff, ...]
+    inputs: tuple[InputChange, ...] = ()
+    """The resolved inputs that differ from the baseline's."""
+    inputs_recorded: bool = True
+    """False when the baseline has no inputs for the scenario (schema version 1)."""
 
     @property
     def changes(self) -> tuple[MetricDiff, ...]:

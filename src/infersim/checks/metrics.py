@@ -20,13 +20,12 @@ each, so the worst of them decides.
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from fnmatch import fnmatchcase
 from typing import Any
 
-from infersim.errors import InfersimError
+from infersim.errors import InfersimError, did_you_mean
 
 Leaf = float | None
 Found = list[tuple[str, Leaf]]
@@ -183,8 +182,7 @@ def _unknown(run: Mapping[str, Any], metric: str) -> str:
             f"(e.g. '{below[0]}')"
         )
     candidates = [*known, *short_aliases(run, known)]
-    close = difflib.get_close_matches(metric, candidates, n=1, cutoff=0.6)
-    hint = f" — did you mean '{close[0]}'?" if close else ""
+    hint = did_you_mean(metric, candidates)
     return f"unknown metric '{metric}'{hint} (infersim check --list-metrics FILE lists them)"
 
 

@@ -7,12 +7,42 @@ tolerance, added or removed. The check fails (exit 1) when any finding is at fai
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from infersim.checks.baseline import MetricDiff, ScenarioDiff
 from infersim.checks.expectations import ExpectationResult, Level
 
 Finding = ExpectationResult | MetricDiff | ScenarioDiff
+
+
+#: Which path names a figure shown in several places: the P&L first, then the margins'
+#: total, the projection, then the rest.
+_CANONICAL = ("pnl.", "margins.total.", "projection.")
+
+
+def _canonical_rank(path: str) -> tuple[int, int, str]:
+    rank = next((i for i, p in enumerate(_CANONICAL) if path.startswith(p)), len(_CANONICAL))
+    return rank, len(path), path
+
+
+def one_per_figure(changes: Sequence[MetricDiff]) -> list[MetricDiff]:
+    """Changes of one figure under several paths (`pnl.revenue_usd` is
+    `margins.total.revenue_usd`; a plan sold alone is the total) as one: the same old and new
+    value, the same status and level. The canonical path stays, naming the others in
+    `same_as`; the order of first appearance is kept."""
+    groups: dict[tuple[object, ...], list[MetricDiff]] = {}
+    for change in changes:
+        if change.status == "changed":
+            key: tuple[object, ...] = (change.old, change.new, change.status, change.level)
+        else:
+            key = (change.metric,)
+        groups.setdefault(key, []).append(change)
+    out: list[MetricDiff] = []
+    for group in groups.values():
+        ordered = sorted(group, key=lambda m: _canonical_rank(m.metric))
+        head, rest = ordered[0], ordered[1:]
+        out.append(replace(head, same_as=tuple(m.metric for m in rest)) if rest else head)
+    return out
 
 
 def worst_level(levels: Sequence[Level]) -> Level:
@@ -41,7 +71,7 @@ class ScenarioCheck:
         if self.diff is not None and self.diff.status != "compared":
             found.append(self.diff)
         elif self.diff is not None:
-            found.extend(m for m in self.diff.changes if m.level != "ok")
+            found.extend(one_per_figure([m for m in self.diff.changes if m.level != "ok"]))
         return found
 
     def count(self, level: Level) -> int:

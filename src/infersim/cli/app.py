@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import sys
 from collections.abc import Iterator, MutableMapping
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -19,6 +20,7 @@ from typer.core import TyperGroup
 
 from infersim import __version__
 from infersim.cli.common import GlobalOptions, stderr_console
+from infersim.errors import one_of
 
 #: click's UsageError, which Typer may vendor: the public BadParameter's base class.
 USAGE_ERROR: type[Exception] = typer.BadParameter.__bases__[0]
@@ -132,6 +134,26 @@ def main_options(
     ctx.obj = GlobalOptions(debug=debug, quiet=quiet, catalog_dirs=list(catalog_dirs or []))
 
 
+def choice_message(exc: Exception) -> str | None:
+    """`--format: 'jsn' is not a format; choose table, json, ... — did you mean 'json'?` for
+    a value outside an option's choices (Typer's own words name its validator)."""
+    from pydantic import ValidationError
+
+    cause, param = exc.__cause__, getattr(exc, "param", None)
+    if not isinstance(cause, ValidationError) or param is None:
+        return None
+    errors = cause.errors(include_url=False)
+    runtime = getattr(param, "get_runtime_param", None)
+    choices = getattr(runtime(), "annotation", None) if runtime is not None else None
+    if len(errors) != 1 or not (isinstance(choices, type) and issubclass(choices, Enum)):
+        return None
+    flags = [str(o) for o in getattr(param, "opts", None) or () if str(o).startswith("--")]
+    flag = flags[0] if flags else str(param.name)
+    what = f"a {flag.lstrip('-').replace('-', ' ')}"
+    values = [str(member.value) for member in choices]
+    return f"{flag}: {one_of(errors[0].get('input'), what, values)}"
+
+
 def main() -> None:
     """Console entry point: usage errors are one line too, like every other error."""
     try:
@@ -139,7 +161,7 @@ def main() -> None:
     except USAGE_ERROR as exc:
         ctx = getattr(exc, "ctx", None)
         where = ctx.command_path if ctx is not None else "infersim"
-        message = exc.format_message()  # type: ignore[attr-defined]
+        message = choice_message(exc) or exc.format_message()  # type: ignore[attr-defined]
         if message.strip():  # empty after `infersim` alone, which printed the help
             stderr_console().print(f"error: {message} (see '{where} --help')", markup=False)
         code = 2

@@ -35,10 +35,10 @@ from infersim.checks.baseline import (
     updated,
 )
 from infersim.checks.expectations import ExpectationResult, evaluate_all
-from infersim.checks.metrics import MetricError, flatten, key_metrics, short_aliases
+from infersim.checks.inputs import diff_inputs, resolved_inputs
+from infersim.checks.metrics import MetricError, key_metrics
 from infersim.checks.outcome import CheckOutcome, ScenarioCheck
 from infersim.cli.common import (
-    DataTable,
     FormatOption,
     GlobalOptions,
     OutputFormat,
@@ -49,8 +49,10 @@ from infersim.cli.common import (
     global_options,
     info,
     prepare_format,
+    refuse_document_on_terminal,
     render,
     render_json,
+    writable_target,
 )
 from infersim.cli.run import run_json, simulate_run
 from infersim.errors import ConfigError, InfersimError, Problem, UsageError
@@ -106,12 +108,8 @@ def check_jobs(jobs: int) -> int:
 
 def check_writable(path: Path | None, flag: str) -> None:
     """Fail before any work when an output cannot be written there."""
-    if path is None:
-        return
-    if path.is_dir():
-        raise UsageError(f"{flag} {path}: is a directory")
-    if not path.resolve().parent.is_dir():
-        raise UsageError(f"{flag} {path}: directory {path.resolve().parent} does not exist")
+    if path is not None:
+        writable_target(path, flag)
 
 
 # Scenarios under the paths --------------------------------------------------------------------
@@ -320,8 +318,25 @@ def records(
             name=scenario.scenario.name,
             variant=scenario.scenario.variant,
             metrics=key_metrics(run, extra),
+            inputs=resolved_inputs(scenario),
         )
     return out
+
+
+def scenario_diff(
+    key: str,
+    old: ScenarioRecord | None,
+    new: ScenarioRecord | None,
+    limits: Mapping[str, Tolerance],
+) -> ScenarioDiff:
+    """A scenario's metrics and inputs against its baseline record (None: not there)."""
+    diff = diff_metrics(
+        key, old.metrics if old is not None else None, new.metrics if new else None, limits
+    )
+    if old is None or new is None:
+        return diff
+    inputs = diff_inputs(old.inputs, new.inputs) if old.inputs else ()
+    return replace(diff, inputs=inputs, inputs_recorded=bool(old.inputs))
 
 
 def removed_keys(
@@ -404,33 +419,15 @@ def evaluate(
 def list_metrics(
     ctx: typer.Context,
     items: Sequence[Target],
-    runs: Sequence[Mapping[str, Any]],
+    loaded: Sequence[LoadedScenario],
     fmt: OutputFormat,
     output: Path | None,
 ) -> None:
-    tables: list[DataTable] = []
-    data: list[dict[str, Any]] = []
-    for target, run in zip(items, runs, strict=True):
-        known = flatten(run)
-        aliases = short_aliases(run, known)
-        alias_of = {path: alias for alias, path in aliases.items()}
-        recorded = key_metrics(run)
-        rows = [
-            [path, value, alias_of.get(path), "yes" if path in recorded else ""]
-            for path, value in known.items()
-        ]
-        tables.append(
-            DataTable(
-                f"{target.key}: metrics",
-                ["metric", "value", "alias", "in baseline"],
-                rows,
-                caption="Paths for expect: and tolerances. Aliases: serving.X and costs.X "
-                "(every deployment), NAME_p99_UNIT for NAME_UNIT.p99, months.last.X, "
-                "margins.PRODUCT.X, bare names in pnl.",
-            )
-        )
-        data.append({"key": target.key, "metrics": known, "aliases": aliases})
-    payload = {"scenarios": data}
+    """The metric paths of each scenario, known without running it."""
+    from infersim.report.metric_list import metric_listing
+
+    keyed = [(t.key, s.scenario) for t, s in zip(items, loaded, strict=True)]
+    payload, tables = metric_listing(keyed)
     emit(ctx, fmt, output, payload, tables, html=lambda: check_report(payload, tables))
 
 
@@ -476,7 +473,8 @@ def check(
     list_metrics_flag: Annotated[
         bool,
         typer.Option(
-            "--list-metrics", help="List every metric path (and alias) of the scenarios, run."
+            "--list-metrics",
+            help="List the metric paths (and aliases) of the scenarios, without running them.",
         ),
     ] = False,
     fmt: FormatOption = OutputFormat.TABLE,
@@ -505,10 +503,10 @@ def check(
     limits = tolerances(baseline, overrides)
     items = targets(paths, all_variants)
     loaded = load_all(items, global_options(ctx))
-    runs = run_all(ctx, items, loaded, workers)
     if list_metrics_flag:
-        list_metrics(ctx, items, runs, fmt, output)
+        list_metrics(ctx, items, loaded, fmt, output)
         return
+    runs = run_all(ctx, items, loaded, workers)
 
     results = [evaluate(ctx, t, s, r) for t, s, r in zip(items, loaded, runs, strict=True)]
     new = records(items, loaded, runs, [[e.path for e in rs] for rs in results])
@@ -517,12 +515,7 @@ def check(
         diff = None
         if compare_to is not None:
             old = baseline.scenarios.get(target.key) if baseline is not None else None
-            diff = diff_metrics(
-                target.key,
-                old.metrics if old is not None else None,
-                new[target.key].metrics,
-                limits,
-            )
+            diff = scenario_diff(target.key, old, new[target.key], limits)
         scenarios.append(ScenarioCheck(target.key, run_name(scenario), found, diff))
     gone = removed_keys(baseline, paths, [t.key for t in items], all_variants) if baseline else []
     for key in gone:
@@ -547,6 +540,9 @@ def check(
         text = check_text(outcome)
     elif fmt is OutputFormat.JSON:
         text = render_json(check_json(outcome, versions))
+    elif fmt is OutputFormat.HTML:
+        refuse_document_on_terminal(fmt, output)
+        text = check_report(check_json(outcome, versions), check_tables(outcome))
     else:
         text = render(fmt, None, check_tables(outcome))
     deliver(ctx, output, text)

@@ -8,7 +8,9 @@ prints one line too (the traceback only with `--debug`).
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 import sys
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
@@ -54,14 +56,76 @@ FormatOption = Annotated[
 ]
 
 
-def _check_output(path: Path | None) -> Path | None:
-    """Fail before any work when the output cannot be written there."""
-    if path is not None:
-        if path.is_dir():
-            raise typer.BadParameter(f"{path} is a directory")
-        if not path.resolve().parent.is_dir():
-            raise typer.BadParameter(f"directory {path.resolve().parent} does not exist")
+def writable_target(path: Path, flag: str = "-o") -> None:
+    """Raise `UsageError` (one line, the fix) unless `path` can be written as a new regular
+    file: checked before any work, so a long run never ends on a file it cannot write."""
+    where = f"{flag} {path}".strip()
+    if path.is_symlink():
+        raise UsageError(
+            f"{where}: is a symbolic link; give the file it points to ({path.resolve()}) "
+            "or a new name"
+        )
+    if path.exists():
+        mode = path.stat().st_mode
+        if stat.S_ISDIR(mode):
+            raise UsageError(f"{where}: is a directory; give a file name inside it")
+        if not stat.S_ISREG(mode):
+            kind = _KINDS.get(stat.S_IFMT(mode), "not a regular file")
+            raise UsageError(
+                f"{where}: is {kind}, not a regular file; write to a file, "
+                f"or leave out {flag} to print to stdout"
+            )
+        if not mode & 0o222 or not os.access(path, os.W_OK):
+            raise UsageError(
+                f"{where}: the file is read-only; make it writable (chmod u+w {path}) "
+                "or write elsewhere"
+            )
+    directory = path.absolute().parent
+    if not directory.is_dir():
+        raise UsageError(f"{where}: directory {directory} does not exist; create it first")
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise UsageError(
+            f"{where}: cannot create files in {directory} (permission denied); write elsewhere"
+        )
+
+
+_KINDS = {
+    stat.S_IFCHR: "a character device",
+    stat.S_IFBLK: "a block device",
+    stat.S_IFIFO: "a named pipe (FIFO)",
+    stat.S_IFSOCK: "a socket",
+}
+
+#: Formats that are one whole document, not text to read on a terminal.
+DOCUMENT_FORMATS = frozenset({OutputFormat.HTML})
+
+
+def refuse_document_on_terminal(fmt: OutputFormat, output: Path | None) -> None:
+    """An HTML report printed to a terminal is thousands of lines of markup: ask for `-o`."""
+    if fmt in DOCUMENT_FORMATS and output is None and sys.stdout.isatty():
+        raise UsageError(
+            f"--format {fmt.value} writes a whole document, not text for a terminal: "
+            f"add -o report.{fmt.value} (or pipe it: ... > report.{fmt.value})"
+        )
+
+
+def _check_output(ctx: typer.Context, path: Path | None) -> Path | None:
+    """Fail before any work when the output cannot be written there (or, without one, when
+    the format chosen is not for a terminal)."""
+    try:
+        if path is not None:
+            writable_target(path)
+        else:
+            fmt = ctx.params.get("fmt")
+            if isinstance(fmt, OutputFormat):
+                refuse_document_on_terminal(fmt, None)
+    except UsageError as exc:
+        raise CLICK_USAGE_ERROR(str(exc), ctx=ctx) from None
     return path
+
+
+#: click's UsageError (Typer may vendor click): a usage error the CLI prints as one line.
+CLICK_USAGE_ERROR: Any = typer.BadParameter.__bases__[0]
 
 
 OutputOption = Annotated[
@@ -119,21 +183,45 @@ def render(fmt: OutputFormat, data: Any, tables: Sequence[DataTable]) -> str:
 
 
 def atomic_write(path: Path, text: str) -> None:
-    """Write `text` to `path` via a temporary file and a rename: never half a file."""
-    directory = path.resolve().parent
-    if not directory.is_dir():
-        raise UsageError(f"{path}: directory {directory} does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    """Write `text` to `path` via a temporary file in the same directory and a rename: never
+    half a file. A file replaced keeps its mode; a new one gets what `open()` would give.
+    Permission and disk errors are the user's to fix (`UsageError`, one line)."""
+    writable_target(path, "")
+    directory = path.absolute().parent
     try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+    except FileNotFoundError:
         umask = os.umask(0)
         os.umask(umask)
-        os.fchmod(fd, 0o666 & ~umask)  # as a plain open() would have made it
+        mode = 0o666 & ~umask  # as a plain open() would have made it
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    except OSError as exc:
+        raise UsageError(f"cannot write {path}: {_why(exc)}") from None
+    try:
+        os.fchmod(fd, mode)
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
             handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
         Path(tmp).replace(path)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise UsageError(f"cannot write {path}: {_why(exc)}; nothing was written") from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _why(exc: OSError) -> str:
+    """An OS error in words, with the fix where there is one."""
+    if exc.errno == errno.ENOSPC:
+        return "the disk is full; free some space or write elsewhere"
+    if exc.errno == errno.EDQUOT:
+        return "disk quota exceeded; free some space or write elsewhere"
+    if isinstance(exc, PermissionError):
+        return "permission denied; write elsewhere"
+    return exc.strerror or str(exc)
 
 
 def emit(
@@ -153,6 +241,7 @@ def emit(
     if fmt is OutputFormat.HTML:
         if html is None:
             raise UsageError(f"--format html is available for {HTML_COMMANDS}")
+        refuse_document_on_terminal(fmt, output)
         text = html()
     else:
         text = render(fmt, data, tables)

@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 
 from infersim import __version__
-from infersim.checks.baseline import SCHEMA_VERSION, diff_metrics
+from infersim.checks.baseline import SCHEMA_VERSION
 from infersim.cli.check import (
     AllVariantsOption,
     JobsOption,
@@ -26,6 +26,7 @@ from infersim.cli.check import (
     records,
     removed_keys,
     run_all,
+    scenario_diff,
     targets,
     tolerances,
 )
@@ -68,12 +69,9 @@ def diff(
     new = records(items, loaded, runs, [[e.path for e in results] for results in found])
     diffs = []
     for key, record in new.items():
-        old = baseline.scenarios.get(key)
-        diffs.append(
-            diff_metrics(key, old.metrics if old is not None else None, record.metrics, limits)
-        )
+        diffs.append(scenario_diff(key, baseline.scenarios.get(key), record, limits))
     for key in removed_keys(baseline, paths, list(new), all_variants):
-        diffs.append(diff_metrics(key, baseline.scenarios[key].metrics, None, limits))
+        diffs.append(scenario_diff(key, baseline.scenarios[key], None, limits))
     data = {
         "schema_version": SCHEMA_VERSION,
         "infersim_version": __version__,

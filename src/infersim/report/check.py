@@ -1,9 +1,13 @@
 """`infersim check` and `infersim diff` results as tables, JSON, a PR comment and JUnit XML.
 
 The headline names the one finding a reviewer should read first, in words:
-"chat-70b-h100: gross margin of plus falls 12.4 pts (41.0% -> 28.6%)". Fail-level findings
-come before warnings, broken expectations before other changes, margins before money before
-latency, and larger moves before smaller ones.
+"chat-70b-h100: revenue falls 40.0% ($1,000,000 -> $600,000)". Fail-level findings come
+before warnings, broken expectations and the whole business's figures before a segment's and
+a segment's before a user percentile's, then the most material first: a change's size in
+percent of the old value, a margin's or a share's in points (a margin point is a percent of
+revenue), so revenue -40% leads gross margin -2.2 pts. One figure under several paths is one
+finding. The PR comment
+shows the inputs that changed first (what the author did), then the outputs they moved.
 """
 
 from __future__ import annotations
@@ -12,10 +16,12 @@ import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from typing import Any
 
-from infersim.checks.baseline import MetricDiff, ScenarioDiff
+from infersim.checks.baseline import MetricDiff, ScenarioDiff, Tolerance
 from infersim.checks.expectations import ExpectationResult, Level, bound_text
+from infersim.checks.inputs import InputChange, InputValue
 from infersim.checks.outcome import CheckOutcome, ScenarioCheck
 from infersim.report.tables import DataTable, render_markdown, render_rich
+from infersim.report.text_safety import markdown_code, markdown_text
 
 STATS = frozenset({"p50", "p90", "p99", "mean", "low", "high"})
 WORDS = {
@@ -31,7 +37,11 @@ WORDS = {
     "api": "API",
     "usd": "$",
 }
-UNIT_SUFFIXES = ("_usd_per_mtok", "_pct", "_usd", "_share", "_s")
+UNIT_SUFFIXES = ("_usd_per_mtok", "_pct", "_usd", "_s")
+#: Shares (0..1) whose names do not end in `_share`.
+SHARES = frozenset({"mfu", "mbu"})
+#: Dollars per dollar of revenue: a change of 0.01 is a point of revenue, like a margin's.
+PER_REVENUE = frozenset({"spent_per_revenue_usd"})
 
 
 def count(n: int, noun: str) -> str:
@@ -52,6 +62,8 @@ def _unit(metric: str) -> str:
     leaf = parts[-2] if parts[-1] in STATS and len(parts) > 1 else parts[-1]
     if leaf.endswith("_pct"):
         return "pct"
+    if leaf.endswith("_share") or leaf.startswith("share_") or leaf in SHARES:
+        return "share"
     if leaf.endswith("usd_per_mtok") or leaf.startswith("usd_per_mtok"):
         return "usd_per_mtok"
     if "usd" in leaf.split("_"):
@@ -100,6 +112,8 @@ def format_value(metric: str, value: float | None) -> str:
     unit = _unit(metric)
     if unit == "pct":
         return f"{value:.1f}%"
+    if unit == "share":
+        return _share_text(value)
     if unit == "usd_per_mtok":
         return f"${value:,.3f}/Mtok"
     if unit == "usd":
@@ -110,14 +124,36 @@ def format_value(metric: str, value: float | None) -> str:
     return f"{value:,.4g}" if abs(value) < 1e4 else f"{value:,.0f}"
 
 
+def _share_text(share: float) -> str:
+    """0.85 -> `85.0%`, 0.001448 -> `0.145%`: three significant digits below 1%."""
+    pct = 100 * share
+    return f"{pct:.1f}%" if abs(pct) >= 1 or pct == 0 else f"{pct:.3g}%"
+
+
+def _points(change: MetricDiff) -> float | None:
+    """The change in percentage points, for margins (`_pct`) and shares; else None."""
+    unit, delta = _unit(change.metric), change.delta
+    if delta is None or unit not in ("pct", "share"):
+        return None
+    return delta * 100 if unit == "share" else delta
+
+
+def _pts(points: float, signed: bool = True) -> str:
+    text = f"{points:+.1f}" if signed else f"{abs(points):.1f}"
+    if abs(points) < 0.05 and points != 0:
+        text = f"{points:+.3g}" if signed else f"{abs(points):.3g}"
+    return f"{text} pts"
+
+
 def format_change(change: MetricDiff) -> str:
     """`-12.4 pts`, `+8.2%`, `+0.013` (from zero), `added`, `removed`."""
     if change.status in ("added", "removed"):
         return change.status
     delta, pct = change.delta, change.pct
     assert delta is not None
-    if _unit(change.metric) == "pct":
-        return f"{delta:+.1f} pts"
+    points = _points(change)
+    if points is not None:
+        return _pts(points)
     if pct is not None:
         return f"{pct:+.1f}%"
     return f"{delta:+.4g}"
@@ -136,8 +172,9 @@ def change_phrase(change: MetricDiff) -> str:
     if delta == 0:
         return f"{label} is unchanged ({old})"
     verb = "rises" if delta > 0 else "falls"
-    if _unit(change.metric) == "pct":
-        amount = f"{abs(delta):.1f} pts"
+    points = _points(change)
+    if points is not None:
+        amount = _pts(points, signed=False)
     elif change.pct is not None:
         amount = f"{abs(change.pct):.1f}%"
     else:
@@ -178,35 +215,89 @@ def _importance(metric: str) -> int:
     return {"pct": 2, "usd": 3, "usd_per_mtok": 3, "s": 4}.get(unit, 5)
 
 
-def _size(change: MetricDiff) -> float:
-    if change.status != "changed":
+#: How material a change from zero is (no percentage exists): as much as doubling.
+FROM_ZERO = 100.0
+
+
+def materiality(change: MetricDiff) -> float:
+    """How much a change matters, comparable across metrics: points for margins and shares
+    (a margin point is a percent of revenue), else percent of the old value."""
+    if change.status != "changed" or change.delta is None:
         return 0.0
-    if _unit(change.metric) == "pct" and change.delta is not None:
-        return abs(change.delta)
-    return abs(change.pct) if change.pct is not None else 0.0
+    points = _points(change)
+    if points is not None:
+        return abs(points)
+    if change.metric.rsplit(".", 1)[-1] in PER_REVENUE:
+        return abs(change.delta) * 100
+    if change.pct is not None:
+        return abs(change.pct)
+    return FROM_ZERO if change.delta else 0.0
+
+
+def _breach(result: ExpectationResult) -> float:
+    """How far a broken bound is broken, in `materiality`'s terms."""
+    e, value = result.expectation, result.value
+    if value is None:
+        return FROM_ZERO
+    bound = e.min if e.min is not None and value < e.min else e.max
+    if bound is None:
+        return FROM_ZERO if result.probability is not None else 0.0
+    probe = MetricDiff(result.path, bound, value, "changed", result.level, Tolerance())
+    return materiality(probe)
+
+
+def _item_materiality(scenario: ScenarioCheck, item: Item) -> float:
+    if isinstance(item, MetricDiff):
+        return materiality(item)
+    if isinstance(item, ExpectationResult):
+        moved = [
+            materiality(m)
+            for m in (scenario.diff.changes if scenario.diff is not None else ())
+            if m.metric == item.path or item.path in m.same_as
+        ]
+        return max([*moved, _breach(item)])
+    return 0.0
 
 
 Item = ExpectationResult | MetricDiff | ScenarioDiff
 Finding = tuple[ScenarioCheck, Item]
 
 
-def _rank(item: Item) -> tuple[Any, ...]:
-    """Fail before warn; expectations, then metric changes, then scenarios new or gone;
-    margins before money before latency; bigger moves first."""
-    if isinstance(item, ExpectationResult):
-        return (_LEVEL_RANK[item.level], 0, _importance(item.path), 0.0)
-    if isinstance(item, MetricDiff):
-        return (_LEVEL_RANK[item.level], 1, _importance(item.metric), -_size(item))
-    return (_LEVEL_RANK[item.level], 2, 0, 0.0)
+#: Scopes of a figure, widest first: the business, a segment or deployment, a user's bill.
+SCOPES = (("pnl", "projection", "margins.total"), ("margins", "costs", "serving"), ("users",))
+
+
+def scope(metric: str) -> int:
+    """0 for the whole business (`pnl.*`, `margins.total.*`), 1 for a segment or a
+    deployment, 2 for a percentile of users, 3 for anything else."""
+    for rank, prefixes in enumerate(SCOPES):
+        if any(metric == p or metric.startswith(f"{p}.") for p in prefixes):
+            return rank
+    return len(SCOPES)
+
+
+def _rank(scenario: ScenarioCheck, item: Item) -> tuple[Any, ...]:
+    """Fail before warn; broken expectations (the author's own bounds) and the widest scope
+    first; then the most material; on a tie expectations before metric changes before
+    scenarios new or gone, margins before money before latency."""
+    kind = 0 if isinstance(item, ExpectationResult) else 1 if isinstance(item, MetricDiff) else 2
+    path = item.path if isinstance(item, ExpectationResult) else getattr(item, "metric", "")
+    return (
+        _LEVEL_RANK[item.level],
+        0 if kind != 1 else scope(path),
+        -_item_materiality(scenario, item),
+        kind,
+        _importance(path) if path else 0,
+    )
 
 
 def findings(outcome: CheckOutcome, by_scenario: bool = False) -> list[Finding]:
     """Everything not ok: the one to read first first, or grouped by scenario in order."""
     found = [(index, s, item) for index, s in enumerate(outcome.scenarios) for item in s.findings()]
     if by_scenario:
-        found.sort(key=lambda f: (f[0], _rank(f[2])))
+        found.sort(key=lambda f: (f[0], _rank(f[1], f[2])))
     else:
-        found.sort(key=lambda f: _rank(f[2]))
+        found.sort(key=lambda f: _rank(f[1], f[2]))
     return [(s, item) for _, s, item in found]
 
 
@@ -222,7 +313,7 @@ def _phrase(scenario: ScenarioCheck, item: Item) -> str:
     if isinstance(item, MetricDiff):
         return change_phrase(item)
     for change in scenario.diff.changes if scenario.diff is not None else ():
-        if change.metric == item.path and change.status == "changed":
+        if item.path in (change.metric, *change.same_as) and change.status == "changed":
             tail = expectation_phrase(item).split(", ", 1)
             return change_phrase(change) + (f", {tail[1]}" if len(tail) == 2 else "")
     return expectation_phrase(item)
@@ -326,53 +417,141 @@ def findings_table(outcome: CheckOutcome) -> DataTable | None:
 
 
 def check_tables(outcome: CheckOutcome) -> list[DataTable]:
-    table = findings_table(outcome)
-    return [summary_table(outcome), *([table] if table is not None else [])]
+    found, inputs = findings_table(outcome), inputs_table(outcome)
+    return [summary_table(outcome), *(t for t in (inputs, found) if t is not None)]
 
 
 def check_text(outcome: CheckOutcome, width: int | None = None) -> str:
     return f"{headline(outcome)}\n\n" + render_rich(check_tables(outcome), width)
 
 
+# Inputs ---------------------------------------------------------------------------------------
+
+
+def input_value(value: InputValue) -> str:
+    """An input as written: `8`, `0.3`, `h100-sxm`, `true`, `-` for none."""
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        return f"{value:,.6g}"
+    return value
+
+
+def input_changes(outcome: CheckOutcome) -> list[tuple[ScenarioCheck, InputChange]]:
+    return [
+        (s, change) for s in outcome.scenarios if s.diff is not None for change in s.diff.inputs
+    ]
+
+
+def _unrecorded(outcome: CheckOutcome) -> list[ScenarioCheck]:
+    """Scenarios compared with a baseline that does not record their inputs."""
+    return [
+        s
+        for s in outcome.scenarios
+        if s.diff is not None and s.diff.status == "compared" and not s.diff.inputs_recorded
+    ]
+
+
+RERECORD = "re-record the baseline (infersim check ... --update-baseline) to see them"
+
+
+def inputs_table(outcome: CheckOutcome) -> DataTable | None:
+    rows = [
+        [s.key, c.path, input_value(c.old) if c.status != "added" else "(new)",
+         input_value(c.new) if c.status != "removed" else "(gone)"]
+        for s, c in input_changes(outcome)
+    ]  # fmt: skip
+    if not rows:
+        return None
+    return DataTable("inputs changed", ["file", "input", "old", "new"], rows)
+
+
 # Markdown (a pull-request comment) ------------------------------------------------------------
 
 
-def _md(text: str) -> str:
-    return text.replace("|", "\\|")
-
-
 def _markdown_cells(item: Item) -> list[str]:
-    """check, old, new, change."""
+    """check, old, new, change: escaped Markdown."""
     if isinstance(item, ScenarioDiff):
-        return [scenario_phrase(item), "", "", ""]
+        return [markdown_text(scenario_phrase(item)), "", "", ""]
     if isinstance(item, MetricDiff):
+        others = ", ".join(markdown_code(m) for m in item.same_as)
+        also = f" (also {others})" if others else ""
         return [
-            f"{metric_label(item.metric)} `{item.metric}`",
-            format_value(item.metric, item.old),
-            format_value(item.metric, item.new),
-            format_change(item),
+            f"{markdown_text(metric_label(item.metric))} {markdown_code(item.metric)}{also}",
+            markdown_text(format_value(item.metric, item.old)),
+            markdown_text(format_value(item.metric, item.new)),
+            markdown_text(format_change(item)),
         ]
-    return [f"expect `{item.title}`", "", format_value(item.path, item.value), item.detail]
+    return [
+        f"expect {markdown_code(item.title)}",
+        "",
+        markdown_text(format_value(item.path, item.value)),
+        markdown_text(item.detail),
+    ]
+
+
+def _markdown_inputs(outcome: CheckOutcome) -> list[str]:
+    """The inputs that changed, scenario by scenario: what the author did."""
+    changes = input_changes(outcome)
+    compared = [s for s in outcome.scenarios if s.diff is not None and s.diff.status == "compared"]
+    if not compared:
+        return []
+    lines = ["### Inputs changed", ""]
+    if changes:
+        lines += ["| scenario | input | old | new |", "|---|---|---|---|"]
+        for scenario, change in changes[:MARKDOWN_ROWS]:
+            old = "(new)" if change.status == "added" else markdown_text(input_value(change.old))
+            new = "(gone)" if change.status == "removed" else markdown_text(input_value(change.new))
+            cells = [markdown_text(scenario.name), markdown_code(change.path), old, new]
+            lines.append("| " + " | ".join(cells) + " |")
+        if len(changes) > MARKDOWN_ROWS:
+            lines += ["", f"... and {len(changes) - MARKDOWN_ROWS} more inputs."]
+    else:
+        lines.append(
+            "No input of the compared scenarios changed: output changes come from infersim "
+            "itself (its version or catalog)."
+        )
+    unrecorded = _unrecorded(outcome)
+    if unrecorded:
+        names = ", ".join(markdown_text(s.name) for s in unrecorded)
+        lines += ["", f"The baseline does not record the inputs of {names}: {RERECORD}."]
+    return [*lines, ""]
 
 
 def check_markdown(outcome: CheckOutcome) -> str:
-    """A pull-request comment: verdict, headline, the findings, the scenarios folded."""
-    lines = [f"## infersim check: {verdict(outcome)}", "", f"**{_md(headline(outcome))}**", ""]
-    found = findings(outcome, by_scenario=True)
+    """A pull-request comment: verdict, headline, the inputs that changed, the output
+    findings most material first, the scenarios folded. Names are escaped Markdown."""
+    lines = [
+        f"## infersim check: {verdict(outcome)}",
+        "",
+        f"**{markdown_text(headline(outcome))}**",
+        "",
+        *_markdown_inputs(outcome),
+    ]
+    found = findings(outcome)
     if found:
+        title = "Output changes, most material first" if outcome.baseline else "Findings"
+        lines += [f"### {title}", ""]
         lines += ["| result | scenario | check | old | new | change |", "|---|---|---|---|---|---|"]
         for scenario, item in found[:MARKDOWN_ROWS]:
             level = LEVEL_WORD[item.level]
             level = f"**{level}**" if item.level == "fail" else level
-            cells = [level, scenario.name, *_markdown_cells(item)]
-            lines.append("| " + " | ".join(_md(c) for c in cells) + " |")
+            cells = [level, markdown_text(scenario.name), *_markdown_cells(item)]
+            lines.append("| " + " | ".join(cells) + " |")
         if len(found) > MARKDOWN_ROWS:
             lines += ["", f"... and {len(found) - MARKDOWN_ROWS} more (`infersim diff` lists all)."]
         lines.append("")
     n = len(outcome.scenarios)
     summary = f"{count(n, 'scenario')}, {count(outcome.expectations, 'expectation')}"
     if outcome.baseline is not None:
-        summary += f", {count(outcome.metrics_compared, 'metric')} compared with {outcome.baseline}"
+        summary += (
+            f", {count(outcome.metrics_compared, 'metric')} compared with "
+            f"{markdown_text(outcome.baseline)}"
+        )
     table = summary_table(outcome)
     body = render_markdown([DataTable("scenarios", table.columns, table.rows)])
     lines += [f"<details><summary>{summary}</summary>", "", body, "</details>", ""]
@@ -417,6 +596,10 @@ def diff_json(diff: ScenarioDiff, show_all: bool = False) -> dict[str, Any]:
         "compared": len(diff.metrics),
         "changed": len(diff.changes),
         "metrics": [_change_json(m) for m in shown],
+        "inputs_recorded": diff.inputs_recorded,
+        "inputs": [
+            {"input": c.path, "old": c.old, "new": c.new, "status": c.status} for c in diff.inputs
+        ],
     }
 
 
@@ -507,6 +690,10 @@ def diff_tables(
                 [sign, d.key, f"({what}: {len(d.metrics)} metrics)", None, None, None, None]
             )
             continue
+        for c in d.inputs:
+            sign = {"added": "+", "removed": "-", "changed": "~"}[c.status]
+            old, new = input_value(c.old), input_value(c.new)
+            rows.append([sign, d.key, f"input {c.path}", old, new, None, None])
         for m in d.metrics if show_all else d.changes:
             pct = None if m.pct is None else f"{m.pct:+.2f}%"
             delta = None if m.delta is None else f"{m.delta:+,.6g}"

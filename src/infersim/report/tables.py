@@ -18,6 +18,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from infersim.report.text_safety import csv_cell, markdown_text
+
 
 @dataclass(frozen=True)
 class DataTable:
@@ -81,25 +83,25 @@ def render_csv(tables: Sequence[DataTable]) -> str:
             buffer.write("\n")
         if len(tables) > 1:
             writer.writerow([f"# {table.title}"])
-        writer.writerow(table.columns)
-        writer.writerows([["" if v is None else v for v in row] for row in table.rows])
+        writer.writerow([csv_cell(c) for c in table.columns])
+        writer.writerows([["" if v is None else csv_cell(v) for v in row] for row in table.rows])
         if table.footer is not None:
-            writer.writerow(["" if v is None else v for v in table.footer])
+            writer.writerow(["" if v is None else csv_cell(v) for v in table.footer])
     return buffer.getvalue()
 
 
 def render_markdown(tables: Sequence[DataTable]) -> str:
     parts: list[str] = []
     for table in tables:
-        lines = [f"### {table.title}", ""]
-        lines.append("| " + " | ".join(table.columns) + " |")
+        lines = [f"### {markdown_text(table.title)}", ""]
+        lines.append("| " + " | ".join(markdown_text(c) for c in table.columns) + " |")
         lines.append("|" + "|".join("---" for _ in table.columns) + "|")
         rows = [*table.rows, *([table.footer] if table.footer is not None else [])]
         for row in rows:
-            cells = [_cell(v).replace("|", "\\|") for v in row]
+            cells = [markdown_text(_cell(v)) for v in row]
             lines.append("| " + " | ".join(cells) + " |")
         if table.caption:
-            lines += ["", table.caption]
+            lines += ["", markdown_text(table.caption)]
         parts.append("\n".join(lines) + "\n")
     return "\n".join(parts)
 

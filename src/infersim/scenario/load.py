@@ -135,9 +135,16 @@ def validate_file(
             problems.extend(
                 Problem(p.file, p.line, p.path, f"{p.message} (in variant '{name}')")
                 for p in exc.problems
-                if p not in problems
+                if p not in problems and not _covered(p.path, problems)
             )
     return FileCheck(problems, len(names), loaded)
+
+
+def _covered(path: str, problems: Sequence[Problem]) -> bool:
+    """Whether a variant's problem lies under a key the file as written already gets wrong
+    (a misspelt `deployments:` leaves every variant's `deployments.main` incomplete)."""
+    broken = {p.path for p in problems} | {c for p in problems for c in p.covers}
+    return any(path == b or path.startswith(f"{b}.") for b in broken if b)
 
 
 def validate_document(
