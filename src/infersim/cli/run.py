@@ -67,7 +67,7 @@ def summary_tables(loaded: LoadedScenario) -> list[DataTable]:
                     f"tp{dep.tensor_parallel} ep{dep.expert_parallel}",
                     dep.replicas,
                     f"w:{p.weights.value} kv:{p.kv_cache.value} a:{p.activations.value}",
-                    gpu.default_rental_usd_per_hour,
+                    f"${gpu.default_rental_usd_per_hour:,.2f}",
                 ]
             )
         elif isinstance(dep, ApiModel):
@@ -92,12 +92,22 @@ def summary_tables(loaded: LoadedScenario) -> list[DataTable]:
             )
         )
     users = [
-        [name, u.plan, u.users, u.active_share, u.requests_per_user_per_month.dist]
+        [
+            name,
+            u.plan,
+            f"{u.users:,.0f}",
+            f"{u.active_share:.1%}".replace(".0%", "%"),
+            u.requests_per_user_per_month.dist,
+        ]
         for name, u in s.workload.users.items()
     ]
     if users:
         tables.append(
-            DataTable("user populations", ["population", "plan", "users", "active", "usage"], users)
+            DataTable(
+                "user populations",
+                ["population", "plan", "users", "active", "requests per user"],
+                users,
+            )
         )
     return tables
 
