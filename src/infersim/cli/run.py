@@ -33,6 +33,7 @@ from infersim.pipeline.run import RunResult, run_loaded
 from infersim.report.compare import compare_runs, comparison_json, comparison_tables
 from infersim.report.document import run_document
 from infersim.report.economics import economics_tables
+from infersim.report.headline import headline, headline_text
 from infersim.report.html import run_report
 from infersim.report.levers import lever_tables
 from infersim.report.routing import routing_tables
@@ -213,11 +214,13 @@ def run(
         comparison = compare_runs(labelled)
         data["comparison"] = comparison_json(comparison)
         tables += comparison_tables(comparison, f"{results[0][0].label} variants vs base")
+    headlines = [(loaded.label, headline(result)) for loaded, result in results]
     resolved = "---\n".join(scenario_yaml(loaded.scenario) for loaded, _ in results)
     width = _terminal_width()
 
     def histograms(plain: bool) -> str:
-        return "".join(margin_histograms(run, width, plain=plain) for run in data["runs"])
+        charts = "".join(margin_histograms(run, width, plain=plain) for run in data["runs"])
+        return charts + headline_text(headlines, width)
 
     emit(
         ctx, fmt, output, data, tables,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from infersim.report.formats import load_text
 from infersim.report.tables import DataTable, significant
 from infersim.serving.result import DeploymentServing, Interval, Percentiles, ServingResult
 
@@ -142,7 +143,7 @@ LATENCY_COLUMNS = [
 ]  # fmt: skip
 CAPACITY_COLUMNS = [
     "deployment", "serving", "replicas", "simulation", "out tok/s", "batch mean / cap",
-    "busy", "MFU", "MBU", "GPU-h", "out tok/GPU-h",
+    "load of capacity", "busy", "MFU", "MBU", "GPU-h", "out tok/GPU-h",
 ]  # fmt: skip
 
 
@@ -173,6 +174,7 @@ def serving_tables(result: ServingResult, label: str) -> list[DataTable]:
             MODE_WORDS.get(d.mode, d.mode),
             f"{d.output_tokens_per_s:,.0f}",
             f"{d.batch_size.mean or 0:,.1f} / {d.max_batch_sequences:,}",
+            load_text(d.load_factor),
             f"{d.busy_share:.0%}",
             f"{d.mfu:.1%}",
             f"{d.mbu:.0%}",
