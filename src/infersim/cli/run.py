@@ -224,5 +224,5 @@ def run(
 
     emit(
         ctx, fmt, output, data, tables,
-        html=lambda: run_report(data, tables, resolved), trailer=histograms,
+        html=lambda: run_report(data, tables, resolved, headlines), trailer=histograms,
     )  # fmt: skip

@@ -24,6 +24,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from infersim.report.bins import tail_label, with_tail
 from infersim.errors import InfersimError
 
 if TYPE_CHECKING:
@@ -254,28 +255,45 @@ def histogram(
     *,
     mark: float | None = None,
     mark_label: str = "breakeven",
+    below_label: str | None = None,
     unit: str = "usd",
     xlabel: str = "",
     ylabel: str = "",
 ) -> str:
-    """Bars over `edges` (one more than `counts`); bins below `mark` (e.g. a zero margin) in
-    red, a dashed line at `mark`, which the x axis always includes."""
+    """Bars over `edges` (one more than `counts`); the first bin is a tail (everyone below its
+    upper edge, `infersim.report.bins`), drawn one bin wide at the left and labelled `<= X`;
+    bins at or below `mark` (e.g. a zero margin) in red, a dashed line at `mark`, and
+    `below_label` (the caller's count of those below it, e.g. the table's "lose money"
+    figure) beside it."""
     if len(edges) != len(counts) + 1:
         raise ValueError(f"need len(edges) == len(counts) + 1, got {len(edges)} and {len(counts)}")
+    edges, counts = with_tail(edges, counts, mark)
 
     def draw() -> Figure:
         figure, (ax,) = _new_figure(3.2)
-        lefts = list(edges[:-1])
         widths = [hi - lo for lo, hi in itertools.pairwise(edges)]
+        step = min(widths[1:]) if len(widths) > 1 else widths[0]
+        # the tail one bin wide, a bin's gap left of the rest: its range is in its label
+        lefts = [edges[1] - 2 * step, *edges[1:-1]]
+        shown = [step, *widths[1:]]
+        uppers = list(edges[1:])
         colours = [
-            RED if mark is not None and lo + w / 2 < mark else BLUE
-            for lo, w in zip(lefts, widths, strict=True)
+            RED if mark is not None and hi <= mark else BLUE for hi in uppers
         ]
-        ax.bar(lefts, counts, width=widths, align="edge", color=colours, linewidth=0)
+        ax.bar(lefts, counts, width=shown, align="edge", color=colours, linewidth=0)
+        ax.annotate(
+            tail_label(format_value(edges[1], unit)),
+            (lefts[0] + step / 2, counts[0]),
+            ha="center",
+            va="bottom",
+            fontsize=8,
+        )
+        low, high = lefts[0], edges[-1]
         if mark is not None:
-            low, high = min(edges[0], mark), max(edges[-1], mark)
-            pad = (high - low) * 0.03 or 1.0
-            ax.set_xlim(low - pad, high + pad)
+            low, high = min(low, mark), max(high, mark)
+        pad = (high - low) * 0.03 or 1.0
+        ax.set_xlim(low - pad, high + pad)
+        if mark is not None:
             ax.axvline(mark, color="#1a202c", lw=1.2, ls="--")
             ax.annotate(
                 f" {mark_label} ({format_value(mark, unit)})",
@@ -284,13 +302,11 @@ def histogram(
                 va="top",
                 fontsize=8,
             )
-            below = sum(c for c, colour in zip(counts, colours, strict=True) if colour == RED)
-            if below:
+            if below_label:
                 # the few below the mark are easy to miss beside the peak: shade and count them
                 ax.axvspan(low - pad, mark, color=RED, alpha=0.07, linewidth=0)
-                total = sum(counts) or 1.0
                 ax.annotate(
-                    f"{_compact(below)} ({below / total:.1%}) below {mark_label} ",
+                    f"{below_label} ",
                     (mark, 0.78),
                     xycoords=("data", "axes fraction"),
                     ha="right",

@@ -32,6 +32,8 @@ from typing import Any
 
 from infersim.report import charts
 from infersim.report.charts import BarPanel, Panel
+from infersim.report.formats import share
+from infersim.report.headline import projection_words
 from infersim.report.tables import DataTable
 
 
@@ -151,11 +153,12 @@ def _key_figures(run: Mapping[str, Any]) -> DataTable:
     ]
     months = projection.get("months")
     if isinstance(months, int) and months > 1:
-        positive = projection.get("operating_margin_positive_from_month")
+        margins = [_num(m.get("operating_margin_usd")) for m in run.get("months") or []]
+        words = projection_words([m for m in margins if m is not None])
         rows += [
             ["months projected", months],
             ["cumulative cash at the end", _fmt(projection.get("cumulative_cash_usd"), "usd")],
-            ["operating margin positive from month", "never" if positive is None else positive],
+            ["operating margin over the months", words or "-"],
         ]
     return DataTable("key figures", ["figure", "value"], rows)
 
@@ -169,9 +172,13 @@ def _user_histograms(label: str, users: Mapping[str, Any]) -> tuple[list[Chart],
         if not edges or not counts or len(edges) != len(counts) + 1:
             continue
         losing = _num(stats.get("share_losing_money"))
+        users = _num(stats.get("users"))
         title = f"{label}: margin per subscriber of {plan}, month 1"
+        below = None
         if losing is not None:
-            title += f" ({losing:.1%} lose money)"
+            title += f" ({share(losing)} lose money)"
+            if users is not None and losing > 0:
+                below = f"{losing * users:,.0f} ({share(losing)}) lose money"
         found.append(
             Chart(
                 title,
@@ -181,6 +188,7 @@ def _user_histograms(label: str, users: Mapping[str, Any]) -> tuple[list[Chart],
                     counts,
                     mark=0.0,
                     mark_label="breakeven",
+                    below_label=below,
                     xlabel="gross margin per subscriber, USD per month",
                     ylabel="subscribers",
                 ),
