@@ -89,8 +89,9 @@ class Panel:
 
 @dataclass(frozen=True)
 class BarPanel:
-    """One metric across runs: values, the change of each against the first (in %, None for
-    the first run or where undefined) and each run's verdict (better / worse / same)."""
+    """One metric across runs: values, the change of each against the first (in %, or in
+    percentage points for a `pct` or `share` unit; None for the first run or where
+    undefined) and each run's verdict (better / worse / same)."""
 
     title: str
     unit: str
@@ -410,7 +411,9 @@ def comparison_bars(title: str, runs: Sequence[str], panels: Sequence[BarPanel])
                     continue
                 text = format_value(value, panel.unit)
                 if i > 0 and delta is not None:
-                    text += f"\n{delta:+.1f}%"
+                    # a percentage changes in points, not in percent of itself
+                    points = panel.unit in ("pct", "share")
+                    text += f"\n{delta:+.1f}{' pp' if points else '%'}"
                 ax.annotate(
                     text,
                     (i, value),

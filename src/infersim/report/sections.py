@@ -275,6 +275,18 @@ MIN_CHANGE_PCT = 0.05
 MAX_CHANGE_ROWS = 24
 
 
+#: Units whose changes read in percentage points, not in percent of themselves.
+POINT_UNITS = ("pct", "share")
+
+
+def _points_or_pct(unit: str, compared: Mapping[str, Any]) -> float | None:
+    """A run's change for the bars: in points for a percentage or a share, else in %."""
+    if unit not in POINT_UNITS:
+        return _num(compared.get("delta_pct"))
+    change = _num(compared.get("delta"))
+    return None if change is None else change * (100.0 if unit == "share" else 1.0)
+
+
 def _item_label(item: Mapping[str, Any]) -> str:
     name = str(item.get("label") or item.get("metric"))
     group = item.get("group")
@@ -299,12 +311,13 @@ def comparison_sections(comparison: Mapping[str, Any], title: str = "comparison"
         values = [_num(item.get("baseline")), *(_num(c.get("value")) for c in compared)]
         if not any(values):
             continue
+        unit = str(item.get("unit") or unit_of(metric))
         panels.append(
             BarPanel(
                 str(item.get("label") or metric),
-                str(item.get("unit") or unit_of(metric)),
+                unit,
                 values,
-                [None, *(_num(c.get("delta_pct")) for c in compared)],
+                [None, *(_points_or_pct(unit, c) for c in compared)],
                 [None, *(c.get("verdict") for c in compared)],
             )
         )
@@ -314,6 +327,8 @@ def comparison_sections(comparison: Mapping[str, Any], title: str = "comparison"
     rows: list[tuple[str, list[float | None], list[str | None]]] = []
     for items in areas.values():
         for item in items:
+            if str(item.get("unit") or unit_of(str(item.get("metric")))) in POINT_UNITS:
+                continue  # percentages change in points: in the tables, not in this chart
             compared = item.get("compared", [])
             deltas = [_num(c.get("delta_pct")) for c in compared]
             if any(d is not None and abs(d) >= MIN_CHANGE_PCT for d in deltas):
