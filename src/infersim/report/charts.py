@@ -661,3 +661,128 @@ def intervals(
         return figure
 
     return _render(title, draw)
+
+
+def stacked_bars(
+    title: str,
+    names: Sequence[str],
+    stacks: Mapping[str, Sequence[float]],
+    *,
+    unit: str = "usd",
+    ylabel: str = "",
+) -> str:
+    """A bar per name, its parts stacked (e.g. the cost of each segment: GPUs, API
+    purchases, serving overhead), each part's colour in the legend, the total above."""
+
+    def draw() -> Figure:
+        figure, (ax,) = _new_figure(3.0)
+        bottoms = [0.0] * len(names)
+        for index, (part, values) in enumerate(stacks.items()):
+            ax.bar(
+                range(len(names)), values, bottom=bottoms, width=0.6,
+                color=PALETTE[index % len(PALETTE)], label=part,
+            )  # fmt: skip
+            bottoms = [b + v for b, v in zip(bottoms, values, strict=True)]
+        for i, total in enumerate(bottoms):
+            ax.annotate(
+                format_value(total, unit), (i, total), xytext=(0, 2),
+                textcoords="offset points", ha="center", va="bottom", fontsize=7.5,
+            )  # fmt: skip
+        ax.set_xticks(range(len(names)), [textwrap.fill(n, 14) for n in names])
+        ax.grid(axis="x", visible=False)
+        _axis_formatter(ax, unit)
+        ax.set_ylabel(ylabel)
+        ax.legend(loc="best")
+        ax.set_title(title)
+        return figure
+
+    return _render(title, draw)
+
+
+def tornado(
+    title: str,
+    bars: Sequence[tuple[str, float, float]],
+    base: float,
+    *,
+    unit: str,
+    xlabel: str = "",
+) -> str:
+    """A tornado: per input (the widest swing first), a bar from the output at its low value
+    to the output at its high value, around the base output (a line)."""
+
+    def draw() -> Figure:
+        figure, (ax,) = _new_figure(0.8 + 0.34 * max(len(bars), 2))
+        for row, (_, at_low, at_high) in enumerate(bars):
+            for value, colour in ((at_low, ORANGE), (at_high, BLUE)):
+                ax.barh(row, value - base, left=base, color=colour, height=0.6)
+        ax.barh([], [], color=ORANGE, label="input at its low value")
+        ax.barh([], [], color=BLUE, label="input at its high value")
+        ax.axvline(base, color="#1a202c", lw=1.0)
+        ax.set_yticks(range(len(bars)), [textwrap.shorten(b[0], 48) for b in bars])
+        ax.invert_yaxis()
+        ax.grid(axis="y", visible=False)
+        _axis_formatter(ax, unit, "x")
+        ax.set_xlabel(xlabel or f"output (base {format_value(base, unit)})")
+        ax.legend(loc="lower right")
+        ax.set_title(title)
+        return figure
+
+    return _render(title, draw)
+
+
+def percentile_curves(
+    title: str,
+    series: Mapping[str, Sequence[tuple[float, float]]],
+    *,
+    unit: str = "s",
+    xlabel: str = "",
+) -> str:
+    """Cumulative distributions through known percentiles: per series, the points
+    (value, quantile) joined, quantile on the y axis (0-100%)."""
+
+    def draw() -> Figure:
+        figure, (ax,) = _new_figure(3.0)
+        for index, (name, points) in enumerate(series.items()):
+            ordered = sorted(points)
+            ax.plot(
+                [p[0] for p in ordered], [p[1] * 100 for p in ordered], marker="o",
+                color=PALETTE[index % len(PALETTE)], label=name, lw=1.5, ms=4,
+            )  # fmt: skip
+        ax.set_ylim(0, 100)
+        _axis_formatter(ax, unit, "x")
+        _axis_formatter(ax, "pct")
+        ax.set_ylabel("requests at or below")
+        ax.set_xlabel(xlabel)
+        ax.legend(loc="lower right")
+        ax.set_title(title)
+        return figure
+
+    return _render(title, draw)
+
+
+def solve_curve(
+    title: str,
+    points: Sequence[tuple[float, float]],
+    target: float,
+    solution: float | None,
+    *,
+    unit: str,
+    xlabel: str,
+) -> str:
+    """The runs of a breakeven search: output against input, the target (a dashed line)
+    and the input found (a dotted line)."""
+
+    def draw() -> Figure:
+        figure, (ax,) = _new_figure(3.0)
+        ordered = sorted(points)
+        ax.plot([p[0] for p in ordered], [p[1] for p in ordered], marker="o", color=BLUE, ms=4)
+        ax.axhline(target, color=RED, lw=1.0, ls="--", label=f"target {format_value(target, unit)}")
+        if solution is not None:
+            ax.axvline(solution, color="#1a202c", lw=1.0, ls=":", label=f"breakeven {solution:.4g}")
+        _axis_formatter(ax, unit)
+        ax.set_xlabel(xlabel)
+        ax.legend(loc="best")
+        ax.set_title(title)
+        return figure
+
+    return _render(title, draw)

@@ -153,7 +153,7 @@ def _lead(leads: Sequence[tuple[str, Headline]]) -> list[str]:
         ]
         out.append("</div>")
         verdict = found.verdict.removeprefix("verdict: ")
-        out.append(f'<p class="verdict"><strong>{escape(verdict[:1].upper() + verdict[1:])}.</strong></p>')
+        out.append(f'<p class="verdict"><strong>{escape(verdict)}.</strong></p>')
         out += [f'<p class="headline">{escape(line)}</p>' for line in (found.margin, found.cost)]
         out.append("</section>")
     return out

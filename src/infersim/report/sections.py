@@ -233,9 +233,71 @@ def _months_chart(label: str, months: Sequence[Mapping[str, Any]]) -> Chart | No
     return Chart(title, charts.line_panels(title, x, panels, xlabel="month"))
 
 
+#: The parts of a segment's cost, in the P&L's words.
+COST_PARTS = (
+    ("gpu_cost_usd", "GPUs"),
+    ("api_cost_usd", "API purchases"),
+    ("overhead_usd", "serving overhead"),
+)
+#: The percentiles the serving JSON reports (`serving.deployments.*.ttft_s`, ...).
+REPORTED_QUANTILES = (("p50", 0.5), ("p90", 0.9), ("p99", 0.99))
+
+
+def _cost_by_segment(label: str, margins: Mapping[str, Any]) -> Chart | None:
+    """The month's cost of each segment, stacked by part (the margins table's figures)."""
+    rows = {name: row for name, row in margins.items() if name != "total"}
+    if not rows:
+        return None
+    stacks = {
+        part: [_num(row.get(key)) or 0.0 for row in rows.values()] for key, part in COST_PARTS
+    }
+    stacks = {part: values for part, values in stacks.items() if any(values)}
+    if not stacks or (len(rows) < 2 and len(stacks) < 2):
+        return None  # one bar of one part: the waterfall says it already
+    title = f"{label}: cost of serving by segment, month 1"
+    return Chart(
+        title,
+        charts.stacked_bars(title, list(rows), stacks, ylabel="USD per month"),
+        caption="The totals are the margins table's cost column; the parts add up to it.",
+    )
+
+
+def _latency_charts(label: str, serving: Mapping[str, Any]) -> list[Chart]:
+    """Per deployment, the cumulative distribution of TTFT and of end-to-end latency through
+    the reported percentiles."""
+    deployments: Mapping[str, Any] = serving.get("deployments") or {}
+    found: list[Chart] = []
+    for key, name in (("ttft_s", "time to first token"), ("e2e_s", "end-to-end latency")):
+        series: dict[str, list[tuple[float, float]]] = {}
+        for dep, figures in deployments.items():
+            stats = figures.get(key) or {}
+            points = [
+                (value, q) for p, q in REPORTED_QUANTILES if (value := _num(stats.get(p))) is not None
+            ]
+            if points:
+                series[str(dep)] = points
+        if series:
+            title = f"{label}: {name}, cumulative distribution"
+            found.append(
+                Chart(
+                    title,
+                    charts.percentile_curves(title, series, unit="s", xlabel=name),
+                    caption="Through the p50, p90 and p99 of the serving tables.",
+                )
+            )
+    return found
+
+
 def _one_run(run: Mapping[str, Any], tables: list[DataTable]) -> list[Section]:
     label = run_label(run)
-    summary_charts = [c for c in [_waterfall(label, run.get("pnl") or {})] if c is not None]
+    summary_charts = [
+        c
+        for c in [
+            _waterfall(label, run.get("pnl") or {}),
+            _cost_by_segment(label, run.get("margins") or {}),
+        ]
+        if c is not None
+    ]
     sections = [Section(f"{label}: summary", summary_charts, [_key_figures(run)])]
     histograms, notes = _user_histograms(label, run.get("users") or {})
     if histograms:
@@ -243,6 +305,12 @@ def _one_run(run: Mapping[str, Any], tables: list[DataTable]) -> list[Section]:
     months = _months_chart(label, run.get("months") or [])
     if months is not None:
         sections.append(Section(f"{label}: projection", [months]))
+    latency = _latency_charts(label, run.get("serving") or {})
+    if latency:
+        sections.append(Section(f"{label}: latency", latency))
+    drawn = run.get("montecarlo")
+    if isinstance(drawn, Mapping):
+        sections += montecarlo_sections(drawn, label=label)
     own = _take_tables(tables, label)
     if own:
         sections.append(Section(f"{label}: tables", tables=own))
