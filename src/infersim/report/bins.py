@@ -28,9 +28,9 @@ def with_tail(
     # keep at least two bins beside the tail
     while merged < len(counts) - 2:
         upper = edges[merged + 1]
-        crosses = mark is not None and edges[merged] < mark < upper
-        below_first = mark is not None and edges[1] <= mark
-        if crosses or (below_first and upper > mark):
+        if mark is not None and (
+            edges[merged] < mark < upper or (edges[1] <= mark and upper > mark)
+        ):
             break
         if total <= 0 or held + counts[merged] > TAIL_SHARE * total:
             break

@@ -24,8 +24,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from infersim.report.bins import tail_label, with_tail
 from infersim.errors import InfersimError
+from infersim.report.bins import tail_label, with_tail
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -278,9 +278,7 @@ def histogram(
         lefts = [edges[1] - 2 * step, *edges[1:-1]]
         shown = [step, *widths[1:]]
         uppers = list(edges[1:])
-        colours = [
-            RED if mark is not None and hi <= mark else BLUE for hi in uppers
-        ]
+        colours = [RED if mark is not None and hi <= mark else BLUE for hi in uppers]
         ax.bar(lefts, counts, width=shown, align="edge", color=colours, linewidth=0)
         ax.annotate(
             tail_label(format_value(edges[1], unit)),

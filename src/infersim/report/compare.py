@@ -4,8 +4,9 @@ The first run is the baseline. Every metric declares which direction is better (
 and latency, higher margin). Each other run gets, per metric, its value, the delta from the
 baseline (absolute, and in percent of the baseline's magnitude; percentages change in
 points) and a verdict: `better`, `worse` or `same` (a change too small to show in the
-table's format is the same, and reads "unchanged"). A metric one run lacks (a deployment only the other has, a margin without
-revenue) has no delta and no verdict; a zero baseline has no percent delta.
+table's format is the same, and reads "unchanged"). A metric one run lacks (a deployment
+only the other has, a margin without revenue) has no delta and no verdict; a zero baseline
+has no percent delta.
 """
 
 from __future__ import annotations

@@ -208,6 +208,7 @@ def render_html(
     out.append('<section id="reproduce">')
     out.append("<h2>reproduce</h2>")
     if reproduce:
+        out.append('<p class="note">This command gives the same figures:</p>')
         out.append(f"<pre><code>{escape(reproduce)}</code></pre>")
     if resolved_scenario_yaml:
         out.append(
@@ -264,12 +265,46 @@ def compare_report(
     return render_html(title, sections.compare_sections(data, tables), resolved, _version(data))
 
 
-def perf_report(data: Mapping[str, Any], tables: Sequence[DataTable] = ()) -> str:
-    """`infersim perf --format html` from its `-f json` object and tables."""
+def perf_report(
+    data: Mapping[str, Any], tables: Sequence[DataTable] = (), reproduce: str | None = None
+) -> str:
+    """`infersim perf --format html` from its `-f json` object and tables; `reproduce`, the
+    command line that gives the same figures, closes the page."""
     charts.require_matplotlib()
     dep = data.get("deployment") or {}
     title = f"infersim perf: {dep.get('model')} on {dep.get('gpu')}"
-    return render_html(title, sections.perf_sections(data, tables), None, _version(data))
+    return render_html(
+        title, sections.perf_sections(data, tables), None, _version(data), reproduce=reproduce
+    )
+
+
+def sensitivity_report(data: Mapping[str, Any], tables: Sequence[DataTable] = ()) -> str:
+    """`infersim sensitivity --format html` from its `-f json` object and tables."""
+    charts.require_matplotlib()
+    label = sections.run_label(data) if data.get("scenario") else "scenario"
+    return render_html(
+        f"infersim sensitivity: {label}",
+        sections.sensitivity_sections(data, tables),
+        None,
+        _version(data),
+    )
+
+
+def breakeven_report(
+    data: Mapping[str, Any],
+    tables: Sequence[DataTable] = (),
+    evaluations: Sequence[tuple[float, float]] = (),
+) -> str:
+    """`infersim breakeven --format html` from its `-f json` object, tables and the runs of
+    the search (`evaluations`: input, output)."""
+    charts.require_matplotlib()
+    label = sections.run_label(data) if data.get("scenario") else "scenario"
+    return render_html(
+        f"infersim breakeven: {label}",
+        sections.breakeven_sections(data, tables, evaluations),
+        None,
+        _version(data),
+    )
 
 
 def check_report(data: Mapping[str, Any], tables: Sequence[DataTable] = ()) -> str:

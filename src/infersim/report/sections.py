@@ -172,13 +172,13 @@ def _user_histograms(label: str, users: Mapping[str, Any]) -> tuple[list[Chart],
         if not edges or not counts or len(edges) != len(counts) + 1:
             continue
         losing = _num(stats.get("share_losing_money"))
-        users = _num(stats.get("users"))
+        subscribers = _num(stats.get("users"))
         title = f"{label}: margin per subscriber of {plan}, month 1"
         below = None
         if losing is not None:
             title += f" ({share(losing)} lose money)"
-            if users is not None and losing > 0:
-                below = f"{losing * users:,.0f} ({share(losing)}) lose money"
+            if subscribers is not None and losing > 0:
+                below = f"{losing * subscribers:,.0f} ({share(losing)}) lose money"
         found.append(
             Chart(
                 title,
@@ -272,7 +272,9 @@ def _latency_charts(label: str, serving: Mapping[str, Any]) -> list[Chart]:
         for dep, figures in deployments.items():
             stats = figures.get(key) or {}
             points = [
-                (value, q) for p, q in REPORTED_QUANTILES if (value := _num(stats.get(p))) is not None
+                (value, q)
+                for p, q in REPORTED_QUANTILES
+                if (value := _num(stats.get(p))) is not None
             ]
             if points:
                 series[str(dep)] = points
@@ -527,6 +529,67 @@ def perf_sections(data: Mapping[str, Any], tables: Sequence[DataTable] = ()) -> 
     else:
         notes.append("Add --sweep batch=1,8,32,128 for charts against batch size.")
     return [Section(label, found, [summary], notes), *_rest(list(tables))]
+
+
+# --- sensitivity and breakeven -------------------------------------------------------------
+
+
+def sensitivity_sections(
+    data: Mapping[str, Any], tables: Sequence[DataTable] = ()
+) -> list[Section]:
+    """`infersim sensitivity -f json` as sections: a tornado chart per metric (the inputs
+    by swing, widest first, as the tables list them), then the tables."""
+    label = run_label(data) if data.get("scenario") else "scenario"
+    found: list[Chart] = []
+    notes: list[str] = []
+    for tornado in data.get("tornados") or []:
+        metric = str(tornado.get("metric"))
+        base = _num(tornado.get("base"))
+        bars = [
+            (str(i.get("input")), low, high)
+            for i in tornado.get("inputs") or []
+            if (low := _num(i.get("output_at_low"))) is not None
+            and (high := _num(i.get("output_at_high"))) is not None
+        ]
+        if base is None or not bars:
+            notes.append(f"{metric}: no input moves it (nothing to draw).")
+            continue
+        title = f"{label}: tornado of {metric}"
+        chart = charts.tornado(
+            title,
+            bars,
+            base,
+            unit=unit_of(metric),
+            xlabel=f"{metric} (base {_fmt(base, unit_of(metric))})",
+        )
+        found.append(Chart(title, chart))
+    return [Section(f"{label}: sensitivity", found, notes=notes), *_rest(list(tables))]
+
+
+def breakeven_sections(
+    data: Mapping[str, Any],
+    tables: Sequence[DataTable] = (),
+    evaluations: Sequence[tuple[float, float]] = (),
+) -> list[Section]:
+    """`infersim breakeven -f json` as sections: the output against the input over the runs
+    of the search, the target and the value found, then the tables."""
+    label = run_label(data) if data.get("scenario") else "scenario"
+    metric = str(data.get("metric"))
+    target = _num(data.get("target"))
+    parameter = str(data.get("parameter"))
+    if data.get("scale"):
+        parameter += " (factor)"
+    points = [(x, y) for x, y in evaluations if math.isfinite(x) and math.isfinite(y)]
+    found: list[Chart] = []
+    if len(points) >= 2 and target is not None:
+        title = f"{label}: {metric} against {parameter}"
+        chart = charts.solve_curve(
+            title, points, target, _num(data.get("value")), unit=unit_of(metric), xlabel=parameter
+        )
+        found.append(
+            Chart(title, chart, caption=f"Each point is one run of the search ({len(points)}).")
+        )
+    return [Section(f"{label}: breakeven", found), *_rest(list(tables))]
 
 
 # --- check ----------------------------------------------------------------------------------

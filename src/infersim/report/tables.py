@@ -16,8 +16,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TextIO
 
-from rich.console import Console
 from rich.cells import cell_len
+from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
@@ -63,8 +63,8 @@ def is_figure(text: str) -> bool:
     """Whether a cell's text is a figure (`$2,000,000`, `99.6%`, `36.2 / 8,192`,
     `286.3 (246.7-325.3)`): right-aligned and never split across lines."""
     stripped = text.strip()
-    return bool(stripped) and any(c.isdigit() for c in stripped) and bool(
-        _FIGURE.fullmatch(stripped)
+    return (
+        bool(stripped) and any(c.isdigit() for c in stripped) and bool(_FIGURE.fullmatch(stripped))
     )
 
 
@@ -159,9 +159,7 @@ class _Layout:
 
 def _as_rich(table: DataTable, width: int) -> Table:
     layout = _Layout.of(table)
-    return _rich_table(
-        table, layout.rows, layout.footer, layout.numeric, layout.widths(width)
-    )
+    return _rich_table(table, layout.rows, layout.footer, layout.numeric, layout.widths(width))
 
 
 def _transposed(table: DataTable) -> DataTable:
@@ -243,9 +241,7 @@ def render_rich(tables: Sequence[DataTable], width: int | None = None) -> str:
     return output.getvalue()
 
 
-def terminal_width(
-    environ: Mapping[str, str] | None = None, stream: TextIO | None = None
-) -> int:
+def terminal_width(environ: Mapping[str, str] | None = None, stream: TextIO | None = None) -> int:
     """The width to render at: `COLUMNS` when set; the terminal's when stdout is one (Rich's
     detection); otherwise (a pipe, a file) the terminal the command runs from, within
     `PIPE_WIDTH_BOUNDS`, or `PIPE_WIDTH_DEFAULT` when there is none."""
