@@ -713,15 +713,19 @@ def tornado(
         for row, (_, at_low, at_high) in enumerate(bars):
             for value, colour in ((at_low, ORANGE), (at_high, BLUE)):
                 ax.barh(row, value - base, left=base, color=colour, height=0.6)
-        ax.barh([], [], color=ORANGE, label="input at its low value")
-        ax.barh([], [], color=BLUE, label="input at its high value")
+        from matplotlib.patches import Patch
+
+        handles = [
+            Patch(color=ORANGE, label="input at its low value"),
+            Patch(color=BLUE, label="input at its high value"),
+        ]
         ax.axvline(base, color="#1a202c", lw=1.0)
         ax.set_yticks(range(len(bars)), [textwrap.shorten(b[0], 48) for b in bars])
         ax.invert_yaxis()
         ax.grid(axis="y", visible=False)
         _axis_formatter(ax, unit, "x")
         ax.set_xlabel(xlabel or f"output (base {format_value(base, unit)})")
-        ax.legend(loc="lower right")
+        ax.legend(handles=handles, loc="lower right")
         ax.set_title(title)
         return figure
 
@@ -776,7 +780,10 @@ def solve_curve(
         ax.plot([p[0] for p in ordered], [p[1] for p in ordered], marker="o", color=BLUE, ms=4)
         ax.axhline(target, color=RED, lw=1.0, ls="--", label=f"target {format_value(target, unit)}")
         if solution is not None:
-            ax.axvline(solution, color="#1a202c", lw=1.0, ls=":", label=f"breakeven {solution:.4g}")
+            # as the breakeven table writes it (`analysis.breakeven`): 6 significant digits
+            ax.axvline(
+                solution, color="#1a202c", lw=1.0, ls=":", label=f"breakeven {solution + 0.0:,.6g}"
+            )
         _axis_formatter(ax, unit)
         ax.set_xlabel(xlabel)
         ax.legend(loc="best")
