@@ -30,6 +30,7 @@ from infersim.cli.sweep import (
 )
 from infersim.errors import ConfigError, UsageError
 from infersim.pipeline.run import RunResult, run_loaded
+from infersim.report.assumptions import assumptions_table
 from infersim.report.compare import compare_runs, comparison_json, comparison_tables
 from infersim.report.document import run_document
 from infersim.report.economics import economics_tables
@@ -215,6 +216,7 @@ def run(
         data["comparison"] = comparison_json(comparison)
         tables += comparison_tables(comparison, f"{results[0][0].label} variants vs base")
     headlines = [(loaded.label, headline(result)) for loaded, result in results]
+    assumptions = [assumptions_table(loaded, result) for loaded, result in results]
     resolved = "---\n".join(scenario_yaml(loaded.scenario) for loaded, _ in results)
     width = _terminal_width()
 
@@ -224,5 +226,6 @@ def run(
 
     emit(
         ctx, fmt, output, data, tables,
-        html=lambda: run_report(data, tables, resolved, headlines), trailer=histograms,
+        html=lambda: run_report(data, tables, resolved, headlines, assumptions),
+        trailer=histograms,
     )  # fmt: skip

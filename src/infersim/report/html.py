@@ -243,16 +243,17 @@ def run_report(
     tables: Sequence[DataTable] = (),
     resolved: str | None = None,
     leads: Sequence[tuple[str, Headline]] = (),
+    assumptions: Sequence[DataTable] = (),
 ) -> str:
     """`infersim run --format html`: `data` is the `-f json` object, `tables` the tables the
     command prints, `resolved` the resolved scenario(s) as YAML (`sections.scenario_yaml`),
-    `leads` each run's headline (`infersim.report.headline`), shown first."""
+    `leads` each run's headline (`infersim.report.headline`), shown first, `assumptions` the
+    inputs behind each run (`infersim.report.assumptions`), in the run's summary."""
     charts.require_matplotlib()
     labels = [sections.run_label(r) for r in data.get("runs", [])]
     title = "infersim run: " + (", ".join(labels) if labels else "scenario")
-    return render_html(
-        title, sections.run_sections(data, tables), resolved, _version(data), leads=leads
-    )
+    found = sections.run_sections(data, [*assumptions, *tables])
+    return render_html(title, found, resolved, _version(data), leads=leads)
 
 
 def compare_report(

@@ -300,7 +300,9 @@ def _one_run(run: Mapping[str, Any], tables: list[DataTable]) -> list[Section]:
         ]
         if c is not None
     ]
-    sections = [Section(f"{label}: summary", summary_charts, [_key_figures(run)])]
+    assumed = [t for t in tables if t.title == f"{label}: assumptions"]
+    tables[:] = [t for t in tables if t not in assumed]
+    sections = [Section(f"{label}: summary", summary_charts, [_key_figures(run), *assumed])]
     histograms, notes = _user_histograms(label, run.get("users") or {})
     if histograms:
         sections.append(Section(f"{label}: margin per subscriber", histograms, notes=notes))
