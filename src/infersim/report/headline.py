@@ -78,14 +78,18 @@ def headline(result: RunResult) -> Headline:
     first = result.first_month
     pnl = first.pnl
     total = first.table.total
-    margin = (
-        f"margin: {pct(pnl.gross_margin_pct) or 'no'} gross margin, "
-        f"{money(pnl.gross_margin_usd)} a month on {money(pnl.revenue_usd)} of revenue"
-    )
+    if pnl.revenue_usd > 0:
+        margin = (
+            f"margin: {pct(pnl.gross_margin_pct) or '-'} gross margin, "
+            f"{money(pnl.gross_margin_usd)} a month on {money(pnl.revenue_usd)} of revenue"
+        )
+    else:
+        margin = f"margin: no revenue; serving costs {money(pnl.serving_cost_usd)} a month"
     if pnl.operating_cost_total_usd:
         margin += f"; operating margin {pct(pnl.operating_margin_pct) or '-'}"
     cost = f"cost: {per_mtok(total.cost_usd_per_mtok) or '-'} per million tokens served"
-    if total.price_usd_per_mtok is not None:
+    priced = total.price_usd_per_mtok is not None and pnl.revenue_usd > 0
+    if priced:
         cost += f", sold at {per_mtok(total.price_usd_per_mtok)} per million"
     if pnl.unserved_requests > 0:
         cost += f"; {share(pnl.unserved_share)} of requests unserved"
@@ -95,7 +99,7 @@ def headline(result: RunResult) -> Headline:
         ("gross margin a month", money(pnl.gross_margin_usd) or "-"),
         ("cost per million tokens", per_mtok(total.cost_usd_per_mtok) or "-"),
     ]
-    if total.price_usd_per_mtok is not None:
+    if priced:
         kpis.append(("price per million tokens", per_mtok(total.price_usd_per_mtok) or "-"))
     plan = _main_plan(result)
     if plan is not None:
