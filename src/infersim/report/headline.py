@@ -94,11 +94,15 @@ def headline(result: RunResult) -> Headline:
     if pnl.unserved_requests > 0:
         cost += f"; {share(pnl.unserved_share)} of requests unserved"
     parts: list[str] = []
-    kpis: list[tuple[str, str]] = [
-        ("gross margin", pct(pnl.gross_margin_pct) or "-"),
-        ("gross margin a month", money(pnl.gross_margin_usd) or "-"),
-        ("cost per million tokens", per_mtok(total.cost_usd_per_mtok) or "-"),
-    ]
+    kpis: list[tuple[str, str]] = (
+        [
+            ("gross margin", pct(pnl.gross_margin_pct) or "-"),
+            ("gross margin a month", money(pnl.gross_margin_usd) or "-"),
+        ]
+        if pnl.revenue_usd > 0
+        else [("cost of serving a month", money(pnl.serving_cost_usd) or "-")]
+    )
+    kpis.append(("cost per million tokens", per_mtok(total.cost_usd_per_mtok) or "-"))
     if priced:
         kpis.append(("price per million tokens", per_mtok(total.price_usd_per_mtok) or "-"))
     plan = _main_plan(result)
