@@ -115,6 +115,8 @@ def headline(result: RunResult) -> Headline:
             kpis.append((f"{row.segment} subscribers losing money", losing))
     elif pnl.gross_margin_pct is not None:
         parts.append(f"{pct(pnl.gross_margin_pct)} gross margin")
+    else:
+        parts.append("no revenue, so no margin: the figures are what serving costs")
     parts += _fleet_words(result)
     months = projection_words([m.pnl.operating_margin_usd for m in result.months])
     if months is not None:
