@@ -43,7 +43,7 @@ figure { margin: 16px 0; padding: 8px; border: 1px solid var(--line); border-rad
   break-inside: avoid; }
 figure svg.chart { display: block; width: 100%; height: auto; }
 figcaption { color: var(--muted); font-size: 0.85rem; margin-top: 4px; }
-.table-wrap { max-width: 100%; margin: 14px 0; }
+.table-wrap { max-width: 100%; overflow-x: auto; margin: 14px 0; }
 table { border-collapse: collapse; font-size: 0.84rem; font-variant-numeric: tabular-nums;
   max-width: 100%; }
 caption { text-align: left; font-weight: 600; padding: 4px 0; }
