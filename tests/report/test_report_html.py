@@ -401,3 +401,15 @@ def test_perf_html_from_the_cli_reproduces_with_its_own_options() -> None:
     again = CliRunner().invoke(app, [*command.split()[1:], "-f", "json"])
     first = CliRunner().invoke(app, [*args, "-f", "json"])
     assert again.exit_code == 0 and again.stdout == first.stdout  # the same figures
+
+
+def test_run_samples_html_has_the_monte_carlo_fan_charts(tmp_path: Path) -> None:
+    scenario = tmp_path / "uncertain.yaml"
+    scenario.write_text(UNCERTAIN, encoding="utf-8")
+    result = CliRunner().invoke(
+        app, ["run", str(scenario), "--samples", "8", "-f", "html"], env={"NO_COLOR": "1"}
+    )
+    assert result.exit_code == 0, result.output
+    labels = re.findall(r'<svg[^>]* aria-label="([^"]*)"', result.stdout)
+    assert "wrapper-uncertain: months.cumulative_cash_usd over months" in labels
+    assert any("5-95% range over 8 samples" in label for label in labels)
