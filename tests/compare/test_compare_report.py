@@ -83,6 +83,8 @@ def test_delta_text_reads_absolute_percent_and_verdict() -> None:
     assert format_delta("pct", 40.0, delta(40.0, 40.04, "higher", "pct")) == "unchanged"
     assert format_delta("usd", 100.0, delta(100.0, 100.004, "lower", "usd")) == "unchanged"
     assert format_delta("usd", 100.0, delta(100.0, 100.01, "lower", "usd")).endswith("worse")
+    small = delta(100.0, 100.004, "lower", "usd")
+    assert small.verdict == "same" and small.delta == pytest.approx(0.004)  # kept as it is
     assert format_delta("usd", None, delta(None, 3.0, "lower")) == "new"
     assert format_delta("usd", 3.0, delta(3.0, None, "lower")) == "missing"
 

@@ -88,10 +88,11 @@ def delta(
         return Delta(value, None, None, None)
     change = value - baseline
     scale = max(abs(baseline), abs(value))
-    shown = unit is not None and abs(change) < DISPLAY_TOLERANCE[unit]
-    if abs(change) <= SAME_REL_TOL * scale or change == 0 or shown:
+    if abs(change) <= SAME_REL_TOL * scale or change == 0:
         return Delta(value, 0.0, 0.0 if baseline != 0 else None, "same")
     pct = change / abs(baseline) * 100.0 if baseline != 0 else None
+    if unit is not None and abs(change) < DISPLAY_TOLERANCE[unit]:
+        return Delta(value, change, pct, "same")  # the change as it is; too small to show
     up_is_good = better == "higher"
     return Delta(value, change, pct, "better" if (change > 0) == up_is_good else "worse")
 
