@@ -74,9 +74,17 @@ def test_delta(baseline: float | None, value: float | None, better: str, expecte
 
 def test_delta_text_reads_absolute_percent_and_verdict() -> None:
     assert format_delta("usd", 1000.0, delta(1000.0, 1200.0, "lower")) == "+$200 (+20.0%) worse"
-    assert format_delta("pct", 40.0, delta(40.0, 30.0, "higher")) == "-10.0 pp (-25.0%) worse"
+    assert format_delta("pct", 40.0, delta(40.0, 30.0, "higher")) == "-10.0 pp worse"
+    # -27.5% -> -21.0%: 6.5 points better, not "+23.7%"
+    assert format_delta("pct", -27.5, delta(-27.5, -21.0, "higher", "pct")) == "+6.5 pp better"
     assert format_delta("s", 0.5, delta(0.5, 0.25, "lower")) == "-250.0 (-50.0%) better"
-    assert format_delta("usd", 0.0, delta(0.0, 0.0, "lower")) == "same"
+    assert format_delta("usd", 0.0, delta(0.0, 0.0, "lower")) == "unchanged"
+    # within what the table shows: unchanged, not worse
+    assert format_delta("pct", 40.0, delta(40.0, 40.04, "higher", "pct")) == "unchanged"
+    assert format_delta("usd", 100.0, delta(100.0, 100.004, "lower", "usd")) == "unchanged"
+    assert format_delta("usd", 100.0, delta(100.0, 100.01, "lower", "usd")).endswith("worse")
+    small = delta(100.0, 100.004, "lower", "usd")
+    assert small.verdict == "same" and small.delta == pytest.approx(0.004)  # kept as it is
     assert format_delta("usd", None, delta(None, 3.0, "lower")) == "new"
     assert format_delta("usd", 3.0, delta(3.0, None, "lower")) == "missing"
 

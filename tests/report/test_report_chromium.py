@@ -66,8 +66,15 @@ BODY_SCRIPT = """<pre id="render-check"></pre>
     charts.push({label: svg.getAttribute("aria-label"), width: box.width, height: box.height,
                  shapes: svg.querySelectorAll("path, text, use").length});
   });
+  var tables = [];
+  var main = document.querySelector("main").getBoundingClientRect();
+  document.querySelectorAll("table").forEach(function (table) {
+    var caption = table.querySelector("caption");
+    tables.push({caption: caption ? caption.textContent : "",
+                 right: table.getBoundingClientRect().right, limit: main.right});
+  });
   document.getElementById("render-check").textContent =
-    JSON.stringify({charts: charts, errors: window.renderErrors});
+    JSON.stringify({charts: charts, tables: tables, errors: window.renderErrors});
 })();
 </script>"""
 
@@ -119,6 +126,10 @@ def rendered(data: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> 
         "check": html.check_report(data["check"]),
         "sweep": html.sweep_report(data["sweep"]),
         "montecarlo": html.montecarlo_report(data["montecarlo"], label="wrapper-uncertain"),
+        "sensitivity": html.sensitivity_report(data["sensitivity"]),
+        "breakeven": html.breakeven_report(
+            data["breakeven"], evaluations=((1.0, -300.0), (200.0, 80.0), (45.5, 50.0))
+        ),
     }
     work = tmp_path_factory.mktemp("chromium")
     out = artifacts_dir(tmp_path_factory)
@@ -151,7 +162,7 @@ def render_check(dom: str) -> dict[str, Any]:
     return result
 
 
-COMMANDS = ["run", "perf", "compare", "check", "sweep", "montecarlo"]
+COMMANDS = ["run", "perf", "compare", "check", "sweep", "montecarlo", "sensitivity", "breakeven"]
 
 
 @pytest.mark.parametrize("command", COMMANDS)
@@ -185,3 +196,10 @@ def test_screenshot_is_saved(rendered: Mapping[str, Rendered], command: str) -> 
     shot = rendered[command].screenshot
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert shot.stat().st_size > 20_000  # charts and text, not a blank page
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_tables_fit_the_page(rendered: Mapping[str, Rendered], command: str) -> None:
+    """At 1280 px no table runs past the page's column (none scrolls sideways)."""
+    for table in render_check(rendered[command].dom)["tables"]:
+        assert table["right"] <= table["limit"] + 0.5, table

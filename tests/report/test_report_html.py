@@ -12,6 +12,7 @@ import json
 import re
 import sys
 from collections.abc import Mapping
+from html import escape, unescape
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -111,7 +112,21 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         ),
         "montecarlo": montecarlo_json(mc),
         "montecarlo_samples": {k: v.tolist() for k, v in mc.outputs.items()},
-    }
+        "sensitivity": cli_json(
+            "sensitivity", WRAPPER, "-m", "pnl.gross_margin_pct",
+            "--vary", "pricing.plans.pro.price_usd_per_month=10,30",
+            "--vary", "workload.users.pro.users*=0.5,2",
+        ),
+        "breakeven": cli_json(
+            "breakeven", WRAPPER, "--vary", "pricing.plans.pro.price_usd_per_month",
+            "--range", "1,200", "--target", "pnl.gross_margin_pct=50",
+        ),
+    }  # fmt: skip
+
+
+#: The runs of a breakeven search (input, output), as `BreakevenResult.evaluations` has them.
+EVALUATIONS = ((1.0, -300.0), (200.0, 80.0), (40.0, 45.0), (45.5, 50.0))
+PERF_COMMAND = "infersim perf --model llama-3.1-8b --gpu h100-sxm --sweep batch=1,8,128,512"
 
 
 RUN_TABLES = [
@@ -126,7 +141,9 @@ def reports(data: dict[str, Any]) -> dict[str, str]:
     resolved = sections.scenario_yaml({"name": "api-wrapper-gpt4o", "seed": 11})
     return {
         "run": html.run_report(data["run"], RUN_TABLES, resolved),
-        "perf": html.perf_report(data["perf"]),
+        "perf": html.perf_report(data["perf"], reproduce=PERF_COMMAND),
+        "sensitivity": html.sensitivity_report(data["sensitivity"]),
+        "breakeven": html.breakeven_report(data["breakeven"], evaluations=EVALUATIONS),
         "compare": html.compare_report(data["compare"]),
         "check": html.check_report(data["check"]),
         "sweep": html.sweep_report(data["sweep"]),
@@ -347,3 +364,52 @@ def test_without_matplotlib_says_which_extra(
     for report in (html.perf_report, html.check_report, html.sweep_report):
         with pytest.raises(charts.ReportExtraMissingError):
             report({})
+
+
+def test_sensitivity_report_draws_a_tornado_per_metric(
+    data: dict[str, Any], reports: dict[str, str]
+) -> None:
+    page = reports["sensitivity"]
+    tornados = data["sensitivity"]["tornados"]
+    assert page.count('aria-label="') >= len(tornados)
+    for tornado in tornados:
+        assert f"tornado of {tornado['metric']}" in page
+        for bar in tornado["inputs"]:
+            assert escape(bar["input"]) in page  # every input the table ranks is drawn
+
+
+def test_breakeven_report_marks_the_value_the_table_gives(
+    data: dict[str, Any], reports: dict[str, str]
+) -> None:
+    page = unescape(reports["breakeven"])
+    value = data["breakeven"]["value"]
+    assert f"breakeven {value + 0.0:,.6g}" in page  # as the table writes it
+    assert f"Each point is one run of the search ({len(EVALUATIONS)})" in page
+
+
+def test_perf_report_gives_the_command_to_reproduce(reports: dict[str, str]) -> None:
+    assert f"<pre><code>{escape(PERF_COMMAND)}</code></pre>" in reports["perf"]
+
+
+def test_perf_html_from_the_cli_reproduces_with_its_own_options() -> None:
+    args = ["perf", "--model", "llama-3.1-8b", "--gpu", "h100-sxm", "--batch", "8"]
+    result = CliRunner().invoke(app, [*args, "-f", "html"], env={"NO_COLOR": "1"})
+    assert result.exit_code == 0, result.output
+    command = unescape(result.stdout.split("<pre><code>")[1].split("</code></pre>")[0])
+    assert command.startswith("infersim perf --model llama-3.1-8b --gpu h100-sxm --tp 1")
+    assert "--batch 8" in command
+    again = CliRunner().invoke(app, [*command.split()[1:], "-f", "json"])
+    first = CliRunner().invoke(app, [*args, "-f", "json"])
+    assert again.exit_code == 0 and again.stdout == first.stdout  # the same figures
+
+
+def test_run_samples_html_has_the_monte_carlo_fan_charts(tmp_path: Path) -> None:
+    scenario = tmp_path / "uncertain.yaml"
+    scenario.write_text(UNCERTAIN, encoding="utf-8")
+    result = CliRunner().invoke(
+        app, ["run", str(scenario), "--samples", "8", "-f", "html"], env={"NO_COLOR": "1"}
+    )
+    assert result.exit_code == 0, result.output
+    labels = re.findall(r'<svg[^>]* aria-label="([^"]*)"', result.stdout)
+    assert "wrapper-uncertain: months.cumulative_cash_usd over months" in labels
+    assert any("5-95% range over 8 samples" in label for label in labels)

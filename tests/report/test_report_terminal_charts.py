@@ -59,11 +59,13 @@ def test_unicode_bar_has_eighths() -> None:
 @pytest.mark.parametrize("plain", [False, True])
 def test_histogram_one_line_per_bin_and_a_breakeven_line(plain: bool) -> None:
     lines = histogram_lines(EDGES, COUNTS, 60, mark=0.0, plain=plain)
-    assert len(lines) == len(COUNTS) + 1
+    # the two bins below zero hold 0.35% of the users: one tail bin, `<= $0.00`
+    assert len(lines) == len(COUNTS) - 1 + 1
     assert all(len(line) <= 60 for line in lines)
+    assert lines[0].strip().startswith("<= $0.00")
     mark = [i for i, line in enumerate(lines) if "breakeven" in line]
-    assert mark == [2]  # between the bins below zero and the bins above
-    assert "$0.00" in lines[2]
+    assert mark == [1]  # between the tail below zero and the bins above
+    assert "$0.00" in lines[1]
     assert lines[-1].endswith("70.2%")  # 1000 of 1425 users
     assert "1,000" in lines[-1]
     if plain:
@@ -73,7 +75,19 @@ def test_histogram_one_line_per_bin_and_a_breakeven_line(plain: bool) -> None:
 def test_histogram_shows_a_tail_too_small_for_a_bar() -> None:
     lines = histogram_lines(EDGES, COUNTS, 60, mark=0.0, plain=True)
     assert "|." in lines[0]  # 5 users against a peak of 1,000: still visible
+    lines = histogram_lines([0.0, 1.0, 2.0, 3.0], [500.0, 0.0, 500.0], 60, plain=True)
     assert "|." not in lines[1]  # an empty bin stays empty
+
+
+def test_histogram_first_bin_is_a_tail_with_the_sparse_bins() -> None:
+    # 1 + 1 of 1,002 users (0.2%) in the first two bins: one tail, labelled as one
+    edges = [-40.0, -30.0, -20.0, -10.0, 0.0, 10.0, 20.0]
+    counts = [1.0, 1.0, 0.0, 200.0, 300.0, 500.0]
+    lines = histogram_lines(edges, counts, 60, plain=True)
+    assert lines[0].strip().startswith("<= -$10.00 |")
+    assert lines[0].split()[-2] == "2"
+    assert len(lines) == 4
+    assert sum(int(line.split()[-2].replace(",", "")) for line in lines) == 1002
 
 
 def test_histogram_bins_below_the_mark_look_different() -> None:
@@ -96,8 +110,9 @@ def test_histogram_merges_bins_beyond_max_rows() -> None:
     edges = [float(i) for i in range(41)]
     counts = [1.0] * 40
     lines = histogram_lines(edges, counts, 70, max_rows=10, plain=True)
-    assert len(lines) == 10
-    assert lines[0].strip().startswith("$0.00..$4.00 |")
+    assert len(lines) <= 10
+    assert lines[0].strip().startswith("<= $1.00 |")  # the tail (2.5% of the users) alone
+    assert lines[1].strip().startswith("$1.00..$6.00 |")
 
 
 def test_histogram_rejects_mismatched_edges() -> None:
@@ -134,6 +149,6 @@ def test_margin_histograms_from_the_run_json() -> None:
     text = margin_histograms(run, 70, plain=True)
     lines = text.splitlines()
     assert lines[0] == "margin per subscriber of plus, month 1: 0.4% lose money"
-    assert len(lines) == 1 + len(COUNTS) + 1  # the title, the bins, the breakeven line
+    assert len(lines) == 1 + len(COUNTS) - 1 + 1  # the title, tail and bins, the breakeven line
     assert text.isascii() and text.endswith("\n")
     assert margin_histograms({"users": {}}, 70) == ""

@@ -298,7 +298,7 @@ def test_report_states_the_verdict_kind_and_the_sequence_cap() -> None:
     assert data["verdict_kind"] == "ok" and data["served_requests"] == d.served_requests
     assert data["max_batch_sequences"] == d.max_batch_sequences > 256
     assert data["max_batch_sequences_source"] == "token_budget"
-    table = serving_tables(result, "t")[0]
+    table = next(t for t in serving_tables(result, "t") if "serving capacity" in t.title)
     assert f"at most {d.max_batch_sequences:,} sequences per replica (token budget)" in (
         table.caption or ""
     )

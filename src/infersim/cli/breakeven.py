@@ -18,10 +18,12 @@ from infersim.cli.common import (
     OutputOption,
     command,
     emit,
+    prepare_format,
     progress_reporter,
 )
 from infersim.cli.sweep import VariantOption, envelope, load
 from infersim.errors import UsageError
+from infersim.report.html import breakeven_report
 
 
 def _number(text: str, option: str) -> float:
@@ -96,6 +98,7 @@ def breakeven(
     --target pnl.gross_margin_pct=30. Exit 2, saying so, when the output does not cross the
     target within the range.
     """
+    prepare_format(fmt)
     for option, given in (("--vary", vary), ("--range", range_), ("--target", target)):
         if not given:
             raise UsageError(f"missing {option} (see 'infersim breakeven --help')")
@@ -109,4 +112,8 @@ def breakeven(
     with progress_reporter(ctx, f"breakeven of {source.base.label}") as report:
         result = solve(source, spec, low, high, metric, value, xtol, report)
     table = DataTable(f"{result.label}: breakeven", ["", "value"], breakeven_rows(result))
-    emit(ctx, fmt, output, envelope(breakeven_json(result)), [table])
+    data = envelope(breakeven_json(result))
+    emit(
+        ctx, fmt, output, data, [table],
+        html=lambda: breakeven_report(data, [table], result.evaluations),
+    )  # fmt: skip

@@ -40,7 +40,7 @@ class OutputFormat(StrEnum):
     HTML = "html"
 
 
-HTML_COMMANDS = "run, compare, perf, sweep and check"
+HTML_COMMANDS = "run, compare, perf, sweep, sensitivity, breakeven and check"
 
 
 def prepare_format(fmt: OutputFormat) -> None:

@@ -10,6 +10,7 @@ plan rebuilt for each: the logits reserve grows with the cap).
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any
@@ -490,4 +491,19 @@ def perf(
     data, tables = report(
         perf_model, prompt_tokens, output_tokens, batch, batches, price, caps, plain
     )
-    emit(ctx, fmt, output, data, tables, html=lambda: perf_report(data, tables))
+    command_line = ["infersim", *(a for d in options.catalog_dirs for a in ("--catalog", str(d)))]
+    command_line.append("perf")
+    if scenario is not None:
+        command_line += ["--scenario", str(scenario)]
+        command_line += [] if deployment is None else ["--deployment", deployment]
+        command_line += [] if variant is None else ["--variant", variant]
+    else:
+        command_line += ["--model", str(model), "--gpu", str(gpu), "--tp", str(tp)]
+        command_line += ["--ep", str(ep), "--weights", weights.value, "--kv", kv.value]
+        command_line += [] if activations is None else ["--activations", activations.value]
+    command_line += ["--prompt-tokens", str(prompt_tokens), "--output-tokens", str(output_tokens)]
+    command_line += [] if batch is None else ["--batch", str(batch)]
+    command_line += [] if usd_per_gpu_hour is None else ["--usd-per-gpu-hour", f"{price:g}"]
+    command_line += [] if sweep is None else ["--sweep", sweep]
+    reproduce = shlex.join(command_line)
+    emit(ctx, fmt, output, data, tables, html=lambda: perf_report(data, tables, reproduce))

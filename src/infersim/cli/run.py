@@ -32,9 +32,11 @@ from infersim.economics.errors import InvalidEconomicsInputError
 from infersim.economics.windows import WINDOW_HELP, Window, parse_window
 from infersim.errors import ConfigError, UsageError
 from infersim.pipeline.run import RunResult, run_loaded
+from infersim.report.assumptions import assumptions_table
 from infersim.report.compare import compare_runs, comparison_json, comparison_tables
 from infersim.report.document import run_document
 from infersim.report.economics import economics_tables, window_table, windows_json
+from infersim.report.headline import headline, headline_text
 from infersim.report.html import run_report
 from infersim.report.levers import lever_tables
 from infersim.report.routing import routing_tables
@@ -69,7 +71,7 @@ def summary_tables(loaded: LoadedScenario) -> list[DataTable]:
                     f"tp{dep.tensor_parallel} ep{dep.expert_parallel}",
                     dep.replicas,
                     f"w:{p.weights.value} kv:{p.kv_cache.value} a:{p.activations.value}",
-                    gpu.default_rental_usd_per_hour,
+                    f"${gpu.default_rental_usd_per_hour:,.2f}",
                 ]
             )
         elif isinstance(dep, ApiModel):
@@ -94,12 +96,22 @@ def summary_tables(loaded: LoadedScenario) -> list[DataTable]:
             )
         )
     users = [
-        [name, u.plan, u.users, u.active_share, u.requests_per_user_per_month.dist]
+        [
+            name,
+            u.plan,
+            f"{u.users:,.0f}",
+            f"{u.active_share:.1%}".replace(".0%", "%"),
+            u.requests_per_user_per_month.dist,
+        ]
         for name, u in s.workload.users.items()
     ]
     if users:
         tables.append(
-            DataTable("user populations", ["population", "plan", "users", "active", "usage"], users)
+            DataTable(
+                "user populations",
+                ["population", "plan", "users", "active", "requests per user"],
+                users,
+            )
         )
     return tables
 
@@ -224,13 +236,17 @@ def run(
         comparison = compare_runs(labelled)
         data["comparison"] = comparison_json(comparison)
         tables += comparison_tables(comparison, f"{results[0][0].label} variants vs base")
+    headlines = [(loaded.label, headline(result)) for loaded, result in results]
+    assumptions = [assumptions_table(loaded, result) for loaded, result in results]
     resolved = "---\n".join(scenario_yaml(loaded.scenario) for loaded, _ in results)
     width = _terminal_width()
 
     def histograms(plain: bool) -> str:
-        return "".join(margin_histograms(run, width, plain=plain) for run in data["runs"])
+        charts = "".join(margin_histograms(run, width, plain=plain) for run in data["runs"])
+        return charts + headline_text(headlines, width)
 
     emit(
         ctx, fmt, output, data, tables,
-        html=lambda: run_report(data, tables, resolved), trailer=histograms,
+        html=lambda: run_report(data, tables, resolved, headlines, assumptions),
+        trailer=histograms,
     )  # fmt: skip

@@ -16,6 +16,7 @@ from infersim.cli.common import (
     OutputOption,
     command,
     emit,
+    prepare_format,
     progress_reporter,
 )
 from infersim.cli.sweep import (
@@ -28,6 +29,7 @@ from infersim.cli.sweep import (
     execution,
     load,
 )
+from infersim.report.html import sensitivity_report
 
 
 @command
@@ -68,9 +70,12 @@ def sensitivity(
     and the base is their medians. E.g. --metric pnl.operating_margin_usd
     --vary 'costs.gpu.usd_per_gpu_hour=2,4' --vary 'workload.users.plus.users*=0.5,2'.
     """
+    prepare_format(fmt)
     specs = [parse_override(text, "--vary", values_required=False) for text in vary or []]
     chosen = execution(jobs, executor, scheduler)
     source = load(ctx, file, variant)
     with progress_reporter(ctx, f"tornado of {source.base.label}") as report:
         result = run_sensitivity(source, metric or [], specs, chosen, report)
-    emit(ctx, fmt, output, envelope(sensitivity_json(result)), sensitivity_tables(result))
+    data = envelope(sensitivity_json(result))
+    tables = sensitivity_tables(result)
+    emit(ctx, fmt, output, data, tables, html=lambda: sensitivity_report(data, tables))

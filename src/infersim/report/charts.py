@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from infersim.errors import InfersimError
+from infersim.report.bins import tail_label, with_tail
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -88,8 +89,9 @@ class Panel:
 
 @dataclass(frozen=True)
 class BarPanel:
-    """One metric across runs: values, the change of each against the first (in %, None for
-    the first run or where undefined) and each run's verdict (better / worse / same)."""
+    """One metric across runs: values, the change of each against the first (in %, or in
+    percentage points for a `pct` or `share` unit; None for the first run or where
+    undefined) and each run's verdict (better / worse / same)."""
 
     title: str
     unit: str
@@ -254,28 +256,43 @@ def histogram(
     *,
     mark: float | None = None,
     mark_label: str = "breakeven",
+    below_label: str | None = None,
     unit: str = "usd",
     xlabel: str = "",
     ylabel: str = "",
 ) -> str:
-    """Bars over `edges` (one more than `counts`); bins below `mark` (e.g. a zero margin) in
-    red, a dashed line at `mark`, which the x axis always includes."""
+    """Bars over `edges` (one more than `counts`); the first bin is a tail (everyone below its
+    upper edge, `infersim.report.bins`), drawn one bin wide at the left and labelled `<= X`;
+    bins at or below `mark` (e.g. a zero margin) in red, a dashed line at `mark`, and
+    `below_label` (the caller's count of those below it, e.g. the table's "lose money"
+    figure) beside it."""
     if len(edges) != len(counts) + 1:
         raise ValueError(f"need len(edges) == len(counts) + 1, got {len(edges)} and {len(counts)}")
+    edges, counts = with_tail(edges, counts, mark)
 
     def draw() -> Figure:
         figure, (ax,) = _new_figure(3.2)
-        lefts = list(edges[:-1])
         widths = [hi - lo for lo, hi in itertools.pairwise(edges)]
-        colours = [
-            RED if mark is not None and lo + w / 2 < mark else BLUE
-            for lo, w in zip(lefts, widths, strict=True)
-        ]
-        ax.bar(lefts, counts, width=widths, align="edge", color=colours, linewidth=0)
+        step = min(widths[1:]) if len(widths) > 1 else widths[0]
+        # the tail one bin wide, a bin's gap left of the rest: its range is in its label
+        lefts = [edges[1] - 2 * step, *edges[1:-1]]
+        shown = [step, *widths[1:]]
+        uppers = list(edges[1:])
+        colours = [RED if mark is not None and hi <= mark else BLUE for hi in uppers]
+        ax.bar(lefts, counts, width=shown, align="edge", color=colours, linewidth=0)
+        ax.annotate(
+            tail_label(format_value(edges[1], unit)),
+            (lefts[0] + step / 2, counts[0]),
+            ha="center",
+            va="bottom",
+            fontsize=8,
+        )
+        low, high = lefts[0], edges[-1]
         if mark is not None:
-            low, high = min(edges[0], mark), max(edges[-1], mark)
-            pad = (high - low) * 0.03 or 1.0
-            ax.set_xlim(low - pad, high + pad)
+            low, high = min(low, mark), max(high, mark)
+        pad = (high - low) * 0.03 or 1.0
+        ax.set_xlim(low - pad, high + pad)
+        if mark is not None:
             ax.axvline(mark, color="#1a202c", lw=1.2, ls="--")
             ax.annotate(
                 f" {mark_label} ({format_value(mark, unit)})",
@@ -284,13 +301,11 @@ def histogram(
                 va="top",
                 fontsize=8,
             )
-            below = sum(c for c, colour in zip(counts, colours, strict=True) if colour == RED)
-            if below:
+            if below_label:
                 # the few below the mark are easy to miss beside the peak: shade and count them
                 ax.axvspan(low - pad, mark, color=RED, alpha=0.07, linewidth=0)
-                total = sum(counts) or 1.0
                 ax.annotate(
-                    f"{_compact(below)} ({below / total:.1%}) below {mark_label} ",
+                    f"{below_label} ",
                     (mark, 0.78),
                     xycoords=("data", "axes fraction"),
                     ha="right",
@@ -394,7 +409,9 @@ def comparison_bars(title: str, runs: Sequence[str], panels: Sequence[BarPanel])
                     continue
                 text = format_value(value, panel.unit)
                 if i > 0 and delta is not None:
-                    text += f"\n{delta:+.1f}%"
+                    # a percentage changes in points, not in percent of itself
+                    points = panel.unit in ("pct", "share")
+                    text += f"\n{delta:+.1f}{' pp' if points else '%'}"
                 ax.annotate(
                     text,
                     (i, value),
@@ -639,6 +656,138 @@ def intervals(
             ax.tick_params(axis="y", length=0)
             _axis_formatter(ax, unit, "x")
             ax.tick_params(axis="x", labelsize=7)
+        return figure
+
+    return _render(title, draw)
+
+
+def stacked_bars(
+    title: str,
+    names: Sequence[str],
+    stacks: Mapping[str, Sequence[float]],
+    *,
+    unit: str = "usd",
+    ylabel: str = "",
+) -> str:
+    """A bar per name, its parts stacked (e.g. the cost of each segment: GPUs, API
+    purchases, serving overhead), each part's colour in the legend, the total above."""
+
+    def draw() -> Figure:
+        figure, (ax,) = _new_figure(3.0)
+        bottoms = [0.0] * len(names)
+        for index, (part, values) in enumerate(stacks.items()):
+            ax.bar(
+                range(len(names)), values, bottom=bottoms, width=0.6,
+                color=PALETTE[index % len(PALETTE)], label=part,
+            )  # fmt: skip
+            bottoms = [b + v for b, v in zip(bottoms, values, strict=True)]
+        for i, total in enumerate(bottoms):
+            ax.annotate(
+                format_value(total, unit), (i, total), xytext=(0, 2),
+                textcoords="offset points", ha="center", va="bottom", fontsize=7.5,
+            )  # fmt: skip
+        ax.set_xticks(range(len(names)), [textwrap.fill(n, 14) for n in names])
+        ax.grid(axis="x", visible=False)
+        _axis_formatter(ax, unit)
+        ax.set_ylabel(ylabel)
+        ax.legend(loc="best")
+        ax.set_title(title)
+        return figure
+
+    return _render(title, draw)
+
+
+def tornado(
+    title: str,
+    bars: Sequence[tuple[str, float, float]],
+    base: float,
+    *,
+    unit: str,
+    xlabel: str = "",
+) -> str:
+    """A tornado: per input (the widest swing first), a bar from the output at its low value
+    to the output at its high value, around the base output (a line)."""
+
+    def draw() -> Figure:
+        figure, (ax,) = _new_figure(0.8 + 0.34 * max(len(bars), 2))
+        for row, (_, at_low, at_high) in enumerate(bars):
+            for value, colour in ((at_low, ORANGE), (at_high, BLUE)):
+                ax.barh(row, value - base, left=base, color=colour, height=0.6)
+        from matplotlib.patches import Patch
+
+        handles = [
+            Patch(color=ORANGE, label="input at its low value"),
+            Patch(color=BLUE, label="input at its high value"),
+        ]
+        ax.axvline(base, color="#1a202c", lw=1.0)
+        ax.set_yticks(range(len(bars)), [textwrap.shorten(b[0], 48) for b in bars])
+        ax.invert_yaxis()
+        ax.grid(axis="y", visible=False)
+        _axis_formatter(ax, unit, "x")
+        ax.set_xlabel(xlabel or f"output (base {format_value(base, unit)})")
+        ax.legend(handles=handles, loc="lower right")
+        ax.set_title(title)
+        return figure
+
+    return _render(title, draw)
+
+
+def percentile_curves(
+    title: str,
+    series: Mapping[str, Sequence[tuple[float, float]]],
+    *,
+    unit: str = "s",
+    xlabel: str = "",
+) -> str:
+    """Cumulative distributions through known percentiles: per series, the points
+    (value, quantile) joined, quantile on the y axis (0-100%)."""
+
+    def draw() -> Figure:
+        figure, (ax,) = _new_figure(3.0)
+        for index, (name, points) in enumerate(series.items()):
+            ordered = sorted(points)
+            ax.plot(
+                [p[0] for p in ordered], [p[1] * 100 for p in ordered], marker="o",
+                color=PALETTE[index % len(PALETTE)], label=name, lw=1.5, ms=4,
+            )  # fmt: skip
+        ax.set_ylim(0, 100)
+        _axis_formatter(ax, unit, "x")
+        _axis_formatter(ax, "pct")
+        ax.set_ylabel("requests at or below")
+        ax.set_xlabel(xlabel)
+        ax.legend(loc="lower right")
+        ax.set_title(title)
+        return figure
+
+    return _render(title, draw)
+
+
+def solve_curve(
+    title: str,
+    points: Sequence[tuple[float, float]],
+    target: float,
+    solution: float | None,
+    *,
+    unit: str,
+    xlabel: str,
+) -> str:
+    """The runs of a breakeven search: output against input, the target (a dashed line)
+    and the input found (a dotted line)."""
+
+    def draw() -> Figure:
+        figure, (ax,) = _new_figure(3.0)
+        ordered = sorted(points)
+        ax.plot([p[0] for p in ordered], [p[1] for p in ordered], marker="o", color=BLUE, ms=4)
+        ax.axhline(target, color=RED, lw=1.0, ls="--", label=f"target {format_value(target, unit)}")
+        if solution is not None:
+            # as the breakeven table writes it (`analysis.breakeven`): 6 significant digits
+            ax.axvline(
+                solution, color="#1a202c", lw=1.0, ls=":", label=f"breakeven {solution + 0.0:,.6g}"
+            )
+        _axis_formatter(ax, unit)
+        ax.set_xlabel(xlabel)
+        ax.legend(loc="best")
+        ax.set_title(title)
         return figure
 
     return _render(title, draw)

@@ -2,9 +2,11 @@
 
 The first run is the baseline. Every metric declares which direction is better (lower cost
 and latency, higher margin). Each other run gets, per metric, its value, the delta from the
-baseline (absolute, and in percent of the baseline's magnitude) and a verdict: `better`,
-`worse` or `same`. A metric one run lacks (a deployment only the other has, a margin without
-revenue) has no delta and no verdict; a zero baseline has no percent delta.
+baseline (absolute, and in percent of the baseline's magnitude; percentages change in
+points) and a verdict: `better`, `worse` or `same` (a change too small to show in the
+table's format is the same, and reads "unchanged"). A metric one run lacks (a deployment
+only the other has, a margin without revenue) has no delta and no verdict; a zero baseline
+has no percent delta.
 """
 
 from __future__ import annotations
@@ -63,8 +65,25 @@ class Comparison:
     rows: tuple[ComparedRow, ...]
 
 
-def delta(baseline: float | None, value: float | None, better: Better) -> Delta:
-    """`value` against `baseline` (see the module doc)."""
+#: Half the last digit each unit shows in the tables (`FORMATS`): a change smaller than this
+#: does not show, so it reads "unchanged" rather than "better" or "worse".
+DISPLAY_TOLERANCE: dict[Unit, float] = {
+    "usd": 0.005,
+    "usd_per_mtok": 0.0005,
+    "usd_per_gpu_hour": 0.005,
+    "pct": 0.05,
+    "share": 0.0005,
+    "s": 0.00005,
+    "ratio": 0.005,
+    "count": 0.5,
+}
+
+
+def delta(
+    baseline: float | None, value: float | None, better: Better, unit: Unit | None = None
+) -> Delta:
+    """`value` against `baseline` (see the module doc); with `unit`, a change too small to
+    show in that unit's format (`DISPLAY_TOLERANCE`) is the same."""
     if baseline is None or value is None:
         return Delta(value, None, None, None)
     change = value - baseline
@@ -72,6 +91,8 @@ def delta(baseline: float | None, value: float | None, better: Better) -> Delta:
     if abs(change) <= SAME_REL_TOL * scale or change == 0:
         return Delta(value, 0.0, 0.0 if baseline != 0 else None, "same")
     pct = change / abs(baseline) * 100.0 if baseline != 0 else None
+    if unit is not None and abs(change) < DISPLAY_TOLERANCE[unit]:
+        return Delta(value, change, pct, "same")  # the change as it is; too small to show
     up_is_good = better == "higher"
     return Delta(value, change, pct, "better" if (change > 0) == up_is_good else "worse")
 
@@ -181,7 +202,7 @@ def compare_runs(runs: Sequence[tuple[str, RunResult]]) -> Comparison:
     for key, metric in keys.items():
         values = [run.get(key, (metric, None))[1] for run in figures]
         base = _finite(values[0])
-        others = tuple(delta(base, _finite(v), metric.better) for v in values[1:])
+        others = tuple(delta(base, _finite(v), metric.better, metric.unit) for v in values[1:])
         rows.append(ComparedRow(key[0], key[1], metric, base, others))
     return Comparison(unique_labels([label for label, _ in runs]), tuple(rows))
 
@@ -260,16 +281,17 @@ def format_value(unit: Unit, value: float | None) -> str | None:
 
 
 def format_delta(unit: Unit, baseline: float | None, d: Delta) -> str:
-    """`+$120 (+10.8%) better`; `same`; `new` / `missing` where one side has no value."""
+    """`+$120 (+10.8%) better`; `+6.5 pp better` for percentages and shares (points, not a
+    percent of a percent); `unchanged`; `new` / `missing` where one side has no value."""
     if d.verdict is None:
         if baseline is None and d.value is not None:
             return "new"
         return "missing" if d.value is None and baseline is not None else "-"
     if d.verdict == "same":
-        return "same"
+        return "unchanged"
     assert d.delta is not None
     text = FORMATS[unit](d.delta, "+").replace("%", "") + DELTA_SUFFIX.get(unit, "")
-    if d.delta_pct is not None:
+    if d.delta_pct is not None and unit not in DELTA_SUFFIX:
         text += f" ({d.delta_pct:+,.1f}%)"
     return f"{text} {d.verdict}"
 

@@ -22,6 +22,7 @@ from infersim.economics.energy import EnergyUse
 from infersim.economics.value_chain import LABELS, ValueChainResult
 from infersim.economics.windows import Window, pnl_over
 from infersim.pipeline.run import RunResult
+from infersim.report.formats import cents_text, money, pct, per_mtok, share
 from infersim.report.tables import DataTable, cents, significant
 
 
@@ -241,26 +242,10 @@ def value_chain_json(chain: ValueChainResult) -> dict[str, Any]:
     }
 
 
-def _money(value: float | None) -> str | None:
-    if value is None:
-        return None
-    sign = "-" if value < 0 else ""
-    return f"{sign}${abs(value):,.0f}"
-
-
-def _cents(value: float | None) -> str | None:
-    if value is None:
-        return None
-    sign = "-" if value < 0 else ""
-    return f"{sign}${abs(value):,.2f}"
-
-
-def _pct(value: float | None) -> str | None:
-    return None if value is None else f"{value:.1f}%"
-
-
-def _per_mtok(value: float | None) -> str | None:
-    return None if value is None else f"${value:,.3f}"
+_money = money
+_cents = cents_text
+_pct = pct
+_per_mtok = per_mtok
 
 
 def _margin_cells(row: MarginRow) -> list[Any]:
@@ -329,7 +314,7 @@ def economics_tables(result: RunResult, label: str) -> list[DataTable]:
                         _cents(d.p90_usd),
                         _cents(d.p99_usd),
                         _cents(d.top_decile_mean_usd),
-                        None if d.share_losing_money is None else f"{d.share_losing_money:.1%}",
+                        share(d.share_losing_money),
                         None
                         if d.breakeven_requests_per_user_per_month is None
                         else f"{d.breakeven_requests_per_user_per_month:,.0f}",

@@ -17,6 +17,7 @@ from typing import Any
 
 from infersim import __version__
 from infersim.report import charts, sections
+from infersim.report.headline import Headline
 from infersim.report.sections import Section
 from infersim.report.tables import DataTable
 
@@ -42,11 +43,23 @@ figure { margin: 16px 0; padding: 8px; border: 1px solid var(--line); border-rad
   break-inside: avoid; }
 figure svg.chart { display: block; width: 100%; height: auto; }
 figcaption { color: var(--muted); font-size: 0.85rem; margin-top: 4px; }
-.table-wrap { overflow-x: auto; margin: 14px 0; }
-table { border-collapse: collapse; font-size: 0.86rem; font-variant-numeric: tabular-nums; }
+.table-wrap { max-width: 100%; overflow-x: auto; margin: 14px 0; }
+table { border-collapse: collapse; font-size: 0.84rem; font-variant-numeric: tabular-nums;
+  max-width: 100%; }
 caption { text-align: left; font-weight: 600; padding: 4px 0; }
-th, td { padding: 4px 10px; border-bottom: 1px solid var(--line); text-align: left;
-  vertical-align: top; white-space: nowrap; }
+th, td { padding: 4px 8px; border-bottom: 1px solid var(--line); text-align: left;
+  vertical-align: top; overflow-wrap: anywhere; }
+td.num { white-space: nowrap; overflow-wrap: normal; }
+.lead { margin: 18px 0 8px; }
+.lead h2 { margin-top: 12px; }
+.cards { display: grid; grid-template-columns: repeat(auto-fit, minmax(180px, 1fr)); gap: 12px;
+  margin: 12px 0; }
+.card { border: 1px solid var(--line); border-radius: 6px; padding: 10px 14px;
+  background: var(--band); }
+.card .value { font-size: 1.5rem; font-weight: 650; font-variant-numeric: tabular-nums; }
+.card .label { color: var(--muted); font-size: 0.85rem; }
+.verdict { font-size: 1.05rem; margin: 6px 0; }
+.headline { margin: 2px 0; color: var(--muted); }
 th { background: var(--band); font-weight: 600; }
 tbody tr:nth-child(even) { background: var(--band); }
 tfoot td { font-weight: 600; border-top: 2px solid var(--muted); }
@@ -124,14 +137,39 @@ def _slug(index: int) -> str:
     return f"s{index + 1}"
 
 
+def _lead(leads: Sequence[tuple[str, Headline]]) -> list[str]:
+    """The answer first: per run, KPI cards, the verdict in one sentence, then the margin and
+    cost lines of the headline (`infersim.report.headline`, as `run` prints them)."""
+    out: list[str] = []
+    for label, found in leads:
+        out.append('<section class="lead">')
+        if len(leads) > 1:
+            out.append(f"<h2>{escape(label)}</h2>")
+        out.append('<div class="cards">')
+        out += [
+            f'<div class="card"><div class="value">{escape(value)}</div>'
+            f'<div class="label">{escape(name)}</div></div>'
+            for name, value in found.kpis
+        ]
+        out.append("</div>")
+        verdict = found.verdict.removeprefix("verdict: ")
+        out.append(f'<p class="verdict"><strong>{escape(verdict)}.</strong></p>')
+        out += [f'<p class="headline">{escape(line)}</p>' for line in (found.margin, found.cost)]
+        out.append("</section>")
+    return out
+
+
 def render_html(
     title: str,
     report_sections: Sequence[Section],
     resolved_scenario_yaml: str | None,
     version: str,
+    leads: Sequence[tuple[str, Headline]] = (),
+    reproduce: str | None = None,
 ) -> str:
-    """The whole page: a header, a contents list, each section (charts, tables, notes), and
-    what reproduces it (the infersim version and, collapsed, the resolved scenario)."""
+    """The whole page: a header with the answer (`leads`: KPI cards and the verdict), a
+    contents list, each section (charts, tables, notes), and what reproduces it (the infersim
+    version, the command `reproduce` when given and, collapsed, the resolved scenario)."""
     out = [
         "<!DOCTYPE html>",
         '<html lang="en">',
@@ -147,6 +185,7 @@ def render_html(
         "<header>",
         f"<h1>{escape(title)}</h1>",
         f'<p class="meta">infersim {escape(version)}</p>',
+        *_lead(leads),
     ]
     titles = [s.title for s in report_sections]
     if len(titles) > 1:
@@ -168,6 +207,9 @@ def render_html(
         out.append("</section>")
     out.append('<section id="reproduce">')
     out.append("<h2>reproduce</h2>")
+    if reproduce:
+        out.append('<p class="note">This command gives the same figures:</p>')
+        out.append(f"<pre><code>{escape(reproduce)}</code></pre>")
     if resolved_scenario_yaml:
         out.append(
             f'<p class="note">Made by infersim {escape(version)}: the same version and the '
@@ -197,14 +239,21 @@ def _version(data: Mapping[str, Any]) -> str:
 
 
 def run_report(
-    data: Mapping[str, Any], tables: Sequence[DataTable] = (), resolved: str | None = None
+    data: Mapping[str, Any],
+    tables: Sequence[DataTable] = (),
+    resolved: str | None = None,
+    leads: Sequence[tuple[str, Headline]] = (),
+    assumptions: Sequence[DataTable] = (),
 ) -> str:
     """`infersim run --format html`: `data` is the `-f json` object, `tables` the tables the
-    command prints, `resolved` the resolved scenario(s) as YAML (`sections.scenario_yaml`)."""
+    command prints, `resolved` the resolved scenario(s) as YAML (`sections.scenario_yaml`),
+    `leads` each run's headline (`infersim.report.headline`), shown first, `assumptions` the
+    inputs behind each run (`infersim.report.assumptions`), in the run's summary."""
     charts.require_matplotlib()
     labels = [sections.run_label(r) for r in data.get("runs", [])]
     title = "infersim run: " + (", ".join(labels) if labels else "scenario")
-    return render_html(title, sections.run_sections(data, tables), resolved, _version(data))
+    found = sections.run_sections(data, [*assumptions, *tables])
+    return render_html(title, found, resolved, _version(data), leads=leads)
 
 
 def compare_report(
@@ -217,12 +266,46 @@ def compare_report(
     return render_html(title, sections.compare_sections(data, tables), resolved, _version(data))
 
 
-def perf_report(data: Mapping[str, Any], tables: Sequence[DataTable] = ()) -> str:
-    """`infersim perf --format html` from its `-f json` object and tables."""
+def perf_report(
+    data: Mapping[str, Any], tables: Sequence[DataTable] = (), reproduce: str | None = None
+) -> str:
+    """`infersim perf --format html` from its `-f json` object and tables; `reproduce`, the
+    command line that gives the same figures, closes the page."""
     charts.require_matplotlib()
     dep = data.get("deployment") or {}
     title = f"infersim perf: {dep.get('model')} on {dep.get('gpu')}"
-    return render_html(title, sections.perf_sections(data, tables), None, _version(data))
+    return render_html(
+        title, sections.perf_sections(data, tables), None, _version(data), reproduce=reproduce
+    )
+
+
+def sensitivity_report(data: Mapping[str, Any], tables: Sequence[DataTable] = ()) -> str:
+    """`infersim sensitivity --format html` from its `-f json` object and tables."""
+    charts.require_matplotlib()
+    label = sections.run_label(data) if data.get("scenario") else "scenario"
+    return render_html(
+        f"infersim sensitivity: {label}",
+        sections.sensitivity_sections(data, tables),
+        None,
+        _version(data),
+    )
+
+
+def breakeven_report(
+    data: Mapping[str, Any],
+    tables: Sequence[DataTable] = (),
+    evaluations: Sequence[tuple[float, float]] = (),
+) -> str:
+    """`infersim breakeven --format html` from its `-f json` object, tables and the runs of
+    the search (`evaluations`: input, output)."""
+    charts.require_matplotlib()
+    label = sections.run_label(data) if data.get("scenario") else "scenario"
+    return render_html(
+        f"infersim breakeven: {label}",
+        sections.breakeven_sections(data, tables, evaluations),
+        None,
+        _version(data),
+    )
 
 
 def check_report(data: Mapping[str, Any], tables: Sequence[DataTable] = ()) -> str:

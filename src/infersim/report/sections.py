@@ -34,6 +34,8 @@ from infersim.economics.value_chain import MARGIN as VALUE_CHAIN_MARGIN
 from infersim.economics.value_chain import SHORT_LABELS as VALUE_CHAIN_SHORT
 from infersim.report import charts
 from infersim.report.charts import BarPanel, Panel
+from infersim.report.formats import share
+from infersim.report.headline import projection_words
 from infersim.report.tables import DataTable
 
 
@@ -171,11 +173,12 @@ def _key_figures(run: Mapping[str, Any]) -> DataTable:
     ]
     months = projection.get("months")
     if isinstance(months, int) and months > 1:
-        positive = projection.get("operating_margin_positive_from_month")
+        margins = [_num(m.get("operating_margin_usd")) for m in run.get("months") or []]
+        words = projection_words([m for m in margins if m is not None])
         rows += [
             ["months projected", months],
             ["cumulative cash at the end", _fmt(projection.get("cumulative_cash_usd"), "usd")],
-            ["operating margin positive from month", "never" if positive is None else positive],
+            ["operating margin over the months", words or "-"],
         ]
     return DataTable("key figures", ["figure", "value"], rows)
 
@@ -189,9 +192,13 @@ def _user_histograms(label: str, users: Mapping[str, Any]) -> tuple[list[Chart],
         if not edges or not counts or len(edges) != len(counts) + 1:
             continue
         losing = _num(stats.get("share_losing_money"))
+        subscribers = _num(stats.get("users"))
         title = f"{label}: margin per subscriber of {plan}, month 1"
+        below = None
         if losing is not None:
-            title += f" ({losing:.1%} lose money)"
+            title += f" ({share(losing)} lose money)"
+            if subscribers is not None and losing > 0:
+                below = f"{losing * subscribers:,.0f} ({share(losing)}) lose money"
         found.append(
             Chart(
                 title,
@@ -201,6 +208,7 @@ def _user_histograms(label: str, users: Mapping[str, Any]) -> tuple[list[Chart],
                     counts,
                     mark=0.0,
                     mark_label="breakeven",
+                    below_label=below,
                     xlabel="gross margin per subscriber, USD per month",
                     ylabel="subscribers",
                 ),
@@ -245,6 +253,63 @@ def _months_chart(label: str, months: Sequence[Mapping[str, Any]]) -> Chart | No
     return Chart(title, charts.line_panels(title, x, panels, xlabel="month"))
 
 
+#: The parts of a segment's cost, in the P&L's words.
+COST_PARTS = (
+    ("gpu_cost_usd", "GPUs"),
+    ("api_cost_usd", "API purchases"),
+    ("overhead_usd", "serving overhead"),
+)
+#: The percentiles the serving JSON reports (`serving.deployments.*.ttft_s`, ...).
+REPORTED_QUANTILES = (("p50", 0.5), ("p90", 0.9), ("p99", 0.99))
+
+
+def _cost_by_segment(label: str, margins: Mapping[str, Any]) -> Chart | None:
+    """The month's cost of each segment, stacked by part (the margins table's figures)."""
+    rows = {name: row for name, row in margins.items() if name != "total"}
+    if not rows:
+        return None
+    stacks = {
+        part: [_num(row.get(key)) or 0.0 for row in rows.values()] for key, part in COST_PARTS
+    }
+    stacks = {part: values for part, values in stacks.items() if any(values)}
+    if not stacks or (len(rows) < 2 and len(stacks) < 2):
+        return None  # one bar of one part: the waterfall says it already
+    title = f"{label}: cost of serving by segment, month 1"
+    return Chart(
+        title,
+        charts.stacked_bars(title, list(rows), stacks, ylabel="USD per month"),
+        caption="The totals are the margins table's cost column; the parts add up to it.",
+    )
+
+
+def _latency_charts(label: str, serving: Mapping[str, Any]) -> list[Chart]:
+    """Per deployment, the cumulative distribution of TTFT and of end-to-end latency through
+    the reported percentiles."""
+    deployments: Mapping[str, Any] = serving.get("deployments") or {}
+    found: list[Chart] = []
+    for key, name in (("ttft_s", "time to first token"), ("e2e_s", "end-to-end latency")):
+        series: dict[str, list[tuple[float, float]]] = {}
+        for dep, figures in deployments.items():
+            stats = figures.get(key) or {}
+            points = [
+                (value, q)
+                for p, q in REPORTED_QUANTILES
+                if (value := _num(stats.get(p))) is not None
+            ]
+            if points:
+                series[str(dep)] = points
+        if series:
+            title = f"{label}: {name}, cumulative distribution"
+            found.append(
+                Chart(
+                    title,
+                    charts.percentile_curves(title, series, unit="s", xlabel=name),
+                    caption="Through the p50, p90 and p99 of the serving tables.",
+                )
+            )
+    return found
+
+
 def _one_run(run: Mapping[str, Any], tables: list[DataTable]) -> list[Section]:
     label = run_label(run)
     summary_charts = [
@@ -252,16 +317,25 @@ def _one_run(run: Mapping[str, Any], tables: list[DataTable]) -> list[Section]:
         for c in [
             _waterfall(label, run.get("pnl") or {}),
             _value_chain_waterfall(label, run.get("value_chain")),
+            _cost_by_segment(label, run.get("margins") or {}),
         ]
         if c is not None
     ]
-    sections = [Section(f"{label}: summary", summary_charts, [_key_figures(run)])]
+    assumed = [t for t in tables if t.title == f"{label}: assumptions"]
+    tables[:] = [t for t in tables if t not in assumed]
+    sections = [Section(f"{label}: summary", summary_charts, [_key_figures(run), *assumed])]
     histograms, notes = _user_histograms(label, run.get("users") or {})
     if histograms:
         sections.append(Section(f"{label}: margin per subscriber", histograms, notes=notes))
     months = _months_chart(label, run.get("months") or [])
     if months is not None:
         sections.append(Section(f"{label}: projection", [months]))
+    latency = _latency_charts(label, run.get("serving") or {})
+    if latency:
+        sections.append(Section(f"{label}: latency", latency))
+    drawn = run.get("montecarlo")
+    if isinstance(drawn, Mapping):
+        sections += montecarlo_sections(drawn, label=label)
     own = _take_tables(tables, label)
     if own:
         sections.append(Section(f"{label}: tables", tables=own))
@@ -294,6 +368,18 @@ MIN_CHANGE_PCT = 0.05
 MAX_CHANGE_ROWS = 24
 
 
+#: Units whose changes read in percentage points, not in percent of themselves.
+POINT_UNITS = ("pct", "share")
+
+
+def _points_or_pct(unit: str, compared: Mapping[str, Any]) -> float | None:
+    """A run's change for the bars: in points for a percentage or a share, else in %."""
+    if unit not in POINT_UNITS:
+        return _num(compared.get("delta_pct"))
+    change = _num(compared.get("delta"))
+    return None if change is None else change * (100.0 if unit == "share" else 1.0)
+
+
 def _item_label(item: Mapping[str, Any]) -> str:
     name = str(item.get("label") or item.get("metric"))
     group = item.get("group")
@@ -318,12 +404,13 @@ def comparison_sections(comparison: Mapping[str, Any], title: str = "comparison"
         values = [_num(item.get("baseline")), *(_num(c.get("value")) for c in compared)]
         if not any(values):
             continue
+        unit = str(item.get("unit") or unit_of(metric))
         panels.append(
             BarPanel(
                 str(item.get("label") or metric),
-                str(item.get("unit") or unit_of(metric)),
+                unit,
                 values,
-                [None, *(_num(c.get("delta_pct")) for c in compared)],
+                [None, *(_points_or_pct(unit, c) for c in compared)],
                 [None, *(c.get("verdict") for c in compared)],
             )
         )
@@ -333,6 +420,8 @@ def comparison_sections(comparison: Mapping[str, Any], title: str = "comparison"
     rows: list[tuple[str, list[float | None], list[str | None]]] = []
     for items in areas.values():
         for item in items:
+            if str(item.get("unit") or unit_of(str(item.get("metric")))) in POINT_UNITS:
+                continue  # percentages change in points: in the tables, not in this chart
             compared = item.get("compared", [])
             deltas = [_num(c.get("delta_pct")) for c in compared]
             if any(d is not None and abs(d) >= MIN_CHANGE_PCT for d in deltas):
@@ -463,6 +552,67 @@ def perf_sections(data: Mapping[str, Any], tables: Sequence[DataTable] = ()) -> 
     else:
         notes.append("Add --sweep batch=1,8,32,128 for charts against batch size.")
     return [Section(label, found, [summary], notes), *_rest(list(tables))]
+
+
+# --- sensitivity and breakeven -------------------------------------------------------------
+
+
+def sensitivity_sections(
+    data: Mapping[str, Any], tables: Sequence[DataTable] = ()
+) -> list[Section]:
+    """`infersim sensitivity -f json` as sections: a tornado chart per metric (the inputs
+    by swing, widest first, as the tables list them), then the tables."""
+    label = run_label(data) if data.get("scenario") else "scenario"
+    found: list[Chart] = []
+    notes: list[str] = []
+    for tornado in data.get("tornados") or []:
+        metric = str(tornado.get("metric"))
+        base = _num(tornado.get("base"))
+        bars = [
+            (str(i.get("input")), low, high)
+            for i in tornado.get("inputs") or []
+            if (low := _num(i.get("output_at_low"))) is not None
+            and (high := _num(i.get("output_at_high"))) is not None
+        ]
+        if base is None or not bars:
+            notes.append(f"{metric}: no input moves it (nothing to draw).")
+            continue
+        title = f"{label}: tornado of {metric}"
+        chart = charts.tornado(
+            title,
+            bars,
+            base,
+            unit=unit_of(metric),
+            xlabel=f"{metric} (base {_fmt(base, unit_of(metric))})",
+        )
+        found.append(Chart(title, chart))
+    return [Section(f"{label}: sensitivity", found, notes=notes), *_rest(list(tables))]
+
+
+def breakeven_sections(
+    data: Mapping[str, Any],
+    tables: Sequence[DataTable] = (),
+    evaluations: Sequence[tuple[float, float]] = (),
+) -> list[Section]:
+    """`infersim breakeven -f json` as sections: the output against the input over the runs
+    of the search, the target and the value found, then the tables."""
+    label = run_label(data) if data.get("scenario") else "scenario"
+    metric = str(data.get("metric"))
+    target = _num(data.get("target"))
+    parameter = str(data.get("parameter"))
+    if data.get("scale"):
+        parameter += " (factor)"
+    points = [(x, y) for x, y in evaluations if math.isfinite(x) and math.isfinite(y)]
+    found: list[Chart] = []
+    if len(points) >= 2 and target is not None:
+        title = f"{label}: {metric} against {parameter}"
+        chart = charts.solve_curve(
+            title, points, target, _num(data.get("value")), unit=unit_of(metric), xlabel=parameter
+        )
+        found.append(
+            Chart(title, chart, caption=f"Each point is one run of the search ({len(points)}).")
+        )
+    return [Section(f"{label}: breakeven", found), *_rest(list(tables))]
 
 
 # --- check ----------------------------------------------------------------------------------

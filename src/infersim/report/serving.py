@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from infersim.report.formats import load_text
 from infersim.report.tables import DataTable, significant
 from infersim.serving.result import (
     DeploymentServing,
@@ -162,49 +163,72 @@ def _cap(d: DeploymentServing) -> str:
     return f"at most {d.max_batch_sequences:,} sequences per replica ({source})"
 
 
+#: How each serving mode reads in a table (`DeploymentServing.mode`).
+MODE_WORDS = {
+    "des": "every replica simulated",
+    "sampled": "sample of replicas simulated",
+    "fluid": "fluid model (not simulated)",
+}
+
+LATENCY_COLUMNS = [
+    "deployment", "requests", "TTFT p50 ms", "TTFT p99 ms (95% CI)", "TPOT p50 ms (95% CI)",
+    "TPOT p99 ms", "E2E p50 s", "within SLO", "verdict",
+]  # fmt: skip
+CAPACITY_COLUMNS = [
+    "deployment", "serving", "replicas", "simulation", "out tok/s", "batch mean / cap",
+    "load of capacity", "busy", "MFU", "MBU", "GPU-h", "out tok/GPU-h",
+]  # fmt: skip
+
+
 def serving_tables(result: ServingResult, label: str) -> list[DataTable]:
-    """Per deployment: latency, throughput, utilization, GPU-hours; then per class."""
+    """Per deployment: latency (and the verdict), then capacity (throughput, utilization,
+    GPU-hours), two tables that fit a terminal; then latency per class."""
     if not result.deployments:
         return []
-    rows = []
-    for d in result.deployments:
-        rows.append(
-            [
-                d.name,
-                f"{d.model} on {d.gpus_per_replica}x{d.gpu}",
-                f"{d.replicas:,.3g}",
-                d.mode,
-                f"{d.requests:,.0f}",
-                _ms(d.ttft_s.p50),
-                _with_ci(d.ttft_s.p99, d.intervals.get("ttft_p99_s")),
-                _with_ci(d.tpot_s.p50, d.intervals.get("tpot_p50_s")),
-                _ms(d.tpot_s.p99),
-                f"{d.output_tokens_per_s:,.0f}",
-                f"{d.batch_size.mean or 0:,.1f} / {d.max_batch_sequences:,}",
-                f"{d.busy_share:.0%}",
-                f"{d.mfu:.1%}",
-                f"{d.mbu:.0%}",
-                f"{d.gpu_hours_provisioned:,.1f}",
-                f"{d.output_tokens_per_gpu_hour:,.0f}",
-                d.verdict or "ok",
-            ]
-        )
-    columns = [
-        "deployment", "serving", "replicas", "mode", "requests", "TTFT p50 ms",
-        "TTFT p99 ms (95% CI)", "TPOT p50 ms (95% CI)", "TPOT p99 ms", "out tok/s",
-        "batch / cap", "busy", "MFU", "MBU", "GPU-h", "out tok/GPU-h", "verdict",
-    ]  # fmt: skip
+    latency_rows = [
+        [
+            d.name,
+            f"{d.requests:,.0f}",
+            _ms(d.ttft_s.p50),
+            _with_ci(d.ttft_s.p99, d.intervals.get("ttft_p99_s")),
+            _with_ci(d.tpot_s.p50, d.intervals.get("tpot_p50_s")),
+            _ms(d.tpot_s.p99),
+            None if d.e2e_s.p50 is None else f"{d.e2e_s.p50:,.2f}",
+            None if d.slo_met_share is None else f"{d.slo_met_share:.1%}",
+            d.verdict or "ok",
+        ]
+        for d in result.deployments
+    ]
+    capacity_rows = [
+        [
+            d.name,
+            f"{d.model} on {d.gpus_per_replica} {d.gpu}",
+            f"{d.replicas:,.3g}",
+            MODE_WORDS.get(d.mode, d.mode),
+            f"{d.output_tokens_per_s:,.0f}",
+            f"{d.batch_size.mean or 0:,.1f} / {d.max_batch_sequences:,}",
+            load_text(d.load_factor),
+            f"{d.busy_share:.0%}",
+            f"{d.mfu:.1%}",
+            f"{d.mbu:.0%}",
+            f"{d.gpu_hours_provisioned:,.1f}",
+            f"{d.output_tokens_per_gpu_hour:,.0f}",
+        ]
+        for d in result.deployments
+    ]
     horizon_h = result.horizon_s / 3600
+    simulated = f"{horizon_h:,.3g} h simulated, seed {result.seed}"
     tables = [
+        DataTable(f"{label}: serving latency ({simulated})", LATENCY_COLUMNS, latency_rows),
         DataTable(
-            f"{label}: serving ({horizon_h:,.3g} h simulated, seed {result.seed})",
-            columns,
-            rows,
+            f"{label}: serving capacity ({simulated})",
+            CAPACITY_COLUMNS,
+            capacity_rows,
             caption="; ".join(
                 f"{d.name}: {d.mode_detail}, {d.events:,} events, {_cap(d)}"
                 for d in result.deployments
             ),
-        )
+        ),
     ]
     class_rows = [
         [

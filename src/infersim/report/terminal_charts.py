@@ -13,6 +13,8 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import Any, TextIO
 
+from infersim.report.bins import tail_label, with_tail
+
 #: Eight heights of a sparkline bar, lowest first.
 BLOCKS = "▁▂▃▄▅▆▇█"
 #: Horizontal eighths of a histogram bar, for sub-character lengths.
@@ -120,8 +122,10 @@ def histogram_lines(
 ) -> list[str]:
     """A histogram on its side, one line per bin: `   $12.20..$13.01 │███▌      1,234  3.1%`.
 
-    `edges` has one more entry than `counts` (as numpy.histogram gives them); bins are merged
-    so that at most `max_rows` lines remain. Bins whose upper edge is at or below `mark` (e.g.
+    `edges` has one more entry than `counts` (as numpy.histogram gives them); the first bin
+    is a tail (`<= -$52`: every user below its upper edge) with the sparse bins after it
+    folded in (`infersim.report.bins`); the others are merged so that at most `max_rows` lines
+    remain. Bins whose upper edge is at or below `mark` (e.g.
     0, the breakeven margin) are drawn with `▒` (`=` when plain) so that the users losing money
     stand out, and a line marks where `mark` falls. The lines fit in `width` characters.
     """
@@ -129,9 +133,12 @@ def histogram_lines(
         raise ValueError(f"need len(edges) == len(counts) + 1, got {len(edges)} and {len(counts)}")
     if not counts:
         return []
-    edges, counts = _merge_bins(edges, counts, max(1, max_rows))
+    edges, counts = with_tail(edges, counts, mark)
+    rest_edges, rest_counts = _merge_bins(edges[1:], counts[1:], max(1, max_rows - 1))
+    edges, counts = [edges[0], *rest_edges], [counts[0], *rest_counts]
     total = sum(counts)
-    labels = [f"{_money(lo)}..{_money(hi)}" for lo, hi in itertools.pairwise(edges)]
+    labels = [tail_label(_money(edges[1]))]
+    labels += [f"{_money(lo)}..{_money(hi)}" for lo, hi in itertools.pairwise(edges[1:])]
     label_width = max(len(label) for label in labels)
     tails = [f"{_count(c)} {(c / total if total else 0.0):>6.1%}" for c in counts]
     tail_width = max(len(tail) for tail in tails)
