@@ -85,6 +85,21 @@ def s8_speculative() -> list[str]:
     return [f"/{plain / speculative:.1f} at low load"]
 
 
+def s6() -> list[str]:
+    """Of each dollar of the first month's revenue: the GPU vendor's gross margin, the cloud's
+    markup over owning the GPUs, and what the provider keeps before training and staff."""
+    chain = run("configs/claims/s6-who-earns.yaml").value_chain
+    assert chain is not None
+    cents = {who: chain.usd(who) / chain.revenue_usd * 100 for who in (
+        "gpu_vendor_margin", "cloud_markup", "provider_operating_margin"
+    )}  # fmt: skip
+    return [
+        f"{cents['gpu_vendor_margin']:.1f} cents to Nvidia's margin",
+        f"{cents['cloud_markup']:.0f} cents to the cloud's markup",
+        f"{cents['provider_operating_margin']:.0f} cents left",
+    ]
+
+
 def s9() -> list[str]:
     (pair,) = run("configs/levers/s9-local-vs-api.yaml").breakevens
     return [f"~{pair.breakeven_mtok_per_month:.0f} Mtok/month"]
@@ -103,6 +118,7 @@ ROWS: dict[str, Callable[[], list[str]]] = {
     "configs/claims/s1-openai-2025.yaml": s1,
     "configs/claims/s5-subscription-heavy-tail.yaml": s5_heavy_tail,
     "configs/claims/s5-freemium-ads.yaml": s5_ads,
+    "configs/claims/s6-who-earns.yaml": s6,
     "configs/levers/s8-routing.yaml": s8_routing,
     "configs/levers/s8-quantization.yaml": s8_quantization,
     "configs/levers/s8-speculative.yaml": s8_speculative,
