@@ -44,7 +44,13 @@ from infersim.scenario.references import ProblemLog
 from infersim.scenario.workload import Empirical, Fixed, Lognormal, TokenDist, Trace, Uniform
 from infersim.workload.lengths import Z99, lognormal_params
 from infersim.workload.stream import class_share
-from infersim.workload.trace import ExternalData, TraceData, read_empirical, read_trace
+from infersim.workload.trace import (
+    ExternalData,
+    TraceData,
+    check_label,
+    read_empirical,
+    read_trace,
+)
 
 #: Busy share at which a GPU-hour is priced to check that it can be (any value in [0, 1]).
 PROBE_BUSY_SHARE = 0.5
@@ -54,18 +60,25 @@ PROBE_BUSY_SHARE = 0.5
 class DataFiles:
     """Trace and empirical files read while checking a file and its variants (read once)."""
 
-    traces: dict[tuple[Path, str | None], TraceData | ConfigError] = field(default_factory=dict)
+    traces: dict[tuple[Path, str], TraceData | ConfigError] = field(default_factory=dict)
     empirical: dict[tuple[Path, str | None], NDArray[np.int64] | ConfigError] = field(
         default_factory=dict
     )
 
-    def trace(self, path: Path, fmt: str | None) -> TraceData | ConfigError:
-        if (path, fmt) not in self.traces:
+    def trace(self, path: Path, arrival: Trace) -> TraceData | ConfigError:
+        how = arrival.model_dump_json(include={"format", "columns", "hash_block_tokens"})
+        if (path, how) not in self.traces:
             try:
-                self.traces[path, fmt] = read_trace(path, fmt)
+                self.traces[path, how] = read_trace(path, arrival.format, arrival)
             except ConfigError as exc:
-                self.traces[path, fmt] = exc
-        return self.traces[path, fmt]
+                self.traces[path, how] = exc
+        got = self.traces[path, how]
+        if not isinstance(got, ConfigError):
+            try:
+                check_label(path, arrival, got)
+            except ConfigError as exc:
+                return exc
+        return got
 
     def lengths(self, path: Path, column: str | None) -> NDArray[np.int64] | ConfigError:
         if (path, column) not in self.empirical:
@@ -139,7 +152,7 @@ def _read_data(
         here: PathKey = ("workload", "classes", name)
         arrival = cls.arrival
         if isinstance(arrival, Trace):
-            got = files.trace(base_dir / arrival.path, arrival.format)
+            got = files.trace((base_dir / arrival.path).resolve(), arrival)
             if isinstance(got, ConfigError):
                 _file_problems(report, got, (*here, "arrival", "path"))
             else:
@@ -148,7 +161,7 @@ def _read_data(
             dist = getattr(cls, kind)
             if not isinstance(dist, Empirical):
                 continue
-            values = files.lengths(base_dir / dist.path, dist.column)
+            values = files.lengths((base_dir / dist.path).resolve(), dist.column)
             if isinstance(values, ConfigError):
                 _file_problems(report, values, (*here, kind, "path"))
             else:
@@ -299,6 +312,8 @@ def _requests_to(scenario: Scenario, deployment: str, data: ExternalData) -> Ite
                 "in its trace",
             )
             continue
+        if cls.prompt_tokens is None or cls.output_tokens is None:
+            continue  # validated: only a trace class has none
         prompt = _longest(cls.prompt_tokens, data)
         output = _longest(cls.output_tokens, data)
         if prompt is None or output is None:

@@ -27,7 +27,6 @@ from infersim.serving.cluster import ReplicaSchedule, run_cluster
 from infersim.serving.fleet import autoscale_schedule, size_fleet
 from infersim.serving.result import DeploymentServing, Mode, ServingResult
 from infersim.serving.summary import RunSample, merge_samples, summarize_run
-from infersim.workload.lengths import mean_tokens
 from infersim.workload.stream import (
     RequestStream,
     build_requests,
@@ -35,7 +34,7 @@ from infersim.workload.stream import (
     expected_interval_rates,
     expected_requests,
 )
-from infersim.workload.trace import ExternalData
+from infersim.workload.trace import ExternalData, class_mean_tokens
 
 Progress = Callable[[str, float], None]
 
@@ -79,8 +78,8 @@ def _plan(
     prompt = output = 1.0
     if classes:
         total = math.fsum(w for _, w in classes)
-        prompt = math.fsum(w * mean_tokens(c.prompt_tokens, data.empirical) for c, w in classes)
-        output = math.fsum(w * mean_tokens(c.output_tokens, data.empirical) for c, w in classes)
+        prompt = math.fsum(w * class_mean_tokens(c, "prompt_tokens", data) for c, w in classes)
+        output = math.fsum(w * class_mean_tokens(c, "output_tokens", data) for c, w in classes)
         prompt, output = prompt / total, output / total
     # what a replica serves within the SLO's time per token: what sizing and autoscaling
     # provision against (the largest batch it holds would serve each token too slowly)
@@ -275,6 +274,7 @@ def with_prefix_caching(stream: RequestStream, dep: SelfHosted) -> RequestStream
         stream.deployment_idx,
         stream.class_names,
         stream.deployment_names,
+        stream.trace_row,
     )
 
 
