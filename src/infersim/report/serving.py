@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from infersim.report.tables import DataTable, significant
+from infersim.serving.prefix_cache import PrefixCacheReport
 from infersim.serving.result import DeploymentServing, Interval, Percentiles, ServingResult
 
 
@@ -71,6 +72,7 @@ def deployment_json(d: DeploymentServing) -> dict[str, Any]:
         "prefill_share": _num(d.prefill_share),
         "output_tokens_per_gpu_hour": _num(d.output_tokens_per_gpu_hour),
         "intervals_95": {k: interval_json(v) for k, v in d.intervals.items()},
+        **({} if d.prefix_cache is None else {"prefix_cache": prefix_cache_json(d.prefix_cache)}),
         "classes": {
             c.name: {
                 "requests": c.requests,
@@ -89,6 +91,34 @@ def deployment_json(d: DeploymentServing) -> dict[str, Any]:
                 "served_output_tokens": _num(c.served_output_tokens),
             }
             for c in d.classes
+        },
+    }
+
+
+def prefix_cache_json(p: PrefixCacheReport) -> dict[str, Any]:
+    return {
+        "block_tokens": p.block_tokens,
+        "hbm_capacity_blocks": p.hbm_capacity_blocks,
+        "hbm_capacity_source": p.hbm_capacity_source,
+        "tiers": [
+            {
+                "name": t.name,
+                "capacity_blocks": t.capacity_blocks,
+                "bandwidth_gb_per_s": _num(t.bandwidth_bytes_per_s / 1e9),
+            }
+            for t in p.tiers
+        ],
+        "hashed_requests": _num(p.hashed_requests),
+        "hashed_input_tokens": _num(p.hashed_input_tokens),
+        "hit_tokens": _num(p.hit_tokens),
+        "hit_ratio": _num(p.hit_ratio),
+        "lower_tier_hit_tokens": _num(p.lower_tier_hit_tokens),
+        "loaded_tokens": _num(p.loaded_tokens),
+        "load_s": _num(p.load_s),
+        "tokens_saved": _num(p.tokens_saved),
+        "ttft_s_without_cache": {
+            "p50": _num(p.ttft_p50_s_without),
+            "p99": _num(p.ttft_p99_s_without),
         },
     }
 

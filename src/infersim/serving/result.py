@@ -8,6 +8,7 @@ from typing import Literal
 import numpy as np
 from numpy.typing import NDArray
 
+from infersim.serving.prefix_cache import PrefixCacheReport
 from infersim.perf.memory import SequenceCapSource
 
 Mode = Literal["des", "sampled", "fluid"]
@@ -168,6 +169,8 @@ class DeploymentServing:
     """'scenario', or the limit that binds the derived cap: 'kv_blocks' or 'token_budget'."""
     intervals: dict[str, Interval] = field(default_factory=dict)
     classes: tuple[ClassServing, ...] = ()
+    prefix_cache: PrefixCacheReport | None = None
+    """Prefix reuse from block hashes (None without hashed requests or prefix caching)."""
 
     @property
     def unserved_requests(self) -> float:

@@ -97,10 +97,11 @@ class RawTrace:
 
 def excerpt(value: object) -> str:
     """A short, printable quotation of a value read from a data file."""
-    text = value if isinstance(value, str) else repr(value)
-    cut = text[:EXCERPT_CHARS]
-    shown = ascii(cut)
-    return shown if len(text) <= EXCERPT_CHARS else shown[:-1] + "...'"
+    if not isinstance(value, str):
+        text = ascii(value)
+        return text if len(text) <= EXCERPT_CHARS else text[: EXCERPT_CHARS - 3] + "..."
+    shown = ascii(value[:EXCERPT_CHARS])
+    return shown if len(value) <= EXCERPT_CHARS else shown[:-1] + "...'"
 
 
 def _fail(path: Path, line: int | None, column: str, message: str) -> ConfigError:
