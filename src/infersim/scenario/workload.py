@@ -112,8 +112,10 @@ class Trace(Strict):
             if on
         ]
         if len(given) > 1:
-            raise ValueError(f"give at most one of time_scale, rate_scale, target_rate_per_s; "
-                             f"got {', '.join(given)}")
+            raise ValueError(
+                f"give at most one of time_scale, rate_scale, target_rate_per_s; "
+                f"got {', '.join(given)}"
+            )
         if self.columns is not None and self.format not in (None, "csv"):
             raise ValueError(f"columns maps a CSV's own columns; remove format {self.format!r}")
         return self

@@ -65,17 +65,13 @@ class PrefixCache:
         """The longest leading run of `blocks` held in any tier, in tokens per tier (the run
         is cut at `prompt_tokens`: the last block may be partial). Touches what it finds."""
         per_level = [0] * len(self._levels)
-        found = 0
-        for block in blocks:
+        for found, block in enumerate(blocks):
             level = self._level_of(block)
-            if level is None:
+            tokens = min(self.block_tokens, prompt_tokens - found * self.block_tokens)
+            if level is None or tokens <= 0:
                 break
             self._levels[level].move_to_end(block)
-            tokens = min(self.block_tokens, prompt_tokens - found * self.block_tokens)
-            if tokens <= 0:
-                break
             per_level[level] += tokens
-            found += 1
         return Hit(per_level[0], tuple(per_level[1:]))
 
     def peek_tokens(self, blocks: Sequence[int], prompt_tokens: int) -> int:

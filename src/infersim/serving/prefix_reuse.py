@@ -49,7 +49,9 @@ def cache_capacities(
     hbm_tokens = caching.hbm_capacity_tokens or int(perf.kv_capacity_tokens)
     block_bytes = perf.kv_bytes_per_token * block_tokens
     tiers = tuple(
-        LowerTier(t.name, max(0, int(t.capacity_gib * GIB // block_bytes)), t.bandwidth_gb_per_s * 1e9)
+        LowerTier(
+            t.name, max(0, int(t.capacity_gib * GIB // block_bytes)), t.bandwidth_gb_per_s * 1e9
+        )
         for t in caching.tiers
     )
     return max(1, hbm_tokens // block_tokens), tiers
@@ -150,9 +152,9 @@ def _hashed_classes(scenario: Scenario, data: ExternalData) -> dict[str, Trace]:
     out: dict[str, Trace] = {}
     for name, cls in scenario.workload.classes.items():
         arrival = cls.arrival
-        if isinstance(arrival, Trace) and arrival.path in data.traces:
-            if data.traces[arrival.path].has_hashes:
-                out[name] = arrival
+        trace = data.traces.get(arrival.path) if isinstance(arrival, Trace) else None
+        if isinstance(arrival, Trace) and trace is not None and trace.has_hashes:
+            out[name] = arrival
     return out
 
 

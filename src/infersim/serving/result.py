@@ -8,8 +8,8 @@ from typing import Literal
 import numpy as np
 from numpy.typing import NDArray
 
-from infersim.serving.prefix_cache import PrefixCacheReport
 from infersim.perf.memory import SequenceCapSource
+from infersim.serving.prefix_cache import PrefixCacheReport
 
 Mode = Literal["des", "sampled", "fluid"]
 VerdictKind = Literal["ok", "overloaded", "rejected", "slo_missed"]

@@ -68,7 +68,8 @@ def diurnal_times(
 
 def mean_rate_per_s(arrival: Poisson | Bursty | Diurnal | Trace, data: ExternalData) -> float:
     """The mean arrival rate of any arrival process, requests per second: the stated rate, a
-    diurnal profile's mean, or a trace replay's (its window's requests per pass, sped up and sampled)."""
+    diurnal profile's mean, or a trace replay's (its window's requests per pass, sped up and
+    sampled)."""
     if isinstance(arrival, Trace):
         return replay_rate_per_s(arrival, data.traces[arrival.path])
     if isinstance(arrival, Diurnal):

@@ -443,17 +443,15 @@ def _jsonl_chunk(
                 raise _fail(path, line, name, "missing key")
             column.append(row[name])
         cols[name] = column
-    for name in (spec.cached_prefix_tokens, spec.label):
-        if name is not None:
-            cols[name] = [row.get(name) for row in objects]
+    for extra in (spec.cached_prefix_tokens, spec.label):
+        if extra is not None:
+            cols[extra] = [row.get(extra) for row in objects]
     hashes: list[list[Any]] | None = None
     if spec.hash_ids is not None:
         hashes = []
         for line, row in zip(lines, objects, strict=True):
             got = row.get(spec.hash_ids, [])
-            if not isinstance(got, list) or not all(
-                type(h) is int and 0 <= h < 2**63 for h in got
-            ):
+            if not isinstance(got, list) or not all(type(h) is int and 0 <= h < 2**63 for h in got):
                 raise _fail(
                     path, line, spec.hash_ids, f"expected a list of block ids, got {excerpt(got)}"
                 )
@@ -469,10 +467,8 @@ def read_raw(path: Path, fmt: str | None, columns: TraceFormat | None = None) ->
     container = "csv" if columns is not None else container_of(path, fmt)
     spec = columns if columns is not None else FORMATS.get(fmt or "")
     out = _Columns([], [], [], [], [], [], [])
-    if container == "jsonl":
-        spec = _read_jsonl(path, spec, out)
-    else:
-        spec = _read_csv(path, spec, out)
+    read = _read_jsonl if container == "jsonl" else _read_csv
+    spec = read(path, spec, out)
     if out.rows == 0:
         dropped = f" ({out.dropped:,} zero-token rows dropped)" if out.dropped else ""
         raise _fail(path, None, "", f"trace is empty{dropped}")
