@@ -14,9 +14,10 @@ from serving_helpers import CATALOG
 from infersim.perf import build_perf_model
 from infersim.scenario.deployment import PrefixCaching, SelfHosted
 from infersim.serving.cluster import ReplicaSchedule, run_cluster
-from infersim.serving.prefix_cache import LowerTier, PrefixCache, leading_reuse_tokens
+from infersim.serving.prefix_cache import LowerTier, PrefixCache
 from infersim.serving.prefix_reuse import BlockReuse
 from infersim.workload.trace import TraceData, read_trace
+from infersim.workload.trace_fit import leading_reuse_tokens
 
 MOONCAKE = Path(__file__).resolve().parents[2] / "configs" / "traces" / "mooncake-synthetic.jsonl"
 

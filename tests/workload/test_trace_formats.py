@@ -15,6 +15,7 @@ from infersim.scenario.paths import confined
 from infersim.scenario.workload import Trace
 from infersim.workload.stream import build_requests
 from infersim.workload.trace import (
+    TraceData,
     describe_replay,
     load_external_data,
     read_trace,
@@ -109,7 +110,8 @@ BAD = [
      ["expected a datetime", "'yesterday'"]),
     ("a.csv", "timestamp_s,prompt_tokens,output_tokens\n-3,3,4\n", None, ":2: timestamp_s: ",
      [">= 0"]),
-    ("a.csv", "timestamp_s,prompt_tokens,output_tokens\n1,3\n", None, ":2: ", ["expected 3 columns"]),
+    ("a.csv", "timestamp_s,prompt_tokens,output_tokens\n1,3\n", None, ":2: ",
+     ["expected 3 columns"]),
     ("a.jsonl", '{"timestamp": 1, "input_length": 5, "output_length": 1, "hash_ids": [1.5]}\n',
      None, ":1: hash_ids: ", ["list of block ids"]),
     ("a.jsonl", '{"timestamp": 1, "input_length": 5000, "output_length": 1, "hash_ids": [1]}\n',
@@ -180,11 +182,11 @@ def test_a_link_pointing_out_of_the_tree_is_refused(tmp_path: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def azure():  # type: ignore[no-untyped-def]
+def azure() -> TraceData:
     return read_trace(AZURE, None)
 
 
-def test_window_and_speed(azure) -> None:  # type: ignore[no-untyped-def]
+def test_window_and_speed(azure: TraceData) -> None:
     base = replay(trace(), azure, 1e9)
     assert len(base.times_s) == 19_366 and base.times_s[0] == 0.0
     window = replay(trace(start_s=600, duration_s=600), azure, 1e9)
@@ -199,7 +201,7 @@ def test_window_and_speed(azure) -> None:  # type: ignore[no-untyped-def]
     assert len(target.times_s) / target.period_s == pytest.approx(10.0)
 
 
-def test_loop_fills_the_horizon_at_the_traces_rate(azure) -> None:  # type: ignore[no-untyped-def]
+def test_loop_fills_the_horizon_at_the_traces_rate(azure: TraceData) -> None:
     day = 86_400.0
     looped = replay(trace(loop=True), azure, day)
     assert looped.passes == 25 and looped.times_s.max() < day
@@ -221,7 +223,7 @@ def test_sample_share_thins_the_replay_reproducibly(tmp_path: Path) -> None:
                             "path": "azure-llm-2023-conv.csv",
                             "sample_share": 0.25,
                         }
-                    }  # fmt: skip
+                    }
                 }
             },
         }

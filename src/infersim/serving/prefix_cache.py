@@ -106,25 +106,6 @@ class PrefixCache:
                 self._spill(level + 1)
 
 
-def leading_reuse_tokens(
-    blocks_per_request: Iterable[Sequence[int]], prompt_tokens: Iterable[int], block_tokens: int
-) -> int:
-    """The ideal reuse of a request sequence: for each request in order, the tokens of the
-    longest run of its first blocks that some earlier request had (an unbounded cache); the
-    last block may be partial."""
-    seen: set[int] = set()
-    total = 0
-    for blocks, prompt in zip(blocks_per_request, prompt_tokens, strict=True):
-        run = 0
-        for block in blocks:
-            if block not in seen:
-                break
-            run += 1
-        total += min(run * block_tokens, prompt)
-        seen.update(blocks)
-    return total
-
-
 @dataclass(frozen=True)
 class PrefixCacheReport:
     """A deployment's prefix reuse from block hashes, over its requests that carry them."""
