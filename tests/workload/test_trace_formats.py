@@ -239,3 +239,16 @@ def test_sample_share_thins_the_replay_reproducibly(tmp_path: Path) -> None:
 def test_one_speed_only() -> None:
     with pytest.raises(ValueError, match="at most one of"):
         trace(rate_scale=2.0, target_rate_per_s=3.0)
+
+
+def test_mooncake_lines_read_the_same_by_the_fast_path_and_by_json(tmp_path: Path) -> None:
+    """The published line shape is read without a JSON parser; any other shape (keys in
+    another order, other spacing) goes through JSON, with the same result."""
+    canonical = MOONCAKE.read_text(encoding="utf-8").splitlines()[:300]
+    other = [json.dumps(dict(reversed(json.loads(line).items())), indent=None,
+                        separators=(",", ":")) for line in canonical]  # fmt: skip
+    fast = read_trace(write(tmp_path, "a.jsonl", "\n".join(canonical) + "\n"), None)
+    slow = read_trace(write(tmp_path, "b.jsonl", "\n\n".join(other) + "\n"), None)
+    for field in ("times_s", "prompt_tokens", "output_tokens", "hash_ids", "hash_offsets"):
+        np.testing.assert_array_equal(getattr(fast, field), getattr(slow, field))
+    assert slow.format == "mooncake"

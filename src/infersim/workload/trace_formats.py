@@ -21,10 +21,13 @@ Errors quote at most a short, printable excerpt of the file.
 from __future__ import annotations
 
 import csv
+import itertools
 import json
 import math
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -39,8 +42,9 @@ MAX_TRACE_BYTES = 4 * 1024**3
 MAX_ROWS = 20_000_000
 #: The most tokens one row may give (the scenario's bound on token counts).
 MAX_TOKENS = 10_000_000
-#: Rows converted at once.
+#: Rows converted at once (CSV), and bytes of lines read at once (JSONL).
 CHUNK_ROWS = 65_536
+CHUNK_BYTES = 8 * 1024 * 1024
 #: Characters of a data file an error may quote.
 EXCERPT_CHARS = 40
 
@@ -218,8 +222,6 @@ def _checked_times(
     path: Path, lines: Sequence[int], column: str, values: Sequence[Any], unit: TimeUnit
 ) -> NDArray[np.float64]:
     try:
-        if any(isinstance(v, bool) for v in values):
-            raise ValueError
         times = _times(values, unit)
         bad = ~np.isfinite(times) | (times < 0)
     except (ValueError, TypeError, OverflowError):
@@ -255,8 +257,6 @@ def checked_tokens(
 ) -> NDArray[np.int64]:
     """Token counts: integers in [minimum, MAX_TOKENS], else the first bad row's error."""
     try:
-        if any(isinstance(v, bool) for v in values):
-            raise TypeError
         numbers = np.asarray(values, dtype=np.float64)
         bad = ~np.isfinite(numbers) | (numbers < minimum) | (numbers > MAX_TOKENS)
         bad |= np.where(np.isfinite(numbers), numbers != np.floor(numbers), True)
@@ -291,8 +291,8 @@ class _Columns:
     outputs: list[NDArray[np.int64]]
     cached: list[NDArray[np.int64]]
     labels: list[str | None]
-    hashes: list[int]
-    hash_counts: list[int]
+    hashes: list[NDArray[np.int64]]
+    hash_counts: list[NDArray[np.int64]]
     rows: int = 0
     dropped: int = 0
 
@@ -303,7 +303,7 @@ def _convert(
     lines: list[int],
     cols: dict[str, list[Any]],
     out: _Columns,
-    hashes: list[list[Any]] | None,
+    hashes: tuple[NDArray[np.int64], NDArray[np.int64]] | None,
 ) -> None:
     """Convert one chunk of rows and append it (dropping failed zero-token rows if the format
     says they are failures)."""
@@ -331,16 +331,16 @@ def _convert(
         times, prompts, outputs, cached = times[keep], prompts[keep], outputs[keep], cached[keep]
         labels = [label for label, k in zip(labels, keep, strict=True) if k]
         if hashes is not None:
-            hashes = [h for h, k in zip(hashes, keep, strict=True) if k]
+            flat, counts = hashes
+            hashes = (flat[np.repeat(keep, counts)], counts[keep])
     out.times.append(times)
     out.prompts.append(prompts)
     out.outputs.append(outputs)
     out.cached.append(cached)
     out.labels.extend(labels)
     if hashes is not None:
-        for row in hashes:
-            out.hashes.extend(row)
-            out.hash_counts.append(len(row))
+        out.hashes.append(hashes[0])
+        out.hash_counts.append(hashes[1])
     out.rows += len(times)
 
 
@@ -373,59 +373,107 @@ def _read_csv(path: Path, spec: TraceFormat | None, out: _Columns) -> TraceForma
         positions = [index[name] for name in used]
         width = len(header)
         while True:
-            lines: list[int] = []
-            rows: list[list[str]] = []
+            start = reader.line_num
             try:
-                for row in reader:
-                    if not row:
-                        continue
-                    if len(row) != width:
-                        raise _fail(
-                            path,
-                            reader.line_num,
-                            "",
-                            f"expected {width} columns (as the header), got {len(row)}",
-                        )
-                    rows.append(row)
-                    lines.append(reader.line_num)
-                    if len(rows) == CHUNK_ROWS:
-                        break
+                rows = list(itertools.islice(reader, CHUNK_ROWS))
             except csv.Error as exc:
                 raise _fail(path, reader.line_num, "", f"bad CSV: {exc}") from None
             if not rows:
                 break
+            if reader.line_num - start == len(rows) and set(map(len, rows)) == {width}:
+                lines: Sequence[int] = range(start + 1, reader.line_num + 1)  # one row a line
+            else:  # blank lines or quoted line breaks: find each row's line, check widths
+                rows, lines = _located_rows(path, rows, start, width)
+                if not rows:
+                    continue
             _count_rows(path, out, len(rows), lines[-1])
-            cols = {name: [row[p] for row in rows] for name, p in zip(used, positions, strict=True)}
+            cols = {
+                name: list(map(itemgetter(p), rows))
+                for name, p in zip(used, positions, strict=True)
+            }
             _convert(path, spec, lines, cols, out, None)
     return spec
 
 
+def _located_rows(
+    path: Path, rows: list[list[str]], start: int, width: int
+) -> tuple[list[list[str]], list[int]]:
+    """A chunk's non-blank rows and the line each ends on (rare: a chunk with blank lines or
+    quoted line breaks); a row of the wrong width is an error at its line."""
+    kept: list[list[str]] = []
+    lines: list[int] = []
+    line = start
+    for row in rows:
+        line += 1 + sum(v.count("\n") for v in row)
+        if not row:
+            continue
+        if len(row) != width:
+            raise _fail(path, line, "", f"expected {width} columns (as the header), got {len(row)}")
+        kept.append(row)
+        lines.append(line)
+    return kept, lines
+
+
 def _read_jsonl(path: Path, spec: TraceFormat | None, out: _Columns) -> TraceFormat:
+    number = 0  # lines read so far
     with path.open(encoding="utf-8-sig") as handle:
-        number = 0
-        lines: list[int] = []
-        objects: list[dict[str, Any]] = []
-        for text in _lines(handle, path):
-            number += 1
-            if not text.strip():
-                continue
+        while True:
             try:
-                row = json.loads(text)
-            except json.JSONDecodeError as exc:
-                raise _fail(path, number, "", f"bad JSON: {exc.msg}") from None
-            if not isinstance(row, dict):
-                raise _fail(path, number, "", "each line must be a JSON object")
-            if spec is None:
-                spec = detect(path, list(row), number, "jsonl")
-            objects.append(row)
-            lines.append(number)
-            if len(objects) == CHUNK_ROWS:
-                _jsonl_chunk(path, spec, lines, objects, out)
-                lines, objects = [], []
-        if spec is None:
-            raise _fail(path, None, "", "trace is empty")
-        _jsonl_chunk(path, spec, lines, objects, out)
+                chunk = handle.readlines(CHUNK_BYTES)
+            except UnicodeDecodeError:
+                raise _fail(path, None, "", "not a UTF-8 text file") from None
+            if not chunk:
+                break
+            first, number = number + 1, number + len(chunk)
+            blank = [text.isspace() for text in chunk]
+            lines = [first + k for k, b in enumerate(blank) if not b]
+            texts = [text for text, b in zip(chunk, blank, strict=True) if not b]
+            if spec is None and texts:
+                spec = detect(path, list(_object(path, lines[0], texts[0])), lines[0], "jsonl")
+            if spec is not None:
+                _jsonl_texts(path, spec, lines, texts, out)
+    if spec is None:
+        raise _fail(path, None, "", "trace is empty")
     return spec
+
+
+def _object(path: Path, number: int, text: str) -> dict[str, Any]:
+    try:
+        row = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise _fail(path, number, "", f"bad JSON: {exc.msg}") from None
+    if not isinstance(row, dict):
+        raise _fail(path, number, "", "each line must be a JSON object")
+    return row
+
+
+def _objects(path: Path, lines: list[int], texts: list[str]) -> list[dict[str, Any]]:
+    """A chunk's lines parsed at once (one JSON array); a failure is found line by line."""
+    if not texts:
+        return []
+    try:
+        rows = json.loads("[" + ",".join(texts) + "]")
+        if len(rows) == len(texts) and set(map(type, rows)) == {dict}:
+            parsed: list[dict[str, Any]] = rows
+            return parsed
+    except json.JSONDecodeError:
+        pass
+    return [_object(path, number, text) for number, text in zip(lines, texts, strict=True)]
+
+
+def _jsonl_texts(
+    path: Path, spec: TraceFormat, lines: list[int], texts: list[str], out: _Columns
+) -> None:
+    """One chunk of lines: Mooncake's published shape by the fast path, else parsed."""
+    if not texts:
+        return
+    if spec is MOONCAKE:
+        fast = _mooncake_fast(texts)
+        if fast is not None:
+            _count_rows(path, out, len(texts), lines[-1])
+            _convert(path, spec, lines, fast[0], out, fast[1])
+            return
+    _jsonl_chunk(path, spec, lines, _objects(path, lines, texts), out)
 
 
 def _jsonl_chunk(
@@ -437,26 +485,81 @@ def _jsonl_chunk(
     names = [spec.timestamp, spec.prompt_tokens, spec.output_tokens]
     cols: dict[str, list[Any]] = {}
     for name in names:
-        column = []
-        for line, row in zip(lines, objects, strict=True):
-            if name not in row:
-                raise _fail(path, line, name, "missing key")
-            column.append(row[name])
-        cols[name] = column
+        try:
+            cols[name] = [row[name] for row in objects]
+        except KeyError:
+            line = next(n for n, row in zip(lines, objects, strict=True) if name not in row)
+            raise _fail(path, line, name, "missing key") from None
     for extra in (spec.cached_prefix_tokens, spec.label):
         if extra is not None:
             cols[extra] = [row.get(extra) for row in objects]
-    hashes: list[list[Any]] | None = None
+    for name, values in cols.items():  # JSON true/false is no number (numpy reads 1/0)
+        if name != spec.label and bool in set(map(type, values)):
+            at = next(i for i, v in enumerate(values) if isinstance(v, bool))
+            if name == spec.timestamp:
+                raise _time_error(path, lines[at], name, values[at], spec.timestamp_unit)
+            raise _token_error(path, lines[at], name, values[at], 0 if name != spec.prompt_tokens
+                               and name != spec.output_tokens else 1)  # fmt: skip
+    hashes: tuple[NDArray[np.int64], NDArray[np.int64]] | None = None
     if spec.hash_ids is not None:
-        hashes = []
-        for line, row in zip(lines, objects, strict=True):
-            got = row.get(spec.hash_ids, [])
-            if not isinstance(got, list) or not all(type(h) is int and 0 <= h < 2**63 for h in got):
-                raise _fail(
-                    path, line, spec.hash_ids, f"expected a list of block ids, got {excerpt(got)}"
-                )
-            hashes.append(got)
+        key = spec.hash_ids
+        rows = [row.get(key, []) for row in objects]
+        flat = _block_ids(rows)
+        if flat is None:
+            for line, got in zip(lines, rows, strict=True):
+                if _block_ids([got]) is None:
+                    raise _fail(
+                        path, line, key, f"expected a list of block ids, got {excerpt(got)}"
+                    )
+        assert flat is not None
+        hashes = (flat, np.fromiter(map(len, rows), dtype=np.int64, count=len(rows)))
     _convert(path, spec, lines, cols, out, hashes)
+
+
+def _block_ids(rows: list[Any]) -> NDArray[np.int64] | None:
+    """The rows' block ids concatenated, if every row is a list of non-negative integers
+    (below 2**63); else None."""
+    if set(map(type, rows)) - {list}:
+        return None
+    flat = list(itertools.chain.from_iterable(rows))
+    if flat and set(map(type, flat)) != {int}:
+        return None
+    try:
+        ids = np.asarray(flat, dtype=np.int64)
+    except OverflowError:
+        return None
+    return ids if bool((ids >= 0).all()) else None
+
+
+#: Mooncake's published line, exactly: parsed by one regular expression per chunk (the
+#: numbers are non-negative integers by construction); any other line goes through JSON.
+MOONCAKE_LINE = re.compile(
+    r'^\{"timestamp": (\d+), "input_length": (\d+), "output_length": (\d+), '
+    r'"hash_ids": \[((?:\d+(?:, \d+)*)?)\]\}$',
+    re.MULTILINE,
+)
+
+
+def _mooncake_fast(
+    texts: list[str],
+) -> tuple[dict[str, list[Any]], tuple[NDArray[np.int64], NDArray[np.int64]]] | None:
+    """A chunk of Mooncake lines in their published shape, without a JSON parser: each line
+    matches whole (anchored at both ends) or the chunk goes through JSON."""
+    groups = MOONCAKE_LINE.findall("".join(texts))
+    if len(groups) != len(texts):
+        return None
+    columns = [list(map(itemgetter(k), groups)) for k in range(4)]
+    hash_text: list[str] = columns[3]
+    counts = np.fromiter((h.count(",") + 1 if h else 0 for h in hash_text), dtype=np.int64)
+    joined = ",".join(h for h in hash_text if h)
+    try:
+        flat = np.fromstring(joined, dtype=np.int64, sep=",") if joined else np.zeros(0, np.int64)
+    except ValueError:  # an id beyond int64
+        return None
+    if len(flat) != int(counts.sum()):
+        return None
+    names = (MOONCAKE.timestamp, MOONCAKE.prompt_tokens, MOONCAKE.output_tokens)
+    return {name: columns[i] for i, name in enumerate(names)}, (flat, counts)
 
 
 def read_raw(path: Path, fmt: str | None, columns: TraceFormat | None = None) -> RawTrace:
@@ -476,7 +579,10 @@ def read_raw(path: Path, fmt: str | None, columns: TraceFormat | None = None) ->
     def joined(parts: list[NDArray[Any]], dtype: type[np.generic]) -> NDArray[Any]:
         return np.concatenate(parts).astype(dtype, copy=False)
 
-    counts = np.asarray(out.hash_counts or [0] * out.rows, dtype=np.int64)
+    counts = (
+        np.concatenate(out.hash_counts) if out.hash_counts else np.zeros(out.rows, dtype=np.int64)
+    )
+    hash_ids = np.concatenate(out.hashes) if out.hashes else np.zeros(0, dtype=np.int64)
     return RawTrace(
         spec.name,
         joined(out.times, np.float64),
@@ -484,7 +590,7 @@ def read_raw(path: Path, fmt: str | None, columns: TraceFormat | None = None) ->
         joined(out.outputs, np.int64),
         joined(out.cached, np.int64),
         tuple(out.labels),
-        np.asarray(out.hashes, dtype=np.int64),
+        hash_ids,
         counts,
         out.dropped,
     )
