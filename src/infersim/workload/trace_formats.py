@@ -300,7 +300,7 @@ class _Columns:
 def _convert(
     path: Path,
     spec: TraceFormat,
-    lines: list[int],
+    lines: Sequence[int],
     cols: dict[str, list[Any]],
     out: _Columns,
     hashes: tuple[NDArray[np.int64], NDArray[np.int64]] | None,
