@@ -128,6 +128,7 @@ def serving_json(result: ServingResult) -> dict[str, Any]:
         "seed": result.seed,
         "simulated_s": result.horizon_s,
         "deployments": {d.name: deployment_json(d) for d in result.deployments},
+        **({"replays": dict(result.replays)} if result.replays else {}),
     }
 
 
@@ -224,6 +225,45 @@ def serving_tables(result: ServingResult, label: str) -> list[DataTable]:
             f"{label}: latency per class",
             CLASS_COLUMNS,
             class_rows,
+            caption="; ".join(f"{name} replays a {text}" for name, text in result.replays) or None,
         )
     )
+    cached = [d for d in result.deployments if d.prefix_cache is not None]
+    if cached:
+        tables.append(prefix_cache_table(cached, label))
     return tables
+
+
+def prefix_cache_table(deployments: list[DeploymentServing], label: str) -> DataTable:
+    """Prefix reuse from block hashes: hits, tokens saved, TTFT with and without the cache."""
+    rows = []
+    for d in deployments:
+        p = d.prefix_cache
+        assert p is not None
+        tiers = ", ".join(
+            f"{t.name} {t.capacity_blocks:,} blocks at {t.bandwidth_bytes_per_s / 1e9:,.3g} GB/s"
+            for t in p.tiers
+        )
+        rows.append(
+            [
+                d.name,
+                f"{p.hbm_capacity_blocks:,} x {p.block_tokens} ({p.hbm_capacity_source})",
+                tiers or "-",
+                f"{p.hit_ratio:.1%}",
+                f"{p.tokens_saved:,.0f}",
+                f"{p.loaded_tokens:,.0f}",
+                f"{_ms(d.ttft_s.p50)} / {_ms(p.ttft_p50_s_without)}",
+                f"{_ms(d.ttft_s.p99)} / {_ms(p.ttft_p99_s_without)}",
+            ]
+        )
+    columns = [
+        "deployment", "HBM cache blocks x tokens", "lower tiers", "hit ratio", "tokens saved",
+        "loaded from tiers", "TTFT p50 ms with / without", "TTFT p99 ms with / without",
+    ]  # fmt: skip
+    return DataTable(
+        f"{label}: prefix cache (block hashes)",
+        columns,
+        rows,
+        caption="hit ratio: input tokens found in the cache of the replica serving the request; "
+        "without: the first replication's requests run again with no prefix cache",
+    )

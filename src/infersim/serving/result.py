@@ -197,6 +197,9 @@ class ServingResult:
     seed: int
     horizon_s: float
     deployments: tuple[DeploymentServing, ...]
+    replays: tuple[tuple[str, str], ...] = ()
+    """(class, what its trace replay did: rows read, sorted or dropped, window, speed, loops,
+    sample, requests), for each class that replays a trace."""
 
     def deployment(self, name: str) -> DeploymentServing:
         for item in self.deployments:

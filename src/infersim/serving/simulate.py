@@ -22,7 +22,7 @@ from infersim.catalog.load import Catalog
 from infersim.perf import PerfModel, build_perf_model, slo_throughput
 from infersim.scenario.deployment import Autoscale, Fleet, SelfHosted
 from infersim.scenario.model import Scenario
-from infersim.scenario.workload import Bursty, Poisson
+from infersim.scenario.workload import Bursty, Poisson, Trace
 from infersim.serving.cluster import ReplicaSchedule, run_cluster
 from infersim.serving.fleet import autoscale_schedule, size_fleet
 from infersim.serving.prefix_reuse import (
@@ -40,7 +40,7 @@ from infersim.workload.stream import (
     expected_interval_rates,
     expected_requests,
 )
-from infersim.workload.trace import ExternalData, class_mean_tokens
+from infersim.workload.trace import ExternalData, class_mean_tokens, describe_replay
 
 Progress = Callable[[str, float], None]
 
@@ -264,7 +264,12 @@ def simulate(
         results.append(served)
     if progress is not None:
         progress("done", 1.0)
-    return ServingResult(seed, horizon, tuple(results))
+    replays = tuple(
+        (name, describe_replay(cls.arrival, data.traces[cls.arrival.path], horizon))
+        for name, cls in scenario.workload.classes.items()
+        if isinstance(cls.arrival, Trace) and cls.arrival.path in data.traces
+    )
+    return ServingResult(seed, horizon, tuple(results), replays)
 
 
 def _prefix_report(
