@@ -147,3 +147,34 @@ def test_break_even_is_where_loading_equals_the_prefill_it_saves() -> None:
     bytes_ = 7 * 512 * reuse.perf.kv_bytes_per_token
     break_even_gb_per_s = bytes_ / saved_s / 1e9
     assert 0.1 < break_even_gb_per_s < 1e4  # a physical figure, not a degenerate one
+
+
+def test_the_engine_with_an_unbounded_cache_finds_the_traces_ideal_reuse() -> None:
+    """One replica, a cache as large as memory allows, the trace replayed 20x slower (each
+    turn completes before the next arrives): the engine's hits are the trace's ideal reuse."""
+    from infersim.scenario.load import load_scenario
+    from infersim.serving.simulate import simulate
+    from infersim.workload.trace import load_external_data
+
+    loaded = load_scenario(MOONCAKE.parent / "mooncake-prefix-cache.yaml")
+    s = loaded.scenario
+    dep = s.deployments["main"]
+    assert isinstance(dep, SelfHosted) and dep.prefix_caching is not None
+    caching = dep.prefix_caching.model_copy(update={"hbm_capacity_tokens": 10**12})
+    dep = dep.model_copy(update={"replicas": 1, "prefix_caching": caching})
+    cls = s.workload.classes["mooncake"]
+    cls = cls.model_copy(update={"arrival": cls.arrival.model_copy(update={"rate_scale": 0.05})})
+    s = s.model_copy(
+        update={
+            "deployments": {"main": dep},
+            "workload": s.workload.model_copy(update={"classes": {"mooncake": cls}}),
+            "horizon": s.horizon.model_copy(update={"simulated_s": 1023 * 20}),
+        }
+    )
+    served = simulate(s, catalog=loaded.catalog, data=load_external_data(s, loaded.base_dir))
+    report = served.deployments[0].prefix_cache
+    assert report is not None and report.hashed_requests == 3_993
+    assert round(report.hit_ratio, 3) == 0.651
+    # tokens saved: the hits, less the last token of each fully cached prompt (recomputed)
+    assert report.hit_tokens - 3_993 <= report.tokens_saved <= report.hit_tokens
+    assert served.deployments[0].cached_input_tokens == report.tokens_saved

@@ -127,7 +127,51 @@ def preflight_problems(loaded: LoadedScenario, files: DataFiles | None = None) -
             report.add((*here, "list_price"), _without_owner(exc, here))
     for index, message in unknown_metrics(scenario):
         report.add(("expect", index, "metric"), message)
+    _prefix_reuse(report, scenario, data)
     return report.problems
+
+
+def _prefix_reuse(report: ProblemLog, scenario: Scenario, data: ExternalData) -> None:
+    """Prefix cache settings that would take no effect: a cache sized or tiered, or
+    prefix-aware routing, where no request carries block hashes; hashes of two block sizes
+    on one deployment."""
+    hashed: dict[str, set[int]] = {}  # deployment -> block sizes of the hashed traces it serves
+    for name, cls in scenario.workload.classes.items():
+        arrival = cls.arrival
+        trace = data.traces.get(arrival.path) if isinstance(arrival, Trace) else None
+        if not isinstance(arrival, Trace) or trace is None or not trace.has_hashes:
+            continue
+        for dep in scenario.deployments:
+            if class_share(scenario, name, dep) > 0:
+                hashed.setdefault(dep, set()).add(arrival.hash_block_tokens)
+    cached = {
+        n: d
+        for n, d in scenario.deployments.items()
+        if isinstance(d, SelfHosted) and d.prefix_caching is not None
+    }
+    for name, dep in cached.items():
+        caching = dep.prefix_caching
+        assert caching is not None
+        here: PathKey = ("deployments", name, "prefix_caching")
+        sizes = hashed.get(name, set())
+        if len(sizes) > 1:
+            report.add(here, f"serves traces hashed in blocks of {sorted(sizes)} tokens: one "
+                       "prefix cache holds blocks of one size")  # fmt: skip
+        if sizes:
+            continue
+        if caching.hbm_capacity_tokens is not None or caching.tiers:
+            key = "tiers" if caching.tiers else "hbm_capacity_tokens"
+            report.add((*here, key), f"{key} sizes the cache of prefix blocks, but no request "
+                       f"served by deployments.{name} carries block hashes (a trace with "
+                       "hash_ids): remove it, or replay such a trace")  # fmt: skip
+        elif caching.cached_share == 0:
+            report.add(here, "prefix caching with cached_share 0 and no request with block "
+                       "hashes would skip nothing: give cached_share, or remove "
+                       "prefix_caching")  # fmt: skip
+    if scenario.fleet.load_balancer == "prefix_aware" and not set(hashed) & set(cached):
+        report.add(("fleet", "load_balancer"), "prefix_aware routes requests by their cached "
+                   "prefix blocks, but no deployment with prefix_caching serves a trace with "
+                   "block hashes (hash_ids): use another load balancer")  # fmt: skip
 
 
 def _without_owner(exc: Exception, owner: PathKey) -> str:
