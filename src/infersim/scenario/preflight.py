@@ -141,9 +141,9 @@ def _prefix_reuse(report: ProblemLog, scenario: Scenario, data: ExternalData) ->
         trace = data.traces.get(arrival.path) if isinstance(arrival, Trace) else None
         if not isinstance(arrival, Trace) or trace is None or not trace.has_hashes:
             continue
-        for dep in scenario.deployments:
-            if class_share(scenario, name, dep) > 0:
-                hashed.setdefault(dep, set()).add(arrival.hash_block_tokens)
+        for target in scenario.deployments:
+            if class_share(scenario, name, target) > 0:
+                hashed.setdefault(target, set()).add(arrival.hash_block_tokens)
     cached = {
         n: d
         for n, d in scenario.deployments.items()
