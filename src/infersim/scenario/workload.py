@@ -81,7 +81,9 @@ class Trace(Strict):
     process: Literal["trace"]
     path: FilePath
     format: TraceFormatName | None = Field(
-        default=None, description="csv/jsonl = infersim's own; none = detected"
+        default=None,
+        description="azure/mooncake/burstgpt: the published format; csv/jsonl: that container, "
+        "its columns detected from the header or keys; none = both detected",
     )
     columns: TraceColumns | None = Field(default=None, description="a CSV's own column names")
     label: str | None = Field(
