@@ -59,7 +59,7 @@ CACHING = "deployments.main.prefix_caching"
                 "timestamp_unit": "h",
             },
             "timestamp_unit",
-        ),  # fmt: skip
+        ),
         (f"{ARRIVAL}.label", "c", "no row has label 'c'"),
         (f"{ARRIVAL}.path", "../t.csv", "outside the scenario's directory tree"),
         ("workload.classes.chat.output_tokens", {"dist": "fixed", "tokens": 5}, "not used"),
@@ -71,7 +71,7 @@ CACHING = "deployments.main.prefix_caching"
                 "tiers": [{"name": "", "capacity_gib": 1, "bandwidth_gb_per_s": 1}],
             },
             "name",
-        ),  # fmt: skip
+        ),
         (
             f"{CACHING}",
             {
@@ -79,7 +79,7 @@ CACHING = "deployments.main.prefix_caching"
                 "tiers": [{"name": "ssd", "capacity_gib": 0, "bandwidth_gb_per_s": 1}],
             },
             "capacity_gib",
-        ),  # fmt: skip
+        ),
         ("fleet.load_balancer", "prefix", "load_balancer"),
     ],
 )
