@@ -167,6 +167,8 @@ def test_a_trace_gives_its_own_cached_tokens(tmp_path: Path) -> None:
         tmp_path,
         deployments__main__prefix_caching={"cached_share": 0.2},
         workload__classes__chat__arrival={"process": "trace", "path": "trace.csv"},
+        workload__classes__chat__prompt_tokens=None,
+        workload__classes__chat__output_tokens=None,
         workload__classes__chat__cached_prefix_share=0.4,
     )
     [problem] = problems(path)
@@ -242,7 +244,10 @@ def test_a_data_file_is_read_once_for_the_file_and_its_variants(
 def test_trace_rows_are_checked_by_validate(tmp_path: Path, row: str, message: str) -> None:
     (tmp_path / "trace.jsonl").write_text(row + "\n", encoding="utf-8")
     path = scenario(
-        tmp_path, workload__classes__chat__arrival={"process": "trace", "path": "trace.jsonl"}
+        tmp_path,
+        workload__classes__chat__arrival={"process": "trace", "path": "trace.jsonl"},
+        workload__classes__chat__prompt_tokens=None,
+        workload__classes__chat__output_tokens=None,
     )
     [problem] = validate_file(path).problems
     assert (problem.file, problem.line) == (str(tmp_path / "trace.jsonl"), 1)

@@ -40,6 +40,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "sensitivity": ("infersim.cli.sensitivity", "sensitivity"),
     "breakeven": ("infersim.cli.breakeven", "breakeven"),
     "catalog": ("infersim.cli.catalog", "catalog_app"),
+    "trace": ("infersim.cli.trace", "trace_app"),
 }
 
 Command = Any  # typer's (possibly vendored) click Command

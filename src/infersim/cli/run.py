@@ -86,7 +86,13 @@ def summary_tables(loaded: LoadedScenario) -> list[DataTable]:
         )
     ]
     classes = [
-        [name, c.arrival.process, c.prompt_tokens.dist, c.output_tokens.dist, c.deployment]
+        [
+            name,
+            c.arrival.process,
+            c.prompt_tokens.dist if c.prompt_tokens else "trace",
+            c.output_tokens.dist if c.output_tokens else "trace",
+            c.deployment,
+        ]
         for name, c in s.workload.classes.items()
     ]
     if classes:

@@ -41,9 +41,12 @@ from infersim.scenario.deployment import ApiModel, OwnedGpu, RentedGpu, SelfHost
 from infersim.scenario.model import Scenario
 from infersim.serving.result import ClassServing, ServingResult
 from infersim.workload.arrivals import mean_rate_per_s
-from infersim.workload.lengths import mean_tokens, share_of_tokens_above
 from infersim.workload.stream import class_share
-from infersim.workload.trace import ExternalData
+from infersim.workload.trace import (
+    ExternalData,
+    class_mean_tokens,
+    class_share_of_prompt_above,
+)
 
 HOURS_PER_MONTH = SECONDS_PER_MONTH / 3600.0
 
@@ -89,7 +92,7 @@ def _long_context_share(
     thresholds = [p.long_context_threshold_tokens for p in products]
     if not thresholds or thresholds[0] is None:
         return 0.0
-    return share_of_tokens_above(cls.prompt_tokens, thresholds[0], data.empirical)
+    return class_share_of_prompt_above(cls, thresholds[0], data)
 
 
 def build_ledger(
@@ -278,7 +281,7 @@ def _api_volumes(scenario: Scenario, deployment: str, data: ExternalData) -> lis
         if share <= 0:
             continue
         requests = mean_rate_per_s(cls.arrival, data) * share * SECONDS_PER_MONTH
-        prompt = mean_tokens(cls.prompt_tokens, data.empirical)
+        prompt = class_mean_tokens(cls, "prompt_tokens", data)
         out.append(
             ClassVolume(
                 name=name,
@@ -286,7 +289,7 @@ def _api_volumes(scenario: Scenario, deployment: str, data: ExternalData) -> lis
                 requests_per_month=requests,
                 input_tokens_per_month=requests * prompt,
                 cached_input_tokens_per_month=requests * prompt * cls.cached_prefix_share,
-                output_tokens_per_month=requests * mean_tokens(cls.output_tokens, data.empirical),
+                output_tokens_per_month=requests * class_mean_tokens(cls, "output_tokens", data),
                 batch_api=cls.batch_api,
                 long_context_input_share=_long_context_share(scenario, name, deployment, data),
             )

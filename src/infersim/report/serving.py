@@ -6,6 +6,7 @@ from typing import Any
 
 from infersim.report.formats import load_text
 from infersim.report.tables import DataTable, significant
+from infersim.serving.prefix_cache import PrefixCacheReport
 from infersim.serving.result import (
     DeploymentServing,
     Interval,
@@ -79,6 +80,7 @@ def deployment_json(d: DeploymentServing) -> dict[str, Any]:
         "prefill_share": _num(d.prefill_share),
         "output_tokens_per_gpu_hour": _num(d.output_tokens_per_gpu_hour),
         "intervals_95": {k: interval_json(v) for k, v in d.intervals.items()},
+        **({} if d.prefix_cache is None else {"prefix_cache": prefix_cache_json(d.prefix_cache)}),
         "classes": {
             c.name: {
                 "requests": c.requests,
@@ -127,11 +129,40 @@ def kv_transfer_json(k: KvTransfer) -> dict[str, Any]:
     }
 
 
+def prefix_cache_json(p: PrefixCacheReport) -> dict[str, Any]:
+    return {
+        "block_tokens": p.block_tokens,
+        "hbm_capacity_blocks": p.hbm_capacity_blocks,
+        "hbm_capacity_source": p.hbm_capacity_source,
+        "tiers": [
+            {
+                "name": t.name,
+                "capacity_blocks": t.capacity_blocks,
+                "bandwidth_gb_per_s": _num(t.bandwidth_bytes_per_s / 1e9),
+            }
+            for t in p.tiers
+        ],
+        "hashed_requests": _num(p.hashed_requests),
+        "hashed_input_tokens": _num(p.hashed_input_tokens),
+        "hit_tokens": _num(p.hit_tokens),
+        "hit_ratio": _num(p.hit_ratio),
+        "lower_tier_hit_tokens": _num(p.lower_tier_hit_tokens),
+        "loaded_tokens": _num(p.loaded_tokens),
+        "load_s": _num(p.load_s),
+        "tokens_saved": _num(p.tokens_saved),
+        "ttft_s_without_cache": {
+            "p50": _num(p.ttft_p50_s_without),
+            "p99": _num(p.ttft_p99_s_without),
+        },
+    }
+
+
 def serving_json(result: ServingResult) -> dict[str, Any]:
     return {
         "seed": result.seed,
         "simulated_s": result.horizon_s,
         "deployments": {d.name: deployment_json(d) for d in result.deployments},
+        **({"replays": dict(result.replays)} if result.replays else {}),
     }
 
 
@@ -251,6 +282,7 @@ def serving_tables(result: ServingResult, label: str) -> list[DataTable]:
             f"{label}: latency per class",
             CLASS_COLUMNS,
             class_rows,
+            caption="; ".join(f"{name} replays a {text}" for name, text in result.replays) or None,
         )
     )
     pool_rows = [
@@ -283,4 +315,42 @@ def serving_tables(result: ServingResult, label: str) -> list[DataTable]:
                 caption="; ".join(transfers),
             )
         )  # fmt: skip
+    cached = [d for d in result.deployments if d.prefix_cache is not None]
+    if cached:
+        tables.append(prefix_cache_table(cached, label))
     return tables
+
+
+def prefix_cache_table(deployments: list[DeploymentServing], label: str) -> DataTable:
+    """Prefix reuse from block hashes: hits, tokens saved, TTFT with and without the cache."""
+    rows = []
+    for d in deployments:
+        p = d.prefix_cache
+        assert p is not None
+        tiers = ", ".join(
+            f"{t.name} {t.capacity_blocks:,} blocks at {t.bandwidth_bytes_per_s / 1e9:,.3g} GB/s"
+            for t in p.tiers
+        )
+        rows.append(
+            [
+                d.name,
+                f"{p.hbm_capacity_blocks:,} x {p.block_tokens} ({p.hbm_capacity_source})",
+                tiers or "-",
+                f"{p.hit_ratio:.1%}",
+                f"{p.tokens_saved:,.0f}",
+                f"{p.loaded_tokens:,.0f}",
+                f"{_ms(d.ttft_s.p50)} / {_ms(p.ttft_p50_s_without)}",
+                f"{_ms(d.ttft_s.p99)} / {_ms(p.ttft_p99_s_without)}",
+            ]
+        )
+    columns = [
+        "deployment", "HBM cache blocks x tokens", "lower tiers", "hit ratio", "tokens saved",
+        "loaded from tiers", "TTFT p50 ms with / without", "TTFT p99 ms with / without",
+    ]  # fmt: skip
+    return DataTable(
+        f"{label}: prefix cache (block hashes)",
+        columns,
+        rows,
+        caption="hit ratio: input tokens found in the cache of the replica serving the request; "
+        "without: the first replication's requests run again with no prefix cache",
+    )

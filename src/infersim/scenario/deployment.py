@@ -127,10 +127,30 @@ class SpeculativeDecoding(Strict):
         return [self.acceptance_rate] * self.draft_tokens
 
 
-class PrefixCaching(Strict):
-    """A share of prompt tokens found in the prefix cache skips prefill compute."""
+class KvCacheTier(Strict):
+    """A tier below HBM holding KV blocks evicted from above (host DRAM, SSD, a pooled
+    store); a hit there is loaded over `bandwidth_gb_per_s` when faster than recomputing."""
 
-    cached_share: Fraction = Field(description="share of prompt tokens served from the cache")
+    name: Annotated[str, Field(min_length=1, max_length=40)]
+    capacity_gib: Annotated[float, Field(gt=0, le=1e7, allow_inf_nan=False)]
+    bandwidth_gb_per_s: Annotated[float, Field(gt=0, le=1e5, allow_inf_nan=False)] = Field(
+        description="per replica, GB/s (1e9 bytes) from this tier into HBM"
+    )
+
+
+class PrefixCaching(Strict):
+    """Prompt tokens found in the prefix cache skip prefill compute. Requests with prefix
+    block hashes (a Mooncake trace) reuse the leading run of their blocks found in their
+    replica's cache; other requests skip `cached_share` of their prompt (the simple mode)."""
+
+    cached_share: Fraction = Field(
+        default=0.0, description="share of prompt tokens served from the cache (no hashes)"
+    )
+    hbm_capacity_tokens: Annotated[int, Field(ge=1, le=10**12, strict=True)] | None = Field(
+        default=None,
+        description="prefix cache size in HBM per replica; none = the replica's KV capacity",
+    )
+    tiers: list[KvCacheTier] = Field(default_factory=list, max_length=4)
 
 
 class RentedGpu(Strict):
@@ -341,7 +361,10 @@ class Fleet(Strict):
     """How replicas are provisioned and requests spread over them."""
 
     mode: Literal["fixed", "size_to_slo", "autoscale"] = "fixed"
-    load_balancer: Literal["round_robin", "least_outstanding", "least_kv"] = "least_outstanding"
+    load_balancer: Literal["round_robin", "least_outstanding", "least_kv", "prefix_aware"] = Field(
+        default="least_outstanding",
+        description="prefix_aware: to the replica caching the longest prefix of the request",
+    )
     slo: Slo = Field(default_factory=Slo)
     autoscale: Autoscale | None = None
     disaggregated: bool = Field(default=False, description="separate prefill and decode pools")

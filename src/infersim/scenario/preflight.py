@@ -47,7 +47,13 @@ from infersim.scenario.references import ProblemLog
 from infersim.scenario.workload import Empirical, Fixed, Lognormal, TokenDist, Trace, Uniform
 from infersim.workload.lengths import Z99, lognormal_params
 from infersim.workload.stream import class_share
-from infersim.workload.trace import ExternalData, TraceData, read_empirical, read_trace
+from infersim.workload.trace import (
+    ExternalData,
+    TraceData,
+    check_label,
+    read_empirical,
+    read_trace,
+)
 
 #: Busy share at which a GPU-hour is priced to check that it can be (any value in [0, 1]).
 PROBE_BUSY_SHARE = 0.5
@@ -57,18 +63,25 @@ PROBE_BUSY_SHARE = 0.5
 class DataFiles:
     """Trace and empirical files read while checking a file and its variants (read once)."""
 
-    traces: dict[tuple[Path, str | None], TraceData | ConfigError] = field(default_factory=dict)
+    traces: dict[tuple[Path, str], TraceData | ConfigError] = field(default_factory=dict)
     empirical: dict[tuple[Path, str | None], NDArray[np.int64] | ConfigError] = field(
         default_factory=dict
     )
 
-    def trace(self, path: Path, fmt: str | None) -> TraceData | ConfigError:
-        if (path, fmt) not in self.traces:
+    def trace(self, path: Path, arrival: Trace) -> TraceData | ConfigError:
+        how = arrival.model_dump_json(include={"format", "columns", "hash_block_tokens"})
+        if (path, how) not in self.traces:
             try:
-                self.traces[path, fmt] = read_trace(path, fmt)
+                self.traces[path, how] = read_trace(path, arrival.format, arrival)
             except ConfigError as exc:
-                self.traces[path, fmt] = exc
-        return self.traces[path, fmt]
+                self.traces[path, how] = exc
+        got = self.traces[path, how]
+        if not isinstance(got, ConfigError):
+            try:
+                check_label(path, arrival, got)
+            except ConfigError as exc:
+                return exc
+        return got
 
     def lengths(self, path: Path, column: str | None) -> NDArray[np.int64] | ConfigError:
         if (path, column) not in self.empirical:
@@ -117,7 +130,51 @@ def preflight_problems(loaded: LoadedScenario, files: DataFiles | None = None) -
             report.add((*here, "list_price"), _without_owner(exc, here))
     for index, message in unknown_metrics(scenario):
         report.add(("expect", index, "metric"), message)
+    _prefix_reuse(report, scenario, data)
     return report.problems
+
+
+def _prefix_reuse(report: ProblemLog, scenario: Scenario, data: ExternalData) -> None:
+    """Prefix cache settings that would take no effect: a cache sized or tiered, or
+    prefix-aware routing, where no request carries block hashes; hashes of two block sizes
+    on one deployment."""
+    hashed: dict[str, set[int]] = {}  # deployment -> block sizes of the hashed traces it serves
+    for name, cls in scenario.workload.classes.items():
+        arrival = cls.arrival
+        trace = data.traces.get(arrival.path) if isinstance(arrival, Trace) else None
+        if not isinstance(arrival, Trace) or trace is None or not trace.has_hashes:
+            continue
+        for target in scenario.deployments:
+            if class_share(scenario, name, target) > 0:
+                hashed.setdefault(target, set()).add(arrival.hash_block_tokens)
+    cached = {
+        n: d
+        for n, d in scenario.deployments.items()
+        if isinstance(d, SelfHosted) and d.prefix_caching is not None
+    }
+    for name, dep in cached.items():
+        caching = dep.prefix_caching
+        assert caching is not None
+        here: PathKey = ("deployments", name, "prefix_caching")
+        sizes = hashed.get(name, set())
+        if len(sizes) > 1:
+            report.add(here, f"serves traces hashed in blocks of {sorted(sizes)} tokens: one "
+                       "prefix cache holds blocks of one size")  # fmt: skip
+        if sizes:
+            continue
+        if caching.hbm_capacity_tokens is not None or caching.tiers:
+            key = "tiers" if caching.tiers else "hbm_capacity_tokens"
+            report.add((*here, key), f"{key} sizes the cache of prefix blocks, but no request "
+                       f"served by deployments.{name} carries block hashes (a trace with "
+                       "hash_ids): remove it, or replay such a trace")  # fmt: skip
+        elif caching.cached_share == 0:
+            report.add(here, "prefix caching with cached_share 0 and no request with block "
+                       "hashes would skip nothing: give cached_share, or remove "
+                       "prefix_caching")  # fmt: skip
+    if scenario.fleet.load_balancer == "prefix_aware" and not set(hashed) & set(cached):
+        report.add(("fleet", "load_balancer"), "prefix_aware routes requests by their cached "
+                   "prefix blocks, but no deployment with prefix_caching serves a trace with "
+                   "block hashes (hash_ids): use another load balancer")  # fmt: skip
 
 
 def _without_owner(exc: Exception, owner: PathKey) -> str:
@@ -142,7 +199,7 @@ def _read_data(
         here: PathKey = ("workload", "classes", name)
         arrival = cls.arrival
         if isinstance(arrival, Trace):
-            got = files.trace(base_dir / arrival.path, arrival.format)
+            got = files.trace((base_dir / arrival.path).resolve(), arrival)
             if isinstance(got, ConfigError):
                 _file_problems(report, got, (*here, "arrival", "path"))
             else:
@@ -151,7 +208,7 @@ def _read_data(
             dist = getattr(cls, kind)
             if not isinstance(dist, Empirical):
                 continue
-            values = files.lengths(base_dir / dist.path, dist.column)
+            values = files.lengths((base_dir / dist.path).resolve(), dist.column)
             if isinstance(values, ConfigError):
                 _file_problems(report, values, (*here, kind, "path"))
             else:
@@ -334,6 +391,8 @@ def _requests_to(scenario: Scenario, deployment: str, data: ExternalData) -> Ite
                 "in its trace",
             )
             continue
+        if cls.prompt_tokens is None or cls.output_tokens is None:
+            continue  # validated: only a trace class has none
         prompt = _longest(cls.prompt_tokens, data)
         output = _longest(cls.output_tokens, data)
         if prompt is None or output is None:

@@ -10,6 +10,7 @@ from infersim.catalog.prices import PriceLookupError, resolve_price
 from infersim.errors import Locate, PathKey, Problem
 from infersim.scenario.deployment import ApiModel, RouterKind, SelfHosted
 from infersim.scenario.model import Scenario
+from infersim.scenario.paths import confinement_problem
 from infersim.scenario.workload import Empirical, Trace
 
 
@@ -187,6 +188,10 @@ def _deployment_of(
 def _file_exists(check: ProblemLog, path: PathKey, ref: str, base_dir: Path | None) -> None:
     if base_dir is None:
         check.add(path, "a file path needs a scenario file to be relative to")
+        return
+    problem = confinement_problem(base_dir, ref)
+    if problem is not None:
+        check.add(path, problem)
         return
     target = (base_dir / ref).resolve()
     if not target.is_file():

@@ -54,14 +54,73 @@ class Diurnal(Strict):
         return self
 
 
+class TraceColumns(Strict):
+    """Which CSV columns hold a trace's fields, for a file in no published format."""
+
+    timestamp: str = Field(min_length=1, max_length=200)
+    prompt_tokens: str = Field(min_length=1, max_length=200)
+    output_tokens: str = Field(min_length=1, max_length=200)
+    timestamp_unit: Literal["s", "ms", "datetime"] = "s"
+    label: str | None = Field(default=None, max_length=200, description="a class label column")
+
+
+TraceFormatName = Literal["csv", "jsonl", "azure", "mooncake", "burstgpt"]
+Seconds = Annotated[float, Field(ge=0, le=1e9, allow_inf_nan=False)]
+
+
 class Trace(Strict):
-    """Replay a trace file: CSV or JSONL rows of timestamp_s, prompt_tokens, output_tokens
-    (optional cached_prefix_tokens and class)."""
+    """Replay a trace file in its published format (detected from the header or keys, or
+    named): infersim CSV/JSONL (timestamp_s, prompt_tokens, output_tokens), Azure LLM
+    inference, Mooncake (with prefix block hashes), BurstGPT, or any CSV through `columns`.
+
+    The replay can be shaped: a window of the trace (`start_s`, `duration_s`, from its first
+    request), a speed-up (`rate_scale`, or `time_scale` that stretches time) or a
+    `target_rate_per_s`, a random share of requests (`sample_share`), and `loop` to repeat
+    the window until the simulated horizon is filled."""
 
     process: Literal["trace"]
     path: FilePath
-    format: Literal["csv", "jsonl"] | None = Field(default=None, description="none = by suffix")
+    format: TraceFormatName | None = Field(
+        default=None,
+        description="azure/mooncake/burstgpt: the published format; csv/jsonl: that container, "
+        "its columns detected from the header or keys; none = both detected",
+    )
+    columns: TraceColumns | None = Field(default=None, description="a CSV's own column names")
+    label: str | None = Field(
+        default=None,
+        max_length=200,
+        description="replay only rows with this class label (BurstGPT: the Model column)",
+    )
     time_scale: Annotated[float, Field(gt=0, le=1e6, allow_inf_nan=False)] = 1.0
+    rate_scale: Annotated[float, Field(gt=0, le=1e6, allow_inf_nan=False)] | None = None
+    target_rate_per_s: RatePerS | None = None
+    start_s: Seconds = 0.0
+    duration_s: Annotated[float, Field(gt=0, le=1e9, allow_inf_nan=False)] | None = None
+    loop: bool = Field(default=False, description="repeat the window to fill the horizon")
+    sample_share: Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)] = 1.0
+    hash_block_tokens: Tokens = Field(
+        default=512, description="tokens per prefix block hash (Mooncake: 512)"
+    )
+
+    @model_validator(mode="after")
+    def _one_speed(self) -> Trace:
+        given = [
+            name
+            for name, on in (
+                ("time_scale", self.time_scale != 1.0),
+                ("rate_scale", self.rate_scale is not None),
+                ("target_rate_per_s", self.target_rate_per_s is not None),
+            )
+            if on
+        ]
+        if len(given) > 1:
+            raise ValueError(
+                f"give at most one of time_scale, rate_scale, target_rate_per_s; "
+                f"got {', '.join(given)}"
+            )
+        if self.columns is not None and self.format not in (None, "csv"):
+            raise ValueError(f"columns maps a CSV's own columns; remove format {self.format!r}")
+        return self
 
 
 Arrival = Annotated[Poisson | Bursty | Diurnal | Trace, Field(discriminator="process")]
@@ -127,8 +186,8 @@ class RequestClass(Strict):
     """A kind of request (chat, agentic coding, batch summarization...)."""
 
     arrival: Arrival
-    prompt_tokens: TokenDist
-    output_tokens: TokenDist
+    prompt_tokens: TokenDist | None = Field(default=None, description="none with a trace")
+    output_tokens: TokenDist | None = Field(default=None, description="none with a trace")
     deployment: Name | None = Field(
         default=None, description="where it is served; none = the routing, or the only one"
     )
@@ -136,6 +195,20 @@ class RequestClass(Strict):
         default=0.0, description="share of prompt tokens that hit the prefix cache"
     )
     batch_api: bool = Field(default=False, description="billed at the batch discount")
+
+    @model_validator(mode="after")
+    def _lengths(self) -> RequestClass:
+        given = [k for k in ("prompt_tokens", "output_tokens") if getattr(self, k) is not None]
+        if isinstance(self.arrival, Trace):
+            if given:
+                raise ValueError(
+                    f"{' and '.join(given)} not used with arrival 'trace' (the trace gives "
+                    "each request's lengths): remove them"
+                )
+        elif len(given) < 2:
+            missing = [k for k in ("prompt_tokens", "output_tokens") if k not in given]
+            raise ValueError(f"missing {' and '.join(missing)} (needed unless arrival is a trace)")
+        return self
 
 
 # ---------------------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from infersim.perf import PerfModel
+from infersim.serving.prefix_reuse import BlockReuse
 from infersim.serving.replica import Replica, RequestTable
 
 #: Requests between two progress reports of a run (a multiple of 1,024).
@@ -75,6 +76,23 @@ BALANCERS: dict[str, Chooser] = {
 }
 
 
+def prefix_aware(reuse: BlockReuse) -> Chooser:
+    """To the replica with the least estimated prefill work ahead of the request's first
+    token: its uncached prompt tokens there, plus a prompt's worth per request already
+    outstanding there (what Mooncake's scheduler weighs: cache reuse against queueing)."""
+
+    def choose(replicas: list[Replica], rid: int) -> int:
+        prompt = reuse.prompts[rid]
+        best, best_work = 0, math.inf
+        for index, replica in enumerate(replicas):
+            work = prompt - reuse.affinity(index, rid) + replica.outstanding * prompt
+            if work < best_work:
+                best, best_work = index, work
+        return best
+
+    return choose
+
+
 @dataclass(frozen=True)
 class ReplicaSchedule:
     """How many replicas are up from each time on (autoscaling); a fixed fleet has one step."""
@@ -105,6 +123,7 @@ def run_cluster(
     kv_transfer_s_per_token: float = 0.0,
     progress: Callable[[float], None] | None = None,
     prefill_perf: PerfModel | None = None,
+    reuse: BlockReuse | None = None,
 ) -> ClusterRun:
     """Simulate the requests on the replicas until all finish (or overload).
 
@@ -113,12 +132,14 @@ def run_cluster(
     `kv_transfer_s_per_token` per token of context, before it decodes there; the prefill
     replicas run `prefill_perf` (their own parallelism) when given. `progress`, if given,
     hears the share of the requests that have arrived, every `PROGRESS_EVERY` of them.
+    With `reuse`, requests with prefix block hashes find their cached tokens in the caches of
+    the replica they reach (after loading lower-tier KV), and fill them when they complete.
     """
     table = RequestTable(
         _view(arrival_s, np.float64),
         _view(prompt_tokens, np.int64),
         _view(output_tokens, np.int64),
-        _view(cached_tokens, np.int64),
+        _view(cached_tokens if reuse is None else reuse.cached, np.int64),
     )
     roles = ["prefill"] * prefill_replicas + ["decode" if prefill_replicas else "mixed"] * (
         schedule.peak - prefill_replicas
@@ -130,7 +151,10 @@ def run_cluster(
     ]
     transfer_tokens, transfers = 0.0, 0
     decode_pool = replicas[prefill_replicas:]
-    choose = BALANCERS[load_balancer]
+    if load_balancer == "prefix_aware":
+        choose = prefix_aware(reuse) if reuse is not None else _least_outstanding
+    else:
+        choose = BALANCERS[load_balancer]
     heap: list[tuple[float, int, int, int]] = []
     seq = 0
     events = 0
@@ -160,6 +184,11 @@ def run_cluster(
                 break
             now, _, index, version = heappop(heap)
             events += 1
+            if index < -n_requests and reuse is not None:  # a request's cached KV has loaded
+                rid = -1 - n_requests - index
+                target = reuse.loading.pop(rid)
+                seq = _enqueue(heap, seq, replicas[target], target, rid, now)
+                continue
             if index < 0:  # a prefilled request's KV cache reaches the decode pool
                 rid = -1 - index
                 target = prefill_replicas + choose(decode_pool, rid)
@@ -170,7 +199,10 @@ def run_cluster(
             replica = replicas[index]
             if version != replica.version:
                 continue
-            replica.finish(now)
+            done = replica.finish(now)
+            if reuse is not None:
+                reuse.complete(index, done)
+                reuse.complete(index, replica.handoffs)
             if replica.handoffs:
                 for rid in replica.handoffs:
                     seq += 1
@@ -188,7 +220,12 @@ def run_cluster(
         now = t_arrival
         events += 1
         index = choose(pool, next_index) if len(pool) > 1 else 0
-        seq = _enqueue(heap, seq, replicas[index], index, next_index, now)
+        load_s = reuse.admit(index, next_index) if reuse is not None else 0.0
+        if load_s > 0:  # its cached KV loads from a lower tier before it queues
+            seq += 1
+            heappush(heap, (now + load_s, seq, -1 - n_requests - next_index, 0))
+        else:
+            seq = _enqueue(heap, seq, replicas[index], index, next_index, now)
         next_index += 1
         if next_index % 1024 == 0:
             if sum(len(r.waiting) for r in replicas) > limit:

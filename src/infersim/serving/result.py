@@ -9,6 +9,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from infersim.perf.memory import SequenceCapSource
+from infersim.serving.prefix_cache import PrefixCacheReport
 
 Mode = Literal["des", "sampled", "fluid"]
 VerdictKind = Literal["ok", "overloaded", "rejected", "slo_missed"]
@@ -223,6 +224,8 @@ class DeploymentServing:
     pools: tuple[PoolServing, ...] = ()
     """Disaggregated serving: the prefill and the decode pool (empty otherwise)."""
     kv_transfer: KvTransfer | None = None
+    prefix_cache: PrefixCacheReport | None = None
+    """Prefix reuse from block hashes (None without hashed requests or prefix caching)."""
 
     @property
     def unserved_requests(self) -> float:
@@ -249,6 +252,9 @@ class ServingResult:
     seed: int
     horizon_s: float
     deployments: tuple[DeploymentServing, ...]
+    replays: tuple[tuple[str, str], ...] = ()
+    """(class, what its trace replay did: rows read, sorted or dropped, window, speed, loops,
+    sample, requests), for each class that replays a trace."""
 
     def deployment(self, name: str) -> DeploymentServing:
         for item in self.deployments:

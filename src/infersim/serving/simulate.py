@@ -23,12 +23,17 @@ from infersim.perf import PerfModel, build_perf_model, slo_throughput
 from infersim.scenario.deployment import Autoscale, Fleet, SelfHosted
 from infersim.scenario.deployment import prefill_replicas as prefill_pool_replicas
 from infersim.scenario.model import Scenario
-from infersim.scenario.workload import Bursty, Poisson
+from infersim.scenario.workload import Bursty, Poisson, Trace
 from infersim.serving.cluster import ReplicaSchedule, run_cluster
 from infersim.serving.fleet import autoscale_schedule, pool_lower_bounds, size_fleet, size_pools
+from infersim.serving.prefix_reuse import (
+    PrefixCacheReport,
+    ReuseStats,
+    block_reuse,
+    prefix_report,
+)
 from infersim.serving.result import DeploymentServing, Mode, ServingResult
 from infersim.serving.summary import RunSample, merge_samples, summarize_run
-from infersim.workload.lengths import mean_tokens
 from infersim.workload.stream import (
     RequestStream,
     build_requests,
@@ -36,7 +41,7 @@ from infersim.workload.stream import (
     expected_interval_rates,
     expected_requests,
 )
-from infersim.workload.trace import ExternalData
+from infersim.workload.trace import ExternalData, class_mean_tokens, describe_replay
 
 Progress = Callable[[str, float], None]
 
@@ -95,8 +100,8 @@ def _plan(
     prompt = output = 1.0
     if classes:
         total = math.fsum(w for _, w in classes)
-        prompt = math.fsum(w * mean_tokens(c.prompt_tokens, data.empirical) for c, w in classes)
-        output = math.fsum(w * mean_tokens(c.output_tokens, data.empirical) for c, w in classes)
+        prompt = math.fsum(w * class_mean_tokens(c, "prompt_tokens", data) for c, w in classes)
+        output = math.fsum(w * class_mean_tokens(c, "output_tokens", data) for c, w in classes)
         prompt, output = prompt / total, output / total
     # what a replica serves within the SLO's time per token: what sizing and autoscaling
     # provision against (the largest batch it holds would serve each token too slowly)
@@ -184,9 +189,13 @@ def sample_run(
     sampling: Sampling,
     rng: np.random.Generator,
     progress: Callable[[float], None] | None = None,
+    reuse_log: list[ReuseStats] | None = None,
+    use_cache: bool = True,
 ) -> RunSample:
     """One event-loop run of a deployment, on all replicas or on a representative sample
-    (`progress` hears the share of its requests that have arrived)."""
+    (`progress` hears the share of its requests that have arrived). Requests with prefix
+    block hashes reuse their replica's prefix cache (`use_cache` False: no cache at all, for
+    the comparison); `reuse_log` hears what the caches did."""
     stream = build_requests(
         scenario, data, sampling.window_s, rng, deployment=plan.name, keep_share=sampling.keep_share
     )
@@ -199,6 +208,8 @@ def sample_run(
     if plan.prefill_replicas:
         share = sampling.replicas / schedule.peak
         prefill = max(1, min(run_schedule.peak - 1, round(plan.prefill_replicas * share)))
+    reuse = block_reuse(plan.perf, plan.deployment, scenario, data, stream, run_schedule.peak,
+                        use_cache)  # fmt: skip
     run = run_cluster(
         plan.perf,
         stream.time_s,
@@ -213,7 +224,12 @@ def sample_run(
         plan.kv_transfer_s_per_token,
         progress,
         plan.prefill_perf if plan.prefill_perf is not plan.perf else None,
+        reuse,
     )
+    if reuse is not None:
+        stream = replace(stream, cached_tokens=reuse.cached)
+        if reuse_log is not None:
+            reuse_log.append(reuse.stats)
     return summarize_run(
         plan, stream, run, sampling.scale, sampling.mode, sampling.detail, schedule,
         sampling.window_s,
@@ -260,17 +276,48 @@ def simulate(
             schedule = _schedule(scenario, data, plan, expected, seed, index)
         sampling = choose_sampling(plan, schedule, expected)
         reps = scenario.fleet.replications
+        reuse_log: list[ReuseStats] = []
         samples = [
             sample_run(
                 plan, scenario, data, schedule, sampling, _rng(seed, rep, index),
-                _run_progress(progress, name, done, len(hosted), rep, reps),
+                _run_progress(progress, name, done, len(hosted), rep, reps), reuse_log,
             )
             for rep in range(reps)
         ]  # fmt: skip
-        results.append(merge_samples(plan, samples, tuple(scenario.workload.classes)))
+        served = merge_samples(plan, samples, tuple(scenario.workload.classes))
+        if reuse_log:
+            served = replace(
+                served, prefix_cache=_prefix_report(plan, scenario, data, schedule, sampling,
+                                                    seed, index, reuse_log)
+            )  # fmt: skip
+        results.append(served)
     if progress is not None:
         progress("done", 1.0)
-    return ServingResult(seed, horizon, tuple(results))
+    replays = tuple(
+        (name, describe_replay(cls.arrival, data.traces[cls.arrival.path], horizon))
+        for name, cls in scenario.workload.classes.items()
+        if isinstance(cls.arrival, Trace) and cls.arrival.path in data.traces
+    )
+    return ServingResult(seed, horizon, tuple(results), replays)
+
+
+def _prefix_report(
+    plan: DeploymentPlan,
+    scenario: Scenario,
+    data: ExternalData,
+    schedule: ReplicaSchedule,
+    sampling: Sampling,
+    seed: int,
+    index: int,
+    reuse_log: list[ReuseStats],
+) -> PrefixCacheReport:
+    """What the prefix caches did, with TTFT from the first replication's very requests run
+    again with no prefix cache at all."""
+    without = sample_run(
+        plan, scenario, data, schedule, sampling, _rng(seed, 0, index), use_cache=False
+    )
+    measured = without.ttft_s[without.measured]
+    return prefix_report(plan.perf, plan.deployment, data, scenario, reuse_log, measured)
 
 
 def _run_progress(
@@ -304,6 +351,7 @@ def with_prefix_caching(stream: RequestStream, dep: SelfHosted) -> RequestStream
         stream.deployment_idx,
         stream.class_names,
         stream.deployment_names,
+        stream.trace_row,
     )
 
 

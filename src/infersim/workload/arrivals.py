@@ -9,7 +9,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from infersim.scenario.workload import Bursty, Diurnal, Poisson, Trace
-from infersim.workload.trace import ExternalData
+from infersim.workload.trace import ExternalData, replay_rate_per_s
 
 SECONDS_PER_HOUR = 3600.0
 
@@ -68,13 +68,10 @@ def diurnal_times(
 
 def mean_rate_per_s(arrival: Poisson | Bursty | Diurnal | Trace, data: ExternalData) -> float:
     """The mean arrival rate of any arrival process, requests per second: the stated rate, a
-    diurnal profile's mean, or a trace's requests over its span (time-scaled)."""
+    diurnal profile's mean, or a trace replay's (its window's requests per pass, sped up and
+    sampled)."""
     if isinstance(arrival, Trace):
-        trace = data.traces[arrival.path]
-        if len(trace.times_s) == 0:
-            return 0.0
-        span = max(float(trace.times_s[-1] - trace.times_s[0]) * arrival.time_scale, 1.0)
-        return len(trace.times_s) / span
+        return replay_rate_per_s(arrival, data.traces[arrival.path])
     if isinstance(arrival, Diurnal):
         return float(arrival.mean_rate_per_s)
     return float(arrival.rate_per_s)

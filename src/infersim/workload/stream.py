@@ -27,7 +27,7 @@ from infersim.workload.arrivals import (
     poisson_times,
 )
 from infersim.workload.lengths import sample_tokens
-from infersim.workload.trace import ExternalData
+from infersim.workload.trace import ExternalData, replay
 
 
 @dataclass(frozen=True)
@@ -43,6 +43,8 @@ class RequestStream:
     deployment_idx: NDArray[np.int64]
     class_names: tuple[str, ...]
     deployment_names: tuple[str, ...]
+    trace_row: NDArray[np.int64] | None = None
+    """Per request, the row of its class's trace it replays (-1: drawn, not replayed)."""
 
     def __len__(self) -> int:
         return len(self.time_s)
@@ -57,6 +59,7 @@ class RequestStream:
             self.deployment_idx[mask],
             self.class_names,
             self.deployment_names,
+            None if self.trace_row is None else self.trace_row[mask],
         )
 
 
@@ -67,23 +70,25 @@ def _class_arrivals(
     NDArray[np.int64] | None,
     NDArray[np.int64] | None,
     NDArray[np.int64] | None,
+    NDArray[np.int64] | None,
 ]:
     arrival = cls.arrival
     if isinstance(arrival, Poisson):
-        return poisson_times(arrival, horizon_s, rng), None, None, None
+        return poisson_times(arrival, horizon_s, rng), None, None, None, None
     if isinstance(arrival, Bursty):
-        return bursty_times(arrival, horizon_s, rng), None, None, None
+        return bursty_times(arrival, horizon_s, rng), None, None, None, None
     if isinstance(arrival, Diurnal):
-        return diurnal_times(arrival, horizon_s, rng), None, None, None
+        return diurnal_times(arrival, horizon_s, rng), None, None, None, None
     assert isinstance(arrival, Trace)
     trace = data.traces[arrival.path]
-    times = replay_times_s(arrival, data)
-    keep = times < horizon_s
+    shaped = replay(arrival, trace, horizon_s)
+    rows = shaped.rows
     return (
-        times[keep],
-        trace.prompt_tokens[keep],
-        trace.output_tokens[keep],
-        trace.cached_prefix_tokens[keep],
+        shaped.times_s,
+        trace.prompt_tokens[rows],
+        trace.output_tokens[rows],
+        trace.cached_prefix_tokens[rows],
+        rows,
     )
 
 
@@ -144,32 +149,38 @@ def build_requests(
         share = 1.0 if deployment is None else class_share(scenario, name, deployment) * keep_share
         if share <= 0.0:
             continue
-        times, prompts, outputs, cached = _class_arrivals(
+        times, prompts, outputs, cached, rows = _class_arrivals(
             _scaled(cls, share), horizon_s, child, data
         )
+        if isinstance(cls.arrival, Trace):
+            share *= cls.arrival.sample_share
         if isinstance(cls.arrival, Trace) and share < 1.0:
             keep = child.random(len(times)) < share
             times = times[keep]
-            prompts, outputs, cached = (
-                None if a is None else a[keep] for a in (prompts, outputs, cached)
+            prompts, outputs, cached, rows = (
+                None if a is None else a[keep] for a in (prompts, outputs, cached, rows)
             )
         n = len(times)
         if prompts is None or outputs is None or cached is None:
+            assert cls.prompt_tokens is not None and cls.output_tokens is not None
             prompts = sample_tokens(cls.prompt_tokens, n, child, data.empirical)
             outputs = sample_tokens(cls.output_tokens, n, child, data.empirical)
             cached = np.floor(prompts * cls.cached_prefix_share).astype(np.int64)
+        if rows is None:
+            rows = np.full(n, -1, dtype=np.int64)
         if deployment is None:
             target = _deployment_indices(scenario, name, cls, n, deployments, child)
         else:
             target = np.full(n, deployments.index(deployment), dtype=np.int64)
-        parts.append((times, prompts, outputs, cached, np.full(n, index, dtype=np.int64), target))
+        index_col = np.full(n, index, dtype=np.int64)
+        parts.append((times, prompts, outputs, cached, index_col, target, rows))
     if not parts:
         empty_f = np.zeros(0, dtype=np.float64)
         empty_i = np.zeros(0, dtype=np.int64)
         return RequestStream(
-            empty_f, empty_i, empty_i, empty_i, empty_i, empty_i, class_names, deployments
+            empty_f, empty_i, empty_i, empty_i, empty_i, empty_i, class_names, deployments, empty_i
         )
-    merged = [np.concatenate([p[i] for p in parts]) for i in range(6)]
+    merged = [np.concatenate([p[i] for p in parts]) for i in range(7)]
     order = np.argsort(merged[0], kind="stable")
     return RequestStream(
         merged[0][order].astype(np.float64),
@@ -180,6 +191,7 @@ def build_requests(
         merged[5][order].astype(np.int64),
         class_names,
         deployments,
+        merged[6][order].astype(np.int64),
     )
 
 
@@ -202,11 +214,9 @@ def _served_classes(
     return out
 
 
-def replay_times_s(arrival: Trace, data: ExternalData) -> NDArray[np.float64]:
-    """A trace's arrival times from its first request, time-scaled."""
-    trace = data.traces[arrival.path]
-    times: NDArray[np.float64] = (trace.times_s - trace.times_s[0]) * arrival.time_scale
-    return times
+def replay_times_s(arrival: Trace, data: ExternalData, horizon_s: float) -> NDArray[np.float64]:
+    """A trace's replayed arrival times in [0, horizon_s), shaped (before sampling)."""
+    return replay(arrival, data.traces[arrival.path], horizon_s).times_s
 
 
 def expected_class_requests(
@@ -216,8 +226,8 @@ def expected_class_requests(
     out: dict[str, float] = {}
     for name, arrival, share in _served_classes(scenario, deployment):
         if isinstance(arrival, Trace):
-            times = replay_times_s(arrival, data)
-            out[name] = share * float(np.count_nonzero(times < horizon_s))
+            times = replay_times_s(arrival, data, horizon_s)
+            out[name] = share * arrival.sample_share * float(len(times))
         else:
             out[name] = share * mean_rate_per_s(arrival, data) * horizon_s
     return out
@@ -235,9 +245,9 @@ def expected_interval_rates(
     rates = np.zeros(count, dtype=np.float64)
     for _, arrival, share in _served_classes(scenario, deployment):
         if isinstance(arrival, Trace):
-            times = replay_times_s(arrival, data)
-            counts, _ = np.histogram(times[times < horizon_s], bins=edges)
-            rates += share * counts / np.where(widths > 0, widths, 1.0)
+            times = replay_times_s(arrival, data, horizon_s)
+            counts, _ = np.histogram(times, bins=edges)
+            rates += share * arrival.sample_share * counts / np.where(widths > 0, widths, 1.0)
         elif isinstance(arrival, Diurnal):
             rates += share * np.asarray(
                 [_diurnal_mean(arrival, a, b) for a, b in itertools.pairwise(edges)]
