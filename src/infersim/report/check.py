@@ -207,8 +207,16 @@ def expectation_phrase(result: ExpectationResult) -> str:
 _LEVEL_RANK = {"fail": 0, "warn": 1, "ok": 2}
 
 
+#: Margins over cost rather than revenue (profit / cost): a point of them is a percent of cost,
+#: not comparable with a margin point, so they move by their relative change, and rank below
+#: the gross margin they restate.
+OVER_COST = frozenset({"cost_profit_margin_pct"})
+
+
 def _importance(metric: str) -> int:
     leaf = metric.rsplit(".", 1)[-1]
+    if leaf in OVER_COST:
+        return 5
     if leaf == "gross_margin_pct":
         return 0 if ".total." not in metric and not metric.startswith("pnl.") else 1
     unit = _unit(metric)
@@ -224,6 +232,8 @@ def materiality(change: MetricDiff) -> float:
     (a margin point is a percent of revenue), else percent of the old value."""
     if change.status != "changed" or change.delta is None:
         return 0.0
+    if change.metric.rsplit(".", 1)[-1] in OVER_COST:
+        return abs(change.pct) if change.pct is not None else FROM_ZERO
     points = _points(change)
     if points is not None:
         return abs(points)
