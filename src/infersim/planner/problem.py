@@ -179,7 +179,8 @@ def _length_draws(
     """The traffic's prompt length at `quantile` (less the draws' own error), whether any
     output is longer than one token, and the largest share of a prompt the prefix cache may
     serve (deterministic draws). A request's cached share is its class's, or the
-    deployment's where the class gives none; a trace gives each request's lengths and cached prefix: no floor is taken from them."""
+    deployment's where the class gives none; a trace gives each request's lengths and cached
+    prefix: no floor is taken from them."""
     # without prefix caching the engine caches nothing (`serving.simulate.with_prefix_caching`)
     cached = 0.0 if base.prefix_caching is None else base.prefix_caching.cached_share
     rng = np.random.default_rng(0)

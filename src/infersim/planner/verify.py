@@ -75,8 +75,9 @@ def verify(
         probe = simulate(capped, problem.seed, problem.catalog, problem.data)
         found = probe.deployment(problem.name)
         if found.verdict_kind in ("overloaded", "slo_missed"):
+            missed = f"misses the SLO at {cap} replicas: {_problems(found.verdict)}"
             return Verified(
-                candidate, f"misses the SLO at {cap} replicas: {_problems(found.verdict)}", "capped",
+                candidate, missed, "capped",
                 replicas=cap, gpus=cap * candidate.gpus_per_replica,
                 ttft_p99_s=found.ttft_s.p99, tpot_p99_s=found.tpot_s.p99,
                 slo_attainment=found.slo_met_share,
