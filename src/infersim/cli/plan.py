@@ -18,7 +18,6 @@ from infersim.cli.common import (
     emit,
     global_options,
     info,
-    prepare_format,
     progress_reporter,
     stderr_console,
 )
@@ -172,7 +171,6 @@ def plan(
     ones by simulation (fleet.mode size_to_slo, on the very runs reported). Exit 1 when no
     configuration meets the SLO (the closest miss is named).
     """
-    prepare_format(fmt)
     if output is not None and (output.is_dir() or not output.resolve().parent.is_dir()):
         raise UsageError(f"--output {output}: not a file in an existing directory")
     options = global_options(ctx)
