@@ -38,6 +38,11 @@ def why_runner_up_lost(winner: Verified, runner_up: Verified) -> str:
         )
     elif r_hour > w_hour and r_gpus <= w_gpus:
         cause = f"its GPU-hour costs ${r_hour:.2f} vs ${w_hour:.2f}, with {r_gpus} GPUs vs {w_gpus}"
+    elif r_gpus == w_gpus and r_hour == w_hour:
+        cause = (
+            f"the same {r_gpus} GPUs at ${r_hour:.2f}/GPU-hour; ties go to the first in the "
+            "search's order (GPU, parallelism, precision, speculative decoding off first)"
+        )
     else:
         cause = f"{r_gpus} GPUs at ${r_hour:.2f}/GPU-hour vs the winner's {w_gpus} at ${w_hour:.2f}"
     if extra == 0:

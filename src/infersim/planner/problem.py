@@ -25,7 +25,7 @@ from infersim.planner.space import Candidate, candidate_deployment
 from infersim.scenario.deployment import OwnedGpu, RentedGpu, SelfHosted
 from infersim.scenario.model import Scenario
 from infersim.scenario.workload import Trace
-from infersim.workload.lengths import sample_tokens
+from infersim.workload.lengths import mean_tokens, sample_tokens
 from infersim.workload.stream import expected_class_requests, expected_requests
 from infersim.workload.trace import ExternalData
 
@@ -50,6 +50,10 @@ class PlanProblem:
     base: SelfHosted
     base_cost: RentedGpu | OwnedGpu
     offered_rps: float
+    mean_prompt_tokens: float
+    mean_output_tokens: float
+    """Means of the traffic's lengths, each class by its volume (as the simulation's
+    capacity figure takes them)."""
     floor_prompt_tokens: float
     """A prompt length the p99 prompt of the measured requests of any run exceeds but with
     chance `FLOOR_RISK` (`prompt_floor_quantile`; 1 when a trace gives the lengths): the
@@ -131,10 +135,24 @@ def prepare_problem(
         base=base,
         base_cost=base.cost or served.costs.gpu,
         offered_rps=expected / horizon,
+        mean_prompt_tokens=_mean(served, data, weights, "prompt_tokens"),
+        mean_output_tokens=_mean(served, data, weights, "output_tokens"),
         floor_prompt_tokens=prompt,
         cached_share_max=cached,
         multi_token_outputs=multi,
     )
+
+
+def _mean(
+    scenario: Scenario, data: ExternalData, weights: Mapping[str, float], field: str
+) -> float:
+    total = math.fsum(w for w in weights.values() if w > 0)
+    parts = [
+        w * mean_tokens(getattr(scenario.workload.classes[c], field), data.empirical)
+        for c, w in weights.items()
+        if w > 0
+    ]
+    return math.fsum(parts) / total
 
 
 def prompt_floor_quantile(measured: int) -> float:

@@ -28,10 +28,17 @@ from typing import Literal
 from infersim.economics.errors import EconomicsError
 from infersim.economics.gpu_cost import gpu_usd_per_hour
 from infersim.economics.inputs import HOURS_PER_MONTH
-from infersim.perf import DoesNotFit, InvalidDeploymentError, PerfModel, chunk_context_tokens
+from infersim.perf import (
+    DoesNotFit,
+    InvalidDeploymentError,
+    PerfModel,
+    chunk_context_tokens,
+    slo_throughput,
+)
 from infersim.perf.precision import quality_penalty
 from infersim.planner.problem import PlanProblem
 from infersim.planner.space import PRECISIONS, Candidate, Constraints
+from infersim.scenario.deployment import Slo
 from infersim.serving.simulate import deployment_plan
 
 ScreenOutcome = Literal[
@@ -121,7 +128,7 @@ def screen(problem: PlanProblem, candidate: Candidate, constraints: Constraints)
         return replace(kept, outcome="slo_floor", reason=reason)
     lowest = max(1, math.ceil(problem.offered_rps / plan.capacity_rps))
     estimate = estimate_replicas(
-        problem.offered_rps, plan.capacity_rps, lowest, perf.max_batch_sequences,
+        problem.offered_rps, plan.capacity_rps, lowest, _slo_batch(problem, perf, slo),
         ttft_floor, slo.ttft_p99_s,
     )  # fmt: skip
     kept = replace(kept, min_replicas=lowest, estimated_replicas=estimate)
@@ -135,6 +142,15 @@ def screen(problem: PlanProblem, candidate: Candidate, constraints: Constraints)
         reason = f"costs at least ${floor:,.0f}/month > --budget ${budget:,.0f}"
         return replace(kept, outcome="budget", reason=reason)
     return kept
+
+
+def _slo_batch(problem: PlanProblem, perf: PerfModel, slo: Slo) -> int:
+    """The replica's steady batch within the TPOT bound at the traffic's mean lengths (the
+    batch behind the capacity that sizing starts from)."""
+    bound = slo.tpot_p99_s if slo.tpot_p99_s is not None else slo.tpot_p50_s
+    prompt = max(1, round(problem.mean_prompt_tokens))
+    output = max(1, round(problem.mean_output_tokens))
+    return slo_throughput(perf, prompt, output, bound).batch_sequences
 
 
 def _prefill_alone_s(perf: PerfModel, prompt_tokens: float, cached_share: float) -> float:
