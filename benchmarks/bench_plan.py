@@ -16,6 +16,7 @@ CPU-seconds are printed beside wall time; stage 1 (screen) and stage 2 (simulati
 from __future__ import annotations
 
 import argparse
+import resource
 import time
 from collections import Counter
 from pathlib import Path
@@ -69,9 +70,11 @@ def main() -> None:
     print(f"candidates simulated: {len(verified)} in {rounds} rounds; skipped: {len(skipped)}")
     print(f"load + problem      : {wall1 - wall0:6.2f} s wall, {cpu1 - cpu0:6.2f} CPU-s")
     print(f"stage 1 (screen)    : {wall2 - wall1:6.2f} s wall, {cpu2 - cpu1:6.2f} CPU-s")
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    workers = children.ru_utime + children.ru_stime
     print(
         f"stage 2 (simulate)  : {wall3 - wall2:6.2f} s wall, {cpu3 - cpu2:6.2f} CPU-s"
-        + (" (parent only; workers not counted)" if pool is not None else "")
+        + (f" + {workers:.2f} CPU-s in {args.jobs} workers" if pool is not None else "")
     )
     total = wall3 - wall0
     verdict = "ok" if total <= TARGET_WALL_S else "OVER"
