@@ -56,7 +56,7 @@ def main() -> None:
     pool = PoolVerifier(problem, constraints, args.jobs) if args.jobs > 1 else None
     try:
         verifier = pool or serial_verifier(problem, constraints)
-        verified, skipped, rounds = verify_stage(screened, verifier, DEFAULT_TOP_K)
+        verified, skipped, rounds = verify_stage(screened, verifier, DEFAULT_TOP_K, constraints)
     finally:
         if pool is not None:
             pool.close()

@@ -12,15 +12,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from infersim.errors import UsageError
 from infersim.planner.frontier import pareto_frontier, why_runner_up_lost
 from infersim.planner.problem import PlanProblem
 from infersim.planner.screen import Screened, screen
 from infersim.planner.space import Candidate, Constraints, SearchSpace
-from infersim.planner.verify import Verified, Verifier
+from infersim.planner.verify import FailureKind, Verified, Verifier
 from infersim.scenario.deployment import Slo
+from infersim.serving.fleet import MAX_REPLICAS
 
 Progress = Callable[[str, float], None]
 
@@ -82,25 +83,34 @@ def verify_stage(
     screened: Sequence[Screened],
     verifier: Verifier,
     top_k: int,
+    constraints: Constraints,
     progress: Progress | None = None,
 ) -> tuple[list[Verified], list[Screened], int]:
     """Stage 2 (see the module doc): the verified candidates sorted (plans first, then the
-    failures, those that missed at a cap included), the skipped ones, and the rounds."""
+    failures, those that missed at a cap included), the skipped ones, and the rounds.
+
+    A candidate is tried at a cap while it could still beat the best plan, fit `--max-gpus`
+    and the budget, and stay within sizing's `MAX_REPLICAS`; missing the SLO there raises its
+    floor above the cap (sizing takes more replicas to help, never fewer)."""
     order = sorted(
         (s for s in screened if s.kept),
         key=lambda s: (s.estimated_usd_per_month, s.cost_floor_usd_per_month, s.candidate),
     )
     floor = {s.candidate: s.min_replicas or 1 for s in order}
     per_replica = {s.candidate: s.monthly_usd(1) for s in order}
+    most = {
+        s.candidate: _most_replicas(s.candidate, per_replica[s.candidate], constraints)
+        for s in order
+    }
     done: dict[Candidate, Verified] = {}
     capped: dict[Candidate, Verified] = {}
     best = math.inf
     rounds = 0
     while True:
         waiting = [
-            s.candidate
-            for s in order
-            if s.candidate not in done and floor[s.candidate] * per_replica[s.candidate] < best
+            c
+            for c in (s.candidate for s in order)
+            if c not in done and floor[c] * per_replica[c] < best and floor[c] <= most[c]
         ]
         batch = waiting[:top_k]
         if not batch:
@@ -108,7 +118,7 @@ def verify_stage(
         rounds += 1
         if progress is not None:
             progress(f"simulating, round {rounds}", len(done) / max(len(order), 1))
-        tasks = [(c, _cap(floor[c], per_replica[c], best)) for c in batch]
+        tasks = [(c, min(most[c], _cap(floor[c], per_replica[c], best))) for c in batch]
         for result in verifier(tasks):
             candidate = result.candidate
             if result.failure_kind == "capped":
@@ -118,6 +128,13 @@ def verify_stage(
             done[candidate] = result
             if result.feasible and result.usd_per_month is not None:
                 best = min(best, result.usd_per_month)
+    for candidate, missed in list(capped.items()):
+        limit = _limiting_constraint(candidate, per_replica[candidate], constraints)
+        if candidate not in done and limit is not None and floor[candidate] > most[candidate]:
+            flag, kind = limit
+            capped[candidate] = replace(
+                missed, failure=f"{missed.failure} (the most {flag} allows)", failure_kind=kind
+            )
     verified = [*done.values(), *(v for c, v in capped.items() if c not in done)]
     verified.sort(key=lambda v: (not v.feasible, v.failure_kind == "capped", v.sort_key()))
     skipped = [s for s in order if s.candidate not in done and s.candidate not in capped]
@@ -127,6 +144,31 @@ def verify_stage(
 #: A first try, with no plan to beat yet, caps the fleet at this many times the screen's
 #: replica floor; a candidate that misses the SLO there is tried again later, capped higher.
 CAP_GROWTH = 4
+
+
+def _most_replicas(candidate: Candidate, usd_per_replica: float, constraints: Constraints) -> int:
+    """The most replicas a plan of this candidate may have: sizing's limit, `--max-gpus`,
+    and the budget (at the idle-hour price)."""
+    most = MAX_REPLICAS
+    if constraints.max_gpus is not None:
+        most = min(most, constraints.max_gpus // candidate.gpus_per_replica)
+    budget = constraints.budget_usd_per_month
+    if budget is not None and usd_per_replica > 0:
+        most = min(most, math.floor(budget / usd_per_replica))
+    return most
+
+
+def _limiting_constraint(
+    candidate: Candidate, usd_per_replica: float, constraints: Constraints
+) -> tuple[str, FailureKind] | None:
+    """The flag and failure kind of the constraint that sets `_most_replicas`, if one does."""
+    most = _most_replicas(candidate, usd_per_replica, constraints)
+    if most >= MAX_REPLICAS:
+        return None
+    gpus = constraints.max_gpus
+    if gpus is not None and most == gpus // candidate.gpus_per_replica:
+        return "--max-gpus", "max_gpus"
+    return "--budget", "budget"
 
 
 def _cap(floor: int, usd_per_replica: float, best_usd: float) -> int:
@@ -151,7 +193,7 @@ def plan(
     if progress is not None:
         progress("screening", 0.0)
     screened = screen_all(problem, space, constraints)
-    verified, skipped, rounds = verify_stage(screened, verifier, top_k, progress)
+    verified, skipped, rounds = verify_stage(screened, verifier, top_k, constraints, progress)
     result = PlanResult(
         space,
         constraints,
@@ -182,8 +224,8 @@ def raise_no_plan(result: PlanResult) -> None:
         first = min(by_constraint, key=Verified.sort_key)
         flag = CONSTRAINT_FLAGS[first.failure_kind or "max_gpus"]
         raise UsageError(
-            f"{flag} rules out every configuration that meets the SLO: the cheapest, "
-            f"{first.candidate.label} x {first.replicas}, {first.failure}"
+            f"{flag} leaves no configuration that meets the SLO: the cheapest tried, "
+            f"{first.candidate.label}, {first.failure}"
         )
     cut = [s for s in result.screened if s.outcome in ("max_gpus", "budget")]
     if cut and not result.verified:
