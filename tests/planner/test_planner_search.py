@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from plan_fixtures import NO_CONSTRAINTS, small_problem, small_space
 
-from infersim.errors import InfersimError
+from infersim.errors import InfersimError, UsageError
 from infersim.pipeline.run import run_scenario
 from infersim.planner.problem import PlanProblem, prompt_floor_quantile
 from infersim.planner.search import PlanResult, plan, screen_all
@@ -166,3 +166,15 @@ def test_budget_and_gpu_constraints_are_kept(tmp_path: Path) -> None:
     assert kept.winner is not None and (kept.winner.gpus or 0) <= free.winner.gpus
     for item in kept.plans:
         assert (item.gpus or 0) <= free.winner.gpus
+
+
+def test_a_fleet_capped_by_max_gpus_names_the_constraint(tmp_path: Path) -> None:
+    # l40s tp1 needs 2 replicas (its floor is 1), tp2 needs 2 GPUs: with --max-gpus 1 the
+    # one fleet tried misses the SLO at the most replicas the constraint allows
+    _, problem = small_problem(tmp_path, rate_per_s=12.0, ttft_s=0.8, tpot_s=0.03)
+    space = small_space(gpus=("l40s",), precisions=("fp8",))
+    free = run_planner(problem, space)
+    assert [(v.candidate.tensor_parallel, v.replicas) for v in free.plans] == [(1, 2), (2, 1)]
+    limited = Constraints(max_gpus=1)
+    with pytest.raises(UsageError, match=r"--max-gpus leaves no configuration .* allows\)"):
+        plan(problem, space, limited, serial_verifier(problem, limited), 3)
