@@ -37,6 +37,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "baseline": ("infersim.cli.baseline", "baseline"),
     "diff": ("infersim.cli.diff", "diff"),
     "sweep": ("infersim.cli.sweep", "sweep"),
+    "plan": ("infersim.cli.plan", "plan"),
     "sensitivity": ("infersim.cli.sensitivity", "sensitivity"),
     "breakeven": ("infersim.cli.breakeven", "breakeven"),
     "catalog": ("infersim.cli.catalog", "catalog_app"),

@@ -406,3 +406,15 @@ def _schedule(
     auto = fleet.autoscale or Autoscale()
     rates = expected_interval_rates(scenario, data, plan.horizon_s, auto.interval_s, plan.name)
     return autoscale_schedule(plan, rates)
+
+
+def deployment_plan(
+    scenario: Scenario, catalog: Catalog, name: str, data: ExternalData
+) -> DeploymentPlan:
+    """What the simulation of self-hosted deployment `name` starts from: its performance
+    model and the per-replica capacity that fleet sizing starts at (the capacity planner
+    screens candidates with it)."""
+    dep = scenario.deployments[name]
+    if not isinstance(dep, SelfHosted):
+        raise TypeError(f"deployment {name!r} is not self-hosted")
+    return _plan(scenario, catalog, name, dep, data)

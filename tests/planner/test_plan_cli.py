@@ -1,0 +1,117 @@
+"""`infersim plan` on the command line: the table, JSON, -o plan.yaml, exit codes, errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import yaml
+from plan_fixtures import small_document, write_scenario
+from typer.testing import CliRunner
+
+from infersim.cli.app import app
+
+FAST = (
+    "--gpus",
+    "h100-sxm,l40s",
+    "--tp",
+    "1,2",
+    "--precisions",
+    "bf16,fp8",
+    "--speculative",
+    "off",
+)
+
+
+def invoke(runner: CliRunner, *args: str) -> tuple[int, str, str]:
+    result = runner.invoke(app, ["plan", *args])
+    return result.exit_code, result.stdout, result.stderr
+
+
+def one_line(code: int, stderr: str, expected_code: int, *fragments: str) -> None:
+    assert code == expected_code
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), stderr
+    assert "Traceback" not in stderr
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+
+
+def test_plan_table_json_and_written_plan(runner: CliRunner, tmp_path: Path) -> None:
+    file = write_scenario(tmp_path / "s.yaml", small_document(rate_per_s=12.0, tpot_s=0.03))
+    out = tmp_path / "plan.yaml"
+    code, stdout, _ = invoke(runner, str(file), *FAST, "-o", str(out))
+    assert code == 0
+    assert "plans, cheapest first" in stdout and "cost-latency frontier" in stdout
+    code, text, _ = invoke(runner, str(file), *FAST, "-f", "json")
+    assert code == 0
+    data = json.loads(text)
+    winner = data["winner"]
+    assert winner["meets_slo"] and winner["replicas"] >= 1
+    assert data["ranked"][0] == winner
+    assert data["search"]["candidates"] == 8
+    written = yaml.safe_load(out.read_text(encoding="utf-8"))
+    dep = written["deployments"]["main"]
+    assert (dep["gpu"], dep["tensor_parallel"], dep["replicas"]) == (
+        winner["gpu"], winner["tensor_parallel"], winner["replicas"],
+    )  # fmt: skip
+    assert written["fleet"]["mode"] == "fixed"
+    # `infersim run` on the written plan reproduces the plan's serving figures
+    result = runner.invoke(app, ["run", str(out), "-f", "json"])
+    assert result.exit_code == 0, result.stderr
+    served = json.loads(result.stdout)["runs"][0]["serving"]["deployments"]["main"]
+    assert served["verdict"] is None
+    assert served["ttft_s"]["p99"] == winner["ttft_p99_s"]
+    assert served["tpot_s"]["p99"] == winner["tpot_p99_s"]
+    # deterministic: the same scenario gives the same JSON, byte for byte
+    assert invoke(runner, str(file), *FAST, "-f", "json")[1] == text
+
+
+def test_no_configuration_meets_the_slo_exits_1_with_the_closest_miss(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    file = write_scenario(tmp_path / "s.yaml", small_document(ttft_s=0.001))
+    out = tmp_path / "plan.yaml"
+    code, _, stderr = invoke(runner, str(file), *FAST, "-o", str(out))
+    one_line(code, stderr, 1, "no configuration meets the SLO", "closest miss", "TTFT")
+    assert not out.exists()
+
+
+def test_impossible_constraints_exit_2_naming_them(runner: CliRunner, tmp_path: Path) -> None:
+    file = write_scenario(tmp_path / "s.yaml", small_document(rate_per_s=12.0))
+    out = tmp_path / "plan.yaml"
+    cases = [
+        (("--budget", "1"), "--budget"),
+        (("--gpus", "h100-sxm", "--tp", "2", "--max-gpus", "1"), "--max-gpus"),
+        (("--precisions", "int4", "--max-quality-penalty", "0.01"), "--max-quality-penalty"),
+        (("--gpus", "apple-m2-ultra"), "--pricing"),
+    ]
+    for extra, flag in cases:
+        args = [str(file), "--tp", "1,2", "--speculative", "off", *extra, "-o", str(out)]
+        code, _, stderr = invoke(runner, *args)
+        one_line(code, stderr, 2, flag)
+        assert not out.exists()
+
+
+def test_bad_flags_exit_2_naming_the_value(runner: CliRunner, tmp_path: Path) -> None:
+    file = write_scenario(tmp_path / "s.yaml", small_document())
+    cases = [
+        (("--gpus", "h100"), ["--gpus", "'h100'", "h100-sxm"]),
+        (("--precisions", "fp3"), ["--precisions", "'fp3'"]),
+        (("--tp", "two"), ["--tp", "'two'"]),
+        (("--speculative", "maybe"), ["--speculative", "'maybe'"]),
+        (("--pricing", "leased"), ["--pricing", "'leased'"]),
+        (("--deployment", "nope"), ["--deployment", "'nope'"]),
+        (("--chunked-prefill", ""), ["--chunked-prefill"]),
+    ]
+    for extra, fragments in cases:
+        code, _, stderr = invoke(runner, str(file), *extra)
+        one_line(code, stderr, 2, *fragments)
+
+
+def test_bad_scenario_is_one_line_exit_2(runner: CliRunner, tmp_path: Path) -> None:
+    document = small_document()
+    document["fleet"] = {"slo": {"ttft_p99_s": -1}}
+    file = write_scenario(tmp_path / "s.yaml", document)
+    code, _, stderr = invoke(runner, str(file))
+    one_line(code, stderr, 2, "fleet.slo.ttft_p99_s")
