@@ -100,6 +100,8 @@ def run_cluster(
     prefill_replicas: int = 0,
     kv_transfer_s_per_token: float = 0.0,
     progress: Callable[[float], None] | None = None,
+    rank: NDArray[np.int64] | None = None,
+    itl_from_s: float = 0.0,
 ) -> ClusterRun:
     """Simulate the requests on the replicas until all finish (or overload).
 
@@ -107,17 +109,20 @@ def run_cluster(
     and each prefilled request's KV cache moves to a decode replica, taking
     `kv_transfer_s_per_token` per token of context, before it decodes there. `progress`, if
     given, hears the share of the requests that have arrived, every `PROGRESS_EVERY` of them.
+    `rank`, if given, is each request's scheduling rank (higher first, may preempt lower);
+    inter-token gaps are recorded from `itl_from_s` on.
     """
     table = RequestTable(
         _view(arrival_s, np.float64),
         _view(prompt_tokens, np.int64),
         _view(output_tokens, np.int64),
         _view(cached_tokens, np.int64),
+        None if rank is None else _view(rank, np.int64),
     )
     roles = ["prefill"] * prefill_replicas + ["decode" if prefill_replicas else "mixed"] * (
         schedule.peak - prefill_replicas
     )
-    replicas = [Replica(perf, table, chunked_prefill, role) for role in roles]
+    replicas = [Replica(perf, table, chunked_prefill, role, itl_from_s) for role in roles]
     decode_pool = replicas[prefill_replicas:]
     choose = BALANCERS[load_balancer]
     heap: list[tuple[float, int, int, int]] = []

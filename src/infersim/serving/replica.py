@@ -15,6 +15,20 @@ the same floats either way) and cut short only when an arrival lands on this rep
 
 Decode progress is counted in steps: a sequence that joined decode at step j has context
 `base + e * (step - j)`; the replica keeps only sums over sequences, so a step costs O(1).
+
+The scheduler policy is prefill-first (vLLM v0: waiting prompts run whole in prefill-only
+iterations, which stall the decoding sequences) or chunked decode-first (Sarathi-Serve / vLLM
+v1: every iteration runs all decoding sequences and fills the token budget with prefill
+chunks). When requests carry priority ranks, the waiting queue is served highest rank first
+(first come, first served within a rank), and a request that cannot be admitted preempts
+decoding sequences of a lower rank (the lowest, most recently joined first).
+
+Inter-token latency (ITL, as vLLM's benchmark_serving defines it: the gap between consecutive
+tokens of a request, over all tokens) is recorded exactly from segments: every decoding
+sequence emits a token at the end of each step, so a segment's steps after its first give
+`n` gaps of each step's time; the first step's gap runs from each sequence's previous token
+(so a prefill-only iteration in between shows as one long gap), and a preempted sequence's
+next token comes when its recompute finishes.
 """
 
 from __future__ import annotations
@@ -22,7 +36,7 @@ from __future__ import annotations
 import heapq
 import math
 from array import array
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -52,6 +66,8 @@ class RequestTable:
     prompt_tokens: Sequence[int]
     output_tokens: Sequence[int]
     cached_tokens: Sequence[int]
+    rank: Sequence[int] | None = None
+    """Per request, its scheduling rank (higher first); None: first come, first served."""
     first_token_s: array[float] = field(default_factory=_floats)
     finish_s: array[float] = field(default_factory=_floats)
     admit_s: array[float] = field(default_factory=_floats)
@@ -83,16 +99,72 @@ class ReplicaStats:
     preemptions: int = 0
     rejected: int = 0
     batch_sizes: array[int] = field(default_factory=_ints)
-    """Per iteration or decode segment: its decode sequences, duration and KV share in use."""
+    """Per iteration or decode segment: its decode sequences, duration, iterations, prefill
+    tokens per iteration and KV share in use."""
     batch_durations_s: array[float] = field(default_factory=_floats)
+    batch_iterations: array[int] = field(default_factory=_ints)
+    batch_prefill_tokens: array[int] = field(default_factory=_ints)
     kv_occupancy: array[float] = field(default_factory=_floats)
+    itl_gap_s: array[float] = field(default_factory=_floats)
+    """ITL: gaps given one by one (a segment's first step), and how many tokens had each."""
+    itl_gap_tokens: array[int] = field(default_factory=_ints)
+    itl_cum_s: array[float] = field(default_factory=_floats)
+    """ITL: the rest of each segment's steps, as cumulative times from the step before the
+    first one counted (`itl_seg_points` values a segment), each step a gap for `itl_seg_seqs`
+    tokens."""
+    itl_seg_points: array[int] = field(default_factory=_ints)
+    itl_seg_seqs: array[int] = field(default_factory=_ints)
+
+
+class RankedQueue:
+    """A waiting queue served highest rank first, first come first served within a rank;
+    the deque operations the replica uses."""
+
+    def __init__(self, rank: Sequence[int], levels: int) -> None:
+        self.rank = rank
+        self.levels: list[deque[int]] = [deque() for _ in range(levels)]
+        self.size = 0
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __bool__(self) -> bool:
+        return self.size > 0
+
+    def __getitem__(self, index: int) -> int:
+        assert index == 0
+        return self._top()[0]
+
+    def _top(self) -> deque[int]:
+        for level in reversed(self.levels):
+            if level:
+                return level
+        raise IndexError("empty queue")
+
+    def append(self, rid: int) -> None:
+        self.levels[self.rank[rid]].append(rid)
+        self.size += 1
+
+    def appendleft(self, rid: int) -> None:
+        self.levels[self.rank[rid]].appendleft(rid)
+        self.size += 1
+
+    def popleft(self) -> int:
+        rid = self._top().popleft()
+        self.size -= 1
+        return rid
 
 
 class Replica:
     """A replica's queue, running batch and KV cache; driven by the cluster's event loop."""
 
     def __init__(
-        self, perf: PerfModel, table: RequestTable, chunked_prefill: bool, role: str = "mixed"
+        self,
+        perf: PerfModel,
+        table: RequestTable,
+        chunked_prefill: bool,
+        role: str = "mixed",
+        itl_from_s: float = 0.0,
     ) -> None:
         self.perf = perf
         self.role = role  # "mixed"; or, disaggregated, "prefill" / "decode"
@@ -107,7 +179,13 @@ class Replica:
         self.max_seqs = perf.max_batch_sequences
         self.max_tokens = perf.max_batch_tokens
         self.stats = ReplicaStats()
-        self.waiting: deque[int] = deque()
+        self.waiting: deque[int] | RankedQueue = deque()
+        # priority between classes: decoding sequences per rank, to find whom to preempt
+        self.rank_counts: list[int] | None = None
+        if table.rank is not None:
+            levels = max(table.rank, default=0) + 1
+            self.waiting = RankedQueue(table.rank, levels)
+            self.rank_counts = [0] * levels
         self.prefilling: list[int] = []
         self.todo: dict[int, int] = {}  # prompt tokens still to compute
         self.in_kv: dict[int, int] = {}  # tokens already in the KV cache, while prefilling
@@ -131,6 +209,12 @@ class Replica:
         self.seg_steps = 0
         self.finishing: list[int] = []  # prefills that complete with the current iteration
         self.version = 0
+        # ITL: tokens emitted from this time on count; each decoding sequence's last token
+        # came at the end of the last decode step, or (joined since) at its time in `pending`
+        self.itl_from_s = itl_from_s
+        self.last_emit_s = 0.0
+        self.pending: dict[int, float] = {}
+        self.resume_from: dict[int, float] = {}  # preempted: when its last token came
 
     # ----------------------------------------------------------------------------- state
     def decode_context(self) -> float:
@@ -160,7 +244,9 @@ class Replica:
         """Queue a request; True when the plan in flight changed (the caller reschedules)."""
         self.waiting.append(rid)
         self.outstanding += 1
-        if self.seg_cum is None or self.n + len(self.prefilling) >= self.max_seqs:
+        if self.seg_cum is None:
+            return False
+        if self.n + len(self.prefilling) >= self.max_seqs and self._victim(rid) is None:
             return False
         # cut the decode segment at the end of the step in progress
         done = bisect_right(self.seg_cum, now_s - self.start_s)
@@ -180,8 +266,12 @@ class Replica:
         table = self.table
         waiting, prefilling = self.waiting, self.prefilling
         block, capacity = self.block, self.capacity
-        while waiting and self.n + len(prefilling) < self.max_seqs:
+        while waiting:
             rid = waiting[0]
+            if self.n + len(prefilling) >= self.max_seqs:
+                if self._preempt_for(rid):
+                    continue
+                break
             need = table.prompt_tokens[rid] + table.emitted[rid]  # _context_of
             if need + 2 * block > capacity:
                 waiting.popleft()  # can never fit: reject rather than block the queue
@@ -189,13 +279,15 @@ class Replica:
                 self.stats.rejected += 1
                 continue
             if self.kv_used() + need + block > capacity:
+                if self._preempt_for(rid):
+                    continue
                 break
             waiting.popleft()
             if math.isnan(table.admit_s[rid]):
                 table.admit_s[rid] = now_s
             if rid in self.arrived_with_kv:  # its KV cache came from the prefill pool
                 self.arrived_with_kv.discard(rid)
-                self._join(rid, need)
+                self._join(rid, need, table.first_token_s[rid])
                 continue
             prefilling.append(rid)
             self.reserved += need
@@ -204,6 +296,28 @@ class Replica:
             self.in_kv[rid] = cached
             if table.emitted[rid]:
                 self.stats.recomputed_tokens += need - cached
+
+    def _victim(self, rid: int) -> int | None:
+        """The decoding sequence a waiting `rid` may preempt: one of the lowest rank below
+        its own, the most recently joined; None without priorities or such a sequence."""
+        counts = self.rank_counts
+        if counts is None or self.table.rank is None:
+            return None
+        own = self.table.rank[rid]
+        lowest = next((r for r in range(own) if counts[r]), None)
+        if lowest is None:
+            return None
+        rank = self.table.rank
+        return next(v for v in reversed(self.decoding) if rank[v] == lowest)
+
+    def _preempt_for(self, rid: int) -> bool:
+        """Preempt a lower-rank decoding sequence to make room for `rid`; whether one was."""
+        victim = self._victim(rid)
+        if victim is None:
+            return False
+        join, base = self.decoding.pop(victim)
+        self._evict(victim, join, base)
+        return True
 
     # ----------------------------------------------------------------------------- planning
     def start(self, now_s: float) -> float | None:
@@ -289,6 +403,8 @@ class Replica:
         stats.weight_read_s += steps * (self.weights_s + self.experts_s * touched)
         stats.batch_sizes.append(seqs)
         stats.batch_durations_s.append(seconds)
+        stats.batch_iterations.append(steps)
+        stats.batch_prefill_tokens.append(prefill_tokens)
         stats.kv_occupancy.append(self.kv_used() / self.capacity)
         if seqs:
             e = self.e
@@ -298,6 +414,13 @@ class Replica:
 
     def _preempt_last(self) -> None:
         rid, (join, base) = self.decoding.popitem()  # most recently joined
+        self._evict(rid, join, base)
+
+    def _evict(self, rid: int, join: int, base: float) -> None:
+        """Preempt a decoding sequence (already out of `decoding`): it waits to be recomputed."""
+        self.resume_from[rid] = self.pending.pop(rid, self.last_emit_s)
+        if self.rank_counts is not None and self.table.rank is not None:
+            self.rank_counts[self.table.rank[rid]] -= 1
         self.n -= 1
         self.s_base -= base
         self.s_join -= join
@@ -316,6 +439,8 @@ class Replica:
         steps = self.seg_steps
         if self.seg_cum is not None:  # a decode segment, possibly cut short
             self._record(self.seg_cum[steps - 1], self.n, self.decode_context(), steps)
+        if steps:
+            self._record_itl(now_s, steps)
         self.step += steps
         finishes = self.finishes
         if finishes and finishes[0][0] <= self.step:
@@ -328,6 +453,11 @@ class Replica:
             del self.todo[rid], self.in_kv[rid]
             if math.isnan(table.first_token_s[rid]):
                 table.first_token_s[rid] = now_s
+            else:  # a recompute after preemption: its next token comes now
+                last = self.resume_from.pop(rid, now_s)
+                if now_s >= self.itl_from_s:
+                    self.stats.itl_gap_s.append(now_s - last)
+                    self.stats.itl_gap_tokens.append(1)
             table.emitted[rid] += 1
             if table.output_tokens[rid] <= table.emitted[rid]:
                 self._done(rid, now_s, done)
@@ -335,17 +465,47 @@ class Replica:
                 self.outstanding -= 1
                 self.handoffs.append(rid)
             else:
-                self._join(rid, context + 1)
+                self._join(rid, context + 1, now_s)
         self.finishing = []
         self.seg_cum = None
         self.seg_steps = 0
         self.busy = False
         return done
 
-    def _join(self, rid: int, context: int) -> None:
-        """Start decoding a request whose `context` tokens are in the KV cache."""
+    def _record_itl(self, now_s: float, steps: int) -> None:
+        """The gaps between tokens of the decode step(s) ending now (see the module)."""
+        cum = self.seg_cum
+        stats = self.stats
+        pending = self.pending
+        from_rel = self.itl_from_s - self.start_s
+        first = 1
+        counted = now_s >= self.itl_from_s if cum is None else cum[0] >= from_rel
+        if counted:
+            first_end = now_s if cum is None else self.start_s + cum[0]
+            steady = self.n - len(pending)
+            if steady:
+                stats.itl_gap_s.append(first_end - self.last_emit_s)
+                stats.itl_gap_tokens.append(steady)
+            for emitted_s in pending.values():
+                stats.itl_gap_s.append(first_end - emitted_s)
+                stats.itl_gap_tokens.append(1)
+        elif cum is not None:
+            first = bisect_left(cum, from_rel, 0, steps)
+        if cum is not None and first < steps:
+            stats.itl_cum_s.extend(cum[first - 1 : steps])
+            stats.itl_seg_points.append(steps - first + 1)
+            stats.itl_seg_seqs.append(self.n)
+        pending.clear()
+        self.last_emit_s = now_s
+
+    def _join(self, rid: int, context: int, emitted_s: float) -> None:
+        """Start decoding a request whose `context` tokens are in the KV cache and whose
+        last token came at `emitted_s`."""
         remaining = self.table.output_tokens[rid] - self.table.emitted[rid]
         base = float(context)
+        self.pending[rid] = emitted_s
+        if self.rank_counts is not None and self.table.rank is not None:
+            self.rank_counts[self.table.rank[rid]] += 1
         self.decoding[rid] = (self.step, base)
         self.n += 1
         self.s_base += base
@@ -366,6 +526,8 @@ class Replica:
             ):
                 continue
             del self.decoding[rid]
+            if self.rank_counts is not None and self.table.rank is not None:
+                self.rank_counts[self.table.rank[rid]] -= 1
             self.n -= 1
             self.s_base -= base
             self.s_join -= join

@@ -78,6 +78,8 @@ class ClassServing:
     e2e_s: Percentiles
     queue_s: Percentiles
     slo_met_share: float | None
+    """Share of measured requests within the SLO: the latency SLO for an interactive class,
+    finishing within the deadline for a batch class."""
     input_tokens: float
     """Offered: the prompts of every request."""
     cached_input_tokens: float
@@ -88,6 +90,10 @@ class ClassServing:
     served_input_tokens: float
     served_cached_input_tokens: float
     served_output_tokens: float
+    deadline_s: float | None = None
+    """A batch class's deadline (None for an interactive class)."""
+    deadline_missed_output_tokens: float = 0.0
+    """A batch class: output tokens of its requests not completed within the deadline."""
 
     @property
     def requests(self) -> int:
@@ -129,13 +135,29 @@ class DeploymentServing:
     served_input_tokens: float
     served_cached_input_tokens: float
     served_output_tokens: float
+    scheduler: str
+    """The replicas' scheduler policy (`scenario.deployment.SchedulerPolicy`)."""
+    priority_ranks: int
+    """Scheduling ranks among the classes served (1: first come, first served)."""
     ttft_s: Percentiles
+    """Latencies (TTFT, TPOT, E2E, queue) and the SLO attainment are over the interactive
+    classes' measured requests (every class's when none is a batch class)."""
     tpot_s: Percentiles
     e2e_s: Percentiles
     queue_s: Percentiles
     slo_met_share: float | None
     """Share of measured requests within the SLO (`serving.verdict.slo_met`): the attainment."""
-    batch_size: Percentiles
+    itl_s: Percentiles
+    """Inter-token latency as vLLM's benchmark_serving defines it: the gap between
+    consecutive tokens of a request, weighted over every token after a request's first, of
+    every class, emitted after the warm-up."""
+    decode_batch_sequences: Percentiles
+    """Sequences decoding per iteration, time-weighted over the iterations that decode
+    (prefill-only iterations are not counted)."""
+    decode_batch_sequences_per_iteration: Percentiles
+    """The same, each decoding iteration weighing one."""
+    prefill_batch_tokens: Percentiles
+    """Prompt tokens computed per iteration, over the iterations that prefill."""
     kv_occupancy: Percentiles
     busy_share: float
     """gpu_hours_busy / gpu_hours_scheduled, in [0, 1]."""
@@ -166,6 +188,12 @@ class DeploymentServing:
     """The replica's cap on running sequences."""
     max_batch_sequences_source: SequenceCapSource
     """'scenario', or the limit that binds the derived cap: 'kv_blocks' or 'token_budget'."""
+    deadline_met_share: float | None = None
+    """Share of the batch classes' measured requests completed within their deadline (None
+    without a batch class)."""
+    batch_extra_gpu_hours: float = 0.0
+    """GPU-hours more it would take, at this fleet's busy GPU-hours per served output token,
+    to serve the batch output that missed its deadline (0 when it all fit)."""
     intervals: dict[str, Interval] = field(default_factory=dict)
     classes: tuple[ClassServing, ...] = ()
 

@@ -20,13 +20,13 @@ import numpy as np
 
 from infersim.catalog.load import Catalog
 from infersim.perf import PerfModel, build_perf_model, slo_throughput
-from infersim.scenario.deployment import Autoscale, Fleet, SelfHosted
+from infersim.scenario.deployment import Autoscale, Fleet, SchedulerPolicy, SelfHosted
 from infersim.scenario.model import Scenario
 from infersim.scenario.workload import Bursty, Poisson
 from infersim.serving.cluster import ReplicaSchedule, run_cluster
 from infersim.serving.fleet import autoscale_schedule, size_fleet
 from infersim.serving.result import DeploymentServing, Mode, ServingResult
-from infersim.serving.summary import RunSample, merge_samples, summarize_run
+from infersim.serving.summary import RunSample, measured_from_s, merge_samples, summarize_run
 from infersim.workload.lengths import mean_tokens
 from infersim.workload.stream import (
     RequestStream,
@@ -59,6 +59,28 @@ class DeploymentPlan:
     prefill_replicas: int
     """Disaggregated serving: replicas of the prefill pool (0 = every replica does both)."""
     kv_transfer_s_per_token: float
+    scheduler: SchedulerPolicy
+    class_ranks: tuple[int, ...] | None
+    """Per scenario class, its scheduling rank on this deployment (higher first); None when
+    every class it serves ranks the same (first come, first served)."""
+    class_deadlines_s: tuple[float | None, ...]
+    """Per scenario class, its deadline when it is a batch class, else None."""
+
+
+def class_ranks(scenario: Scenario, served: list[str]) -> tuple[int, ...] | None:
+    """Scheduling ranks per class: batch classes (with a deadline) below every interactive
+    one, then by `priority`; dense over the classes `served`. None when they all rank alike."""
+    classes = scenario.workload.classes
+
+    def key(name: str) -> tuple[bool, int]:
+        cls = classes[name]
+        return (cls.deadline_s is None, cls.priority)
+
+    levels = sorted({key(name) for name in served})
+    if len(levels) <= 1:
+        return None
+    dense = {level: index for index, level in enumerate(levels)}
+    return tuple(dense.get(key(name), 0) for name in classes)
 
 
 def _stationary(scenario: Scenario, name: str) -> bool:
@@ -75,6 +97,7 @@ def _plan(
     perf = build_perf_model(dep, catalog)
     # the mean lengths of the requests this deployment serves, each class by its volume
     weights = expected_class_requests(scenario, data, scenario.horizon.simulated_s, name)
+    served = [c for c, w in weights.items() if w > 0]
     classes = [(scenario.workload.classes[c], w) for c, w in weights.items() if w > 0]
     prompt = output = 1.0
     if classes:
@@ -110,6 +133,9 @@ def _plan(
         active_params=model.active_params_b * 1e9,
         prefill_replicas=prefill_replicas,
         kv_transfer_s_per_token=transfer,
+        scheduler=dep.scheduler_policy,
+        class_ranks=class_ranks(scenario, served),
+        class_deadlines_s=tuple(c.deadline_s for c in scenario.workload.classes.values()),
     )
 
 
@@ -182,11 +208,13 @@ def sample_run(
         stream.cached_tokens,
         run_schedule,
         plan.fleet.load_balancer,
-        plan.deployment.chunked_prefill,
+        plan.scheduler is SchedulerPolicy.CHUNKED_DECODE_FIRST,
         sampling.window_s,
         prefill,
         plan.kv_transfer_s_per_token,
         progress,
+        rank=None if plan.class_ranks is None else np.asarray(plan.class_ranks)[stream.class_idx],
+        itl_from_s=measured_from_s(plan, stream.time_s),
     )
     return summarize_run(
         plan, stream, run, sampling.scale, sampling.mode, sampling.detail, schedule,

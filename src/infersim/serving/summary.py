@@ -69,8 +69,19 @@ class RunSample:
     steady state as much is in flight at a window's start as at its end); else 0."""
     totals: dict[str, float]
     batch_values: NDArray[np.float64]
+    """Per iteration or decode segment: its decoding sequences, duration (`batch_weights`),
+    iterations and prompt tokens computed, and the KV share in use."""
     batch_weights: NDArray[np.float64]
+    batch_iterations: NDArray[np.float64]
+    prefill_tokens: NDArray[np.float64]
     kv_values: NDArray[np.float64]
+    itl_values: NDArray[np.float64]
+    """Inter-token gaps (seconds) and how many tokens had each (`itl_weights`)."""
+    itl_weights: NDArray[np.float64]
+    batch: NDArray[np.bool_]
+    """Per request: of a batch class (one with a deadline)."""
+    on_time: NDArray[np.bool_]
+    """Per request of a batch class: completed within its deadline (False otherwise)."""
     overloaded: bool
     """The fleet could not keep up: the run was stopped early, or its queue kept growing."""
     served_factor: float
@@ -78,6 +89,17 @@ class RunSample:
     `serving.served.served_factor`)."""
     rejected: int
     """Requests that never fit a replica's KV cache (simulated, not scaled)."""
+
+    @property
+    def judged(self) -> NDArray[np.bool_]:
+        """The measured requests of interactive classes: what latencies and the SLO judge."""
+        return self.measured & ~self.batch
+
+
+def measured_from_s(plan: DeploymentPlan, arrival_s: NDArray[np.float64]) -> float:
+    """When the measured window starts: requests arriving earlier are the warm-up."""
+    window = max(float(arrival_s.max()) if arrival_s.size else 0.0, 1e-9)
+    return plan.fleet.warmup_share * min(window, plan.horizon_s)
 
 
 def summarize_run(
@@ -100,8 +122,11 @@ def summarize_run(
     ttft = first - arrival
     with np.errstate(invalid="ignore", divide="ignore"):
         tpot = np.where(output > 1, (finish - first) / (output - 1), np.nan)
-    window = max(float(arrival.max()) if arrival.size else 0.0, 1e-9)
-    measured = arrival >= plan.fleet.warmup_share * min(window, plan.horizon_s)
+    measured = arrival >= measured_from_s(plan, arrival)
+    deadline = np.asarray(
+        [math.inf if d is None else d for d in plan.class_deadlines_s], dtype=np.float64
+    )[stream.class_idx]
+    batch = np.isfinite(deadline)
     stats = [r.stats for r in run.replicas]
     gpus = plan.perf.gpus_per_replica
     busy_s = sum(s.busy_s for s in stats)
@@ -120,7 +145,13 @@ def summarize_run(
     provisioned_h = _provisioned_s(schedule, run, scale, plan.horizon_s, window_s) * gpus / 3600.0
     scheduled_h = sum(c * (b - a) for c, a, b in _steps(schedule, plan.horizon_s)) * gpus / 3600.0
     completed = np.isfinite(finish)
-    overloaded = run.overloaded_at_s is not None or queue_grows(arrival, admit)
+    interactive = ~batch
+    if batch.any():  # batch work waits by design: only interactive queues tell overload
+        overloaded = run.overloaded_at_s is not None or queue_grows(
+            arrival[interactive], admit[interactive]
+        )
+    else:
+        overloaded = run.overloaded_at_s is not None or queue_grows(arrival, admit)
     totals = {
         "completed": float(completed.sum()) * scale,
         "rejected": sum(s.rejected for s in stats) * scale,
@@ -140,6 +171,9 @@ def summarize_run(
     batch_values = np.concatenate([np.asarray(s.batch_sizes, dtype=np.float64) for s in stats])
     batch_weights = np.concatenate([np.asarray(s.batch_durations_s) for s in stats])
     kv_values = np.concatenate([np.asarray(s.kv_occupancy) for s in stats])
+    itl_values, itl_weights = inter_token_gaps(stats)
+    on_time = batch & completed & (finish - arrival <= deadline)
+    met = slo_met(plan.fleet.slo, ttft, tpot)
     return RunSample(
         mode=mode,
         detail=detail,
@@ -152,7 +186,7 @@ def summarize_run(
         tpot_s=tpot,
         e2e_s=finish - arrival,
         queue_s=admit - arrival,
-        slo_met=slo_met(plan.fleet.slo, ttft, tpot),
+        slo_met=np.where(batch, on_time, met) if batch.any() else met,
         prompt=stream.prompt_tokens,
         cached=stream.cached_tokens,
         output=output,
@@ -161,11 +195,42 @@ def summarize_run(
         totals=totals,
         batch_values=batch_values,
         batch_weights=batch_weights,
+        batch_iterations=np.concatenate(
+            [np.asarray(s.batch_iterations, dtype=np.float64) for s in stats]
+        ),
+        prefill_tokens=np.concatenate(
+            [np.asarray(s.batch_prefill_tokens, dtype=np.float64) for s in stats]
+        ),
         kv_values=kv_values,
+        itl_values=itl_values,
+        itl_weights=itl_weights,
+        batch=batch,
+        on_time=on_time,
         overloaded=overloaded,
         served_factor=served_factor(run, window_s, overloaded),
         rejected=sum(s.rejected for s in stats),
     )
+
+
+def inter_token_gaps(stats: list[ReplicaStats]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Every inter-token gap the replicas recorded, and how many tokens had each: the ones
+    given one by one, and within each segment the steps between cumulative times."""
+    values: list[NDArray[np.float64]] = []
+    weights: list[NDArray[np.float64]] = []
+    for s in stats:
+        values.append(np.asarray(s.itl_gap_s, dtype=np.float64))
+        weights.append(np.asarray(s.itl_gap_tokens, dtype=np.float64))
+        points = np.asarray(s.itl_seg_points, dtype=np.int64)
+        if points.size == 0:
+            continue
+        cum = np.asarray(s.itl_cum_s, dtype=np.float64)
+        gaps = np.diff(cum)
+        inside = np.ones(gaps.size, dtype=np.bool_)
+        inside[np.cumsum(points)[:-1] - 1] = False  # from one segment's last to the next's first
+        values.append(gaps[inside])
+        seqs = np.asarray(s.itl_seg_seqs, dtype=np.float64)
+        weights.append(np.repeat(seqs, points - 1))
+    return np.concatenate(values), np.concatenate(weights)
 
 
 def _busy_share(
@@ -262,7 +327,9 @@ def _pool(
     return np.concatenate(parts)
 
 
-def _class_rows(samples: list[RunSample], names: tuple[str, ...]) -> tuple[ClassServing, ...]:
+def _class_rows(
+    samples: list[RunSample], names: tuple[str, ...], deadlines_s: tuple[float | None, ...]
+) -> tuple[ClassServing, ...]:
     rows = []
     reps = len(samples)
     for index, name in enumerate(names):
@@ -295,6 +362,14 @@ def _class_rows(samples: list[RunSample], names: tuple[str, ...]) -> tuple[Class
                 served_input_tokens=served["prompt"],
                 served_cached_input_tokens=served["cached"],
                 served_output_tokens=served["output"],
+                deadline_s=deadlines_s[index],
+                deadline_missed_output_tokens=0.0
+                if deadlines_s[index] is None
+                else sum(
+                    float(s.output[p & ~s.on_time].sum()) * s.scale
+                    for s, p in zip(samples, picks, strict=True)
+                )
+                / reps,
             )
         )
     return tuple(rows)
@@ -309,16 +384,19 @@ def merge_samples(
     horizon = plan.horizon_s
     per_run: dict[str, list[float]] = {key: [] for key in INTERVAL_METRICS}
     for s in samples:
-        ttft = Percentiles.of(s.ttft_s[s.measured])
-        tpot = Percentiles.of(s.tpot_s[s.measured])
-        e2e = Percentiles.of(s.e2e_s[s.measured])
+        ttft = Percentiles.of(s.ttft_s[s.judged])
+        tpot = Percentiles.of(s.tpot_s[s.judged])
+        e2e = Percentiles.of(s.e2e_s[s.judged])
         per_run["ttft_p99_s"].append(ttft.p99 if ttft.p99 is not None else math.nan)
         per_run["tpot_p50_s"].append(tpot.p50 if tpot.p50 is not None else math.nan)
         per_run["e2e_p50_s"].append(e2e.p50 if e2e.p50 is not None else math.nan)
         per_run["gpu_hours_busy"].append(s.totals["gpu_hours_busy"])
         per_run["output_tokens_per_s"].append(s.totals["output_tokens_per_s"])
     intervals = {k: _interval(v) for k, v in per_run.items() if all(math.isfinite(x) for x in v)}
-    classes = _class_rows(samples, class_names)
+    classes = _class_rows(samples, class_names, plan.class_deadlines_s)
+    has_batch = any(s.batch.any() for s in samples)
+    # latencies judge the interactive classes (batch work waits by design)
+    judged = [~s.batch for s in samples] if has_batch else None
 
     def total(attr: str) -> float:  # a deployment figure: exactly its classes' sum
         return math.fsum(getattr(c, attr) for c in classes)
@@ -329,7 +407,16 @@ def merge_samples(
     served_rps = served_requests / horizon
     capacity = plan.capacity_rps * max(mean["replicas"], 1e-9)
     verdict = judge(plan.fleet.slo, samples, offered_rps, served_rps, capacity)
-    slo = _pool(samples, "slo_met")
+    slo = _pool(samples, "slo_met", judged)
+    deadline_met = _pool(samples, "on_time", [s.batch for s in samples]) if has_batch else None
+    missed = math.fsum(c.deadline_missed_output_tokens for c in classes)
+    served_output = total("served_output_tokens")
+    busy_h = mean["gpu_hours_busy"]
+    extra_h = missed * busy_h / served_output if missed > 0 and served_output > 0 else 0.0
+    batch_values = np.concatenate([s.batch_values for s in samples])
+    decoding = batch_values > 0
+    prefill_tokens = np.concatenate([s.prefill_tokens for s in samples])
+    prefilling = prefill_tokens > 0
     first = samples[0]
     model = plan.deployment.model
     gpu = plan.deployment.gpu
@@ -359,14 +446,27 @@ def merge_samples(
         served_input_tokens=total("served_input_tokens"),
         served_cached_input_tokens=total("served_cached_input_tokens"),
         served_output_tokens=total("served_output_tokens"),
-        ttft_s=Percentiles.of(_pool(samples, "ttft_s")),
-        tpot_s=Percentiles.of(_pool(samples, "tpot_s")),
-        e2e_s=Percentiles.of(_pool(samples, "e2e_s")),
-        queue_s=Percentiles.of(_pool(samples, "queue_s")),
+        scheduler=plan.scheduler.value,
+        priority_ranks=1 if plan.class_ranks is None else max(plan.class_ranks) + 1,
+        ttft_s=Percentiles.of(_pool(samples, "ttft_s", judged)),
+        tpot_s=Percentiles.of(_pool(samples, "tpot_s", judged)),
+        e2e_s=Percentiles.of(_pool(samples, "e2e_s", judged)),
+        queue_s=Percentiles.of(_pool(samples, "queue_s", judged)),
         slo_met_share=float(slo.mean()) if slo.size else None,
-        batch_size=Percentiles.weighted(
-            np.concatenate([s.batch_values for s in samples]),
-            np.concatenate([s.batch_weights for s in samples]),
+        itl_s=Percentiles.weighted(
+            np.concatenate([s.itl_values for s in samples]),
+            np.concatenate([s.itl_weights for s in samples]),
+        ),
+        decode_batch_sequences=Percentiles.weighted(
+            batch_values[decoding],
+            np.concatenate([s.batch_weights for s in samples])[decoding],
+        ),
+        decode_batch_sequences_per_iteration=Percentiles.weighted(
+            batch_values[decoding],
+            np.concatenate([s.batch_iterations for s in samples])[decoding],
+        ),
+        prefill_batch_tokens=Percentiles.weighted(
+            prefill_tokens[prefilling], np.ones(int(prefilling.sum()))
         ),
         kv_occupancy=Percentiles.weighted(
             np.concatenate([s.kv_values for s in samples]),
@@ -388,6 +488,10 @@ def merge_samples(
         load_factor=verdict.load_factor,
         max_batch_sequences=plan.perf.max_batch_sequences,
         max_batch_sequences_source=plan.perf.max_batch_sequences_source,
+        deadline_met_share=(
+            float(deadline_met.mean()) if deadline_met is not None and deadline_met.size else None
+        ),
+        batch_extra_gpu_hours=extra_h,
         intervals=intervals,
         classes=classes,
     )
