@@ -41,7 +41,7 @@ def _run(
 
 def _gaps(run: ClusterRun) -> np.ndarray[Any, np.dtype[np.float64]]:
     """Every inter-token gap, one value per token."""
-    values, weights = inter_token_gaps([r.stats for r in run.replicas])
+    values, weights = inter_token_gaps([r.stats for r in run.replicas], run.replicas[0].perf)
     return np.repeat(values, weights.astype(np.int64))
 
 

@@ -24,11 +24,12 @@ chunks). When requests carry priority ranks, the waiting queue is served highest
 decoding sequences of a lower rank (the lowest, most recently joined first).
 
 Inter-token latency (ITL, as vLLM's benchmark_serving defines it: the gap between consecutive
-tokens of a request, over all tokens) is recorded exactly from segments: every decoding
-sequence emits a token at the end of each step, so a segment's steps after its first give
-`n` gaps of each step's time; the first step's gap runs from each sequence's previous token
-(so a prefill-only iteration in between shows as one long gap), and a preempted sequence's
-next token comes when its recompute finishes.
+tokens of a request, over all tokens) follows exactly from the records: every decoding
+sequence emits a token at the end of each step, so each step of a segment gives `n` gaps of
+that step's time (`serving.summary.inter_token_gaps` recomputes them from the segment's
+sequences and starting context). Only the tokens whose previous one came before their step
+began (a prefill-only iteration ran in between: a stall) are recorded one by one, as the
+extra time; and a preempted sequence's next token comes when its recompute finishes.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from __future__ import annotations
 import heapq
 import math
 from array import array
-from bisect import bisect_left, bisect_right
+from bisect import bisect_right
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -54,6 +55,10 @@ def _floats() -> array[float]:
 
 def _ints() -> array[int]:
     return array("q")
+
+
+def _int32s() -> array[int]:
+    return array("i")
 
 
 @dataclass
@@ -99,21 +104,23 @@ class ReplicaStats:
     preemptions: int = 0
     rejected: int = 0
     batch_sizes: array[int] = field(default_factory=_ints)
-    """Per iteration or decode segment: its decode sequences, duration, iterations, prefill
-    tokens per iteration and KV share in use."""
+    """Per iteration or decode segment (a record): its decode sequences, duration, KV share
+    in use, and its work: the prompt tokens of a prefill iteration (>= 0), or minus the
+    steps of a decode segment (< 0)."""
     batch_durations_s: array[float] = field(default_factory=_floats)
-    batch_iterations: array[int] = field(default_factory=_ints)
-    batch_prefill_tokens: array[int] = field(default_factory=_ints)
     kv_occupancy: array[float] = field(default_factory=_floats)
+    batch_work: array[int] = field(default_factory=_int32s)
+    segment_context: array[float] = field(default_factory=_floats)
+    """Per decode segment of more than one step, in order: the decode context at its start."""
+    itl_from_record: int = -1
+    """The first record whose decode steps end within the measured window (-1: none yet)."""
+    itl_late_record: array[int] = field(default_factory=_ints)
+    """Tokens of a record's first step whose previous token came `itl_late_s` before the
+    step began (a stall), and how many (`itl_late_tokens`)."""
+    itl_late_s: array[float] = field(default_factory=_floats)
+    itl_late_tokens: array[int] = field(default_factory=_ints)
     itl_gap_s: array[float] = field(default_factory=_floats)
-    """ITL: gaps given one by one (a segment's first step), and how many tokens had each."""
-    itl_gap_tokens: array[int] = field(default_factory=_ints)
-    itl_cum_s: array[float] = field(default_factory=_floats)
-    """ITL: the rest of each segment's steps, as cumulative times from the step before the
-    first one counted (`itl_seg_points` values a segment), each step a gap for `itl_seg_seqs`
-    tokens."""
-    itl_seg_points: array[int] = field(default_factory=_ints)
-    itl_seg_seqs: array[int] = field(default_factory=_ints)
+    """Gaps outside decode steps (a preempted sequence's next token, from its recompute)."""
 
 
 class RankedQueue:
@@ -181,6 +188,7 @@ class Replica:
         self.stats = ReplicaStats()
         self.waiting: deque[int] | RankedQueue = deque()
         # priority between classes: decoding sequences per rank, to find whom to preempt
+        self.rank: Sequence[int] = () if table.rank is None else table.rank
         self.rank_counts: list[int] | None = None
         if table.rank is not None:
             levels = max(table.rank, default=0) + 1
@@ -212,8 +220,10 @@ class Replica:
         # ITL: tokens emitted from this time on count; each decoding sequence's last token
         # came at the end of the last decode step, or (joined since) at its time in `pending`
         self.itl_from_s = itl_from_s
+        self.itl_mark_s = itl_from_s
         self.last_emit_s = 0.0
         self.pending: dict[int, float] = {}
+        self.pending_from_s = math.inf  # the earliest time in `pending`
         self.resume_from: dict[int, float] = {}  # preempted: when its last token came
 
     # ----------------------------------------------------------------------------- state
@@ -301,13 +311,12 @@ class Replica:
         """The decoding sequence a waiting `rid` may preempt: one of the lowest rank below
         its own, the most recently joined; None without priorities or such a sequence."""
         counts = self.rank_counts
-        if counts is None or self.table.rank is None:
+        if counts is None:
             return None
-        own = self.table.rank[rid]
-        lowest = next((r for r in range(own) if counts[r]), None)
+        rank = self.rank
+        lowest = next((r for r in range(rank[rid]) if counts[r]), None)
         if lowest is None:
             return None
-        rank = self.table.rank
         return next(v for v in reversed(self.decoding) if rank[v] == lowest)
 
     def _preempt_for(self, rid: int) -> bool:
@@ -403,14 +412,15 @@ class Replica:
         stats.weight_read_s += steps * (self.weights_s + self.experts_s * touched)
         stats.batch_sizes.append(seqs)
         stats.batch_durations_s.append(seconds)
-        stats.batch_iterations.append(steps)
-        stats.batch_prefill_tokens.append(prefill_tokens)
+        stats.batch_work.append(-steps if steps > 1 or not prefill_tokens else prefill_tokens)
         stats.kv_occupancy.append(self.kv_used() / self.capacity)
         if seqs:
             e = self.e
             stats.decode_tokens += seqs * e * steps
             growth = seqs * e
             stats.kv_read_token_steps += steps * ctx0 + growth * steps * (steps - 1) / 2
+            if steps > 1:
+                stats.segment_context.append(ctx0)
 
     def _preempt_last(self) -> None:
         rid, (join, base) = self.decoding.popitem()  # most recently joined
@@ -419,8 +429,8 @@ class Replica:
     def _evict(self, rid: int, join: int, base: float) -> None:
         """Preempt a decoding sequence (already out of `decoding`): it waits to be recomputed."""
         self.resume_from[rid] = self.pending.pop(rid, self.last_emit_s)
-        if self.rank_counts is not None and self.table.rank is not None:
-            self.rank_counts[self.table.rank[rid]] -= 1
+        if self.rank_counts is not None:
+            self.rank_counts[self.rank[rid]] -= 1
         self.n -= 1
         self.s_base -= base
         self.s_join -= join
@@ -439,8 +449,17 @@ class Replica:
         steps = self.seg_steps
         if self.seg_cum is not None:  # a decode segment, possibly cut short
             self._record(self.seg_cum[steps - 1], self.n, self.decode_context(), steps)
-        if steps:
-            self._record_itl(now_s, steps)
+        if steps:  # the decoding sequences emitted a token (or e) at the end of each step
+            pending = self.pending
+            if self.last_emit_s != self.start_s or (pending and self.pending_from_s < self.start_s):
+                self._late_tokens()
+            elif pending:
+                pending.clear()
+                self.pending_from_s = math.inf
+            if now_s >= self.itl_mark_s:  # the first within the measured window
+                self.stats.itl_from_record = len(self.stats.batch_sizes) - 1
+                self.itl_mark_s = math.inf
+            self.last_emit_s = now_s
         self.step += steps
         finishes = self.finishes
         if finishes and finishes[0][0] <= self.step:
@@ -457,7 +476,6 @@ class Replica:
                 last = self.resume_from.pop(rid, now_s)
                 if now_s >= self.itl_from_s:
                     self.stats.itl_gap_s.append(now_s - last)
-                    self.stats.itl_gap_tokens.append(1)
             table.emitted[rid] += 1
             if table.output_tokens[rid] <= table.emitted[rid]:
                 self._done(rid, now_s, done)
@@ -472,31 +490,24 @@ class Replica:
         self.busy = False
         return done
 
-    def _record_itl(self, now_s: float, steps: int) -> None:
-        """The gaps between tokens of the decode step(s) ending now (see the module)."""
-        cum = self.seg_cum
+    def _late_tokens(self) -> None:
+        """Record the tokens of the step starting now whose previous token came earlier."""
+        start = self.start_s
         stats = self.stats
+        record = len(stats.batch_sizes) - 1
         pending = self.pending
-        from_rel = self.itl_from_s - self.start_s
-        first = 1
-        counted = now_s >= self.itl_from_s if cum is None else cum[0] >= from_rel
-        if counted:
-            first_end = now_s if cum is None else self.start_s + cum[0]
-            steady = self.n - len(pending)
-            if steady:
-                stats.itl_gap_s.append(first_end - self.last_emit_s)
-                stats.itl_gap_tokens.append(steady)
-            for emitted_s in pending.values():
-                stats.itl_gap_s.append(first_end - emitted_s)
-                stats.itl_gap_tokens.append(1)
-        elif cum is not None:
-            first = bisect_left(cum, from_rel, 0, steps)
-        if cum is not None and first < steps:
-            stats.itl_cum_s.extend(cum[first - 1 : steps])
-            stats.itl_seg_points.append(steps - first + 1)
-            stats.itl_seg_seqs.append(self.n)
+        steady = self.n - len(pending)
+        if steady and self.last_emit_s < start:
+            stats.itl_late_record.append(record)
+            stats.itl_late_s.append(start - self.last_emit_s)
+            stats.itl_late_tokens.append(steady)
+        for emitted_s in pending.values():
+            if emitted_s < start:
+                stats.itl_late_record.append(record)
+                stats.itl_late_s.append(start - emitted_s)
+                stats.itl_late_tokens.append(1)
         pending.clear()
-        self.last_emit_s = now_s
+        self.pending_from_s = math.inf
 
     def _join(self, rid: int, context: int, emitted_s: float) -> None:
         """Start decoding a request whose `context` tokens are in the KV cache and whose
@@ -504,8 +515,10 @@ class Replica:
         remaining = self.table.output_tokens[rid] - self.table.emitted[rid]
         base = float(context)
         self.pending[rid] = emitted_s
-        if self.rank_counts is not None and self.table.rank is not None:
-            self.rank_counts[self.table.rank[rid]] += 1
+        if emitted_s < self.pending_from_s:
+            self.pending_from_s = emitted_s
+        if self.rank_counts is not None:
+            self.rank_counts[self.rank[rid]] += 1
         self.decoding[rid] = (self.step, base)
         self.n += 1
         self.s_base += base
@@ -526,8 +539,8 @@ class Replica:
             ):
                 continue
             del self.decoding[rid]
-            if self.rank_counts is not None and self.table.rank is not None:
-                self.rank_counts[self.table.rank[rid]] -= 1
+            if self.rank_counts is not None:
+                self.rank_counts[self.rank[rid]] -= 1
             self.n -= 1
             self.s_base -= base
             self.s_join -= join
