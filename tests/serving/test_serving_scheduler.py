@@ -14,9 +14,9 @@ from infersim.report.serving import serving_json
 from infersim.scenario.deployment import SelfHosted
 from infersim.scenario.model import Scenario
 from infersim.serving.cluster import ClusterRun, ReplicaSchedule, run_cluster
-from infersim.serving.result import DeploymentServing
+from infersim.serving.itl import ItlSource, gap_blocks, itl_percentiles
+from infersim.serving.result import DeploymentServing, Percentiles
 from infersim.serving.simulate import simulate
-from infersim.serving.summary import inter_token_gaps
 
 DEP = {"model": "llama-3.1-8b", "gpu": "h100-sxm"}
 
@@ -41,8 +41,14 @@ def _run(
 
 def _gaps(run: ClusterRun) -> np.ndarray[Any, np.dtype[np.float64]]:
     """Every inter-token gap, one value per token."""
-    values, weights = inter_token_gaps([r.stats for r in run.replicas], run.replicas[0].perf)
+    blocks = list(gap_blocks(_source(run)))
+    values = np.concatenate([v for v, _ in blocks])
+    weights = np.concatenate([w for _, w in blocks])
     return np.repeat(values, weights.astype(np.int64))
+
+
+def _source(run: ClusterRun) -> ItlSource:
+    return ItlSource(run.replicas[0].perf, tuple(r.stats for r in run.replicas))
 
 
 # ---------------------------------------------------------------------------------- ITL
@@ -87,6 +93,19 @@ def test_chunked_prefill_bounds_the_gap_by_the_chunk_time() -> None:
     gaps = _gaps(run)
     assert gaps.max() <= chunk_s
     assert gaps.max() < prefill_s / 4
+
+
+@pytest.mark.parametrize("chunked", [True, False])
+def test_itl_percentiles_are_those_of_every_gap(chunked: bool) -> None:
+    requests = [(0.02 * i, 100 + 97 * (i % 13), 10 + 23 * (i % 5)) for i in range(400)]
+    run, _ = _run(requests, chunked=chunked)
+    blocks = list(gap_blocks(_source(run)))
+    values = np.concatenate([v for v, _ in blocks])
+    weights = np.concatenate([w for _, w in blocks])
+    expected = Percentiles.weighted(values, weights)
+    found = itl_percentiles([_source(run)])
+    assert (found.p50, found.p90, found.p99) == (expected.p50, expected.p90, expected.p99)
+    assert found.mean == pytest.approx(expected.mean, rel=1e-12)
 
 
 # ---------------------------------------------------------------------------- batch sizes

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
@@ -46,34 +46,26 @@ class Percentiles:
         return cls(picks[0], picks[1], picks[2], float(np.average(v, weights=w)))
 
     @classmethod
-    def weighted_many(
-        cls, values: NDArray[np.float64], weights: NDArray[np.float64]
-    ) -> Percentiles:
-        """As `weighted`, for many values (inter-token gaps): ties are not kept in order,
-        which changes no percentile, and the mean is taken in the values' own order."""
-        whole = weights.sum()
-        if values.size == 0 or whole <= 0:
-            return cls(None, None, None, None)
-        order = np.argsort(values)
-        v = values[order]
-        cum = np.cumsum(weights[order]) / whole
-        picks = [float(v[min(int(np.searchsorted(cum, q)), len(v) - 1)]) for q in (0.5, 0.9, 0.99)]
-        return cls(picks[0], picks[1], picks[2], float(np.dot(values, weights) / whole))
-
-    @classmethod
     def weighted_counts(
         cls, values: NDArray[np.float64], weights: NDArray[np.float64]
     ) -> Percentiles:
         """As `weighted`, for whole numbers (sequences or tokens in a batch: at most the
         replica's caps, below 2**24): by counting, not sorting."""
-        if values.size == 0 or weights.sum() <= 0:
+        if values.size == 0:
             return cls(None, None, None, None)
-        totals = np.bincount(values.astype(np.int64), weights=weights)
-        whole = totals.sum()
-        cum = np.cumsum(totals) / whole
-        last = totals.size - 1
+        return cls.of_counts(np.bincount(values.astype(np.int64), weights=weights))
+
+    @classmethod
+    def of_counts(cls, counts: NDArray[Any]) -> Percentiles:
+        """Percentiles of the whole numbers 0, 1, 2... weighing `counts` each, as `weighted`
+        takes them; None when they weigh nothing."""
+        whole = float(counts.sum())
+        if whole <= 0:
+            return cls(None, None, None, None)
+        cum = np.cumsum(counts) / whole
+        last = int(np.flatnonzero(counts > 0)[-1])
         picks = [float(min(int(np.searchsorted(cum, q)), last)) for q in (0.5, 0.9, 0.99)]
-        mean = float(np.dot(np.arange(totals.size, dtype=np.float64), totals) / whole)
+        mean = float((np.arange(counts.size, dtype=np.float64) * counts).sum() / whole)
         return cls(picks[0], picks[1], picks[2], mean)
 
 

@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import NDArray
 
-from infersim.perf import PerfModel
 from infersim.serving.cluster import ClusterRun, ReplicaSchedule
+from infersim.serving.itl import ItlSource, itl_percentiles
 from infersim.serving.replica import ReplicaStats
 from infersim.serving.result import (
     ClassServing,
@@ -69,16 +69,15 @@ class RunSample:
     completed; in a run stopped early, the share of its output emitted by the cut-off (in a
     steady state as much is in flight at a window's start as at its end); else 0."""
     totals: dict[str, float]
-    batch_values: NDArray[np.float64]
+    batch_values: NDArray[np.int64]
     """Per iteration or decode segment: its decoding sequences, duration (`batch_weights`),
     iterations and prompt tokens computed, and the KV share in use."""
     batch_weights: NDArray[np.float64]
     batch_work: NDArray[np.int32]
     """Per record: its prompt tokens (>= 0), or minus its steps (a decode segment, < 0)."""
     kv_values: NDArray[np.float64]
-    itl_values: NDArray[np.float64]
-    """Inter-token gaps (seconds) and how many tokens had each (`itl_weights`)."""
-    itl_weights: NDArray[np.float64]
+    itl: ItlSource
+    """What the run's inter-token gaps are computed from (`serving.itl`)."""
     batch: NDArray[np.bool_]
     """Per request: of a batch class (one with a deadline)."""
     on_time: NDArray[np.bool_]
@@ -169,10 +168,10 @@ def summarize_run(
         "peak_replicas": float(schedule.peak),
         **_rates(stream, table, run, window_s, scale * window_s / plan.horizon_s),
     }
-    batch_values = np.concatenate([np.asarray(s.batch_sizes, dtype=np.float64) for s in stats])
-    batch_weights = np.concatenate([np.asarray(s.batch_durations_s) for s in stats])
-    kv_values = np.concatenate([np.asarray(s.kv_occupancy) for s in stats])
-    itl_values, itl_weights = inter_token_gaps(stats, plan.perf)
+    # views of the records when there is one replica (the ITL source keeps them anyway)
+    batch_values = _joined([np.frombuffer(s.batch_sizes, dtype=np.int64) for s in stats])
+    batch_weights = _joined([np.frombuffer(s.batch_durations_s, dtype=np.float64) for s in stats])
+    kv_values = _joined([np.frombuffer(s.kv_occupancy, dtype=np.float64) for s in stats])
     on_time = batch & completed & (finish - arrival <= deadline)
     met = slo_met(plan.fleet.slo, ttft, tpot)
     return RunSample(
@@ -196,10 +195,9 @@ def summarize_run(
         totals=totals,
         batch_values=batch_values,
         batch_weights=batch_weights,
-        batch_work=np.concatenate([np.asarray(s.batch_work, dtype=np.int32) for s in stats]),
+        batch_work=_joined([np.frombuffer(s.batch_work, dtype=np.int32) for s in stats]),
         kv_values=kv_values,
-        itl_values=itl_values,
-        itl_weights=itl_weights,
+        itl=ItlSource(plan.perf, tuple(stats)),
         batch=batch,
         on_time=on_time,
         overloaded=overloaded,
@@ -208,10 +206,21 @@ def summarize_run(
     )
 
 
-#: Most segment steps whose times are recomputed at once (bounds the memory it takes).
-RECOMPUTE_STEPS = 1 << 16
 #: Largest whole-number value whose weighted percentiles are taken by counting.
 COUNTED_UP_TO = 1 << 20
+
+
+def _joined(parts: list[NDArray[Any]]) -> NDArray[Any]:
+    """The replications' arrays end to end (the one itself when there is one: no copy)."""
+    return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+
+def _decode_batch(sequences: NDArray[np.int64], weights: NDArray[Any]) -> Percentiles:
+    """Weighted percentiles of the sequences decoding, over the records that decode."""
+    counts = np.bincount(sequences, weights=weights)
+    if counts.size:
+        counts[0] = 0.0  # prefill-only iterations decode nothing: not a batch of 0
+    return Percentiles.of_counts(counts)
 
 
 def _whole_percentiles(values: NDArray[np.float64], weights: NDArray[np.float64]) -> Percentiles:
@@ -219,64 +228,6 @@ def _whole_percentiles(values: NDArray[np.float64], weights: NDArray[np.float64]
     if values.size and values.max() > COUNTED_UP_TO:
         return Percentiles.weighted(values, weights)
     return Percentiles.weighted_counts(values, weights)
-
-
-def inter_token_gaps(
-    stats: list[ReplicaStats], perf: PerfModel
-) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """Every inter-token gap within the measured window, and how many tokens had each.
-
-    Each record that decodes gives its `n` sequences one gap per step: a one-step record
-    (an iteration) its duration, a segment each step's time, recomputed as the segment
-    planned it (context `ctx0 + n e k` at step k). Tokens whose previous one came before
-    their step began (`itl_late_*`) have that much more on their first step's gap; gaps
-    outside decode steps (`itl_gap_s`) count one token each."""
-    values: list[NDArray[np.float64]] = []
-    weights: list[NDArray[np.float64]] = []
-    for s in stats:
-        gaps = np.asarray(s.itl_gap_s, dtype=np.float64)
-        values.append(gaps)
-        weights.append(np.ones(gaps.size))
-        if s.itl_from_record < 0:
-            continue
-        lo = s.itl_from_record
-        work = np.asarray(s.batch_work, dtype=np.int64)
-        sizes = np.asarray(s.batch_sizes, dtype=np.float64)
-        segment = (work < -1) & (sizes > 0)  # the records with a `segment_context`
-        ctx0 = np.zeros(work.size)
-        ctx0[segment] = np.asarray(s.segment_context, dtype=np.float64)
-        seqs, ctx0 = sizes[lo:], ctx0[lo:]
-        steps = np.where(work < 0, -work, 1)[lo:]
-        first = np.asarray(s.batch_durations_s, dtype=np.float64)[lo:].copy()
-        multi = np.flatnonzero((steps > 1) & (seqs > 0))
-        ends = np.cumsum(steps[multi])
-        done = 0
-        while done < multi.size:  # segments' steps, recomputed in blocks of bounded size
-            stop = max(done + 1, int(np.searchsorted(ends, ends[done] + RECOMPUTE_STEPS)))
-            block = multi[done:stop]
-            done = stop
-            counts = steps[block]
-            offsets = np.repeat(np.cumsum(counts) - counts, counts)
-            k = np.arange(int(counts.sum()), dtype=np.float64) - offsets
-            n = np.repeat(seqs[block], counts)
-            growth = n * perf.decode_tokens_per_step
-            step_s = perf.iteration_times_s(
-                0.0, 0.0, n, np.repeat(ctx0[block], counts) + growth * k
-            )
-            later = k > 0
-            first[block] = step_s[~later]
-            values.append(step_s[later])
-            weights.append(n[later])
-        late = np.asarray(s.itl_late_record, dtype=np.int64) - lo
-        keep = late >= 0
-        late_tokens = np.asarray(s.itl_late_tokens, dtype=np.float64)[keep]
-        moved = np.bincount(late[keep], weights=late_tokens, minlength=seqs.size)
-        decoding = seqs > 0
-        values.append(first[decoding])
-        weights.append((seqs - moved)[decoding])
-        values.append(first[late[keep]] + np.asarray(s.itl_late_s, dtype=np.float64)[keep])
-        weights.append(late_tokens)
-    return np.concatenate(values), np.concatenate(weights)
 
 
 def _busy_share(
@@ -459,9 +410,9 @@ def merge_samples(
     served_output = total("served_output_tokens")
     busy_h = mean["gpu_hours_busy"]
     extra_h = missed * busy_h / served_output if missed > 0 and served_output > 0 else 0.0
-    batch_values = np.concatenate([s.batch_values for s in samples])
-    decoding = batch_values > 0
-    work = np.concatenate([s.batch_work for s in samples])
+    batch_values = _joined([s.batch_values for s in samples])
+    durations = _joined([s.batch_weights for s in samples])
+    work = _joined([s.batch_work for s in samples])
     prefilling = work > 0
     first = samples[0]
     model = plan.deployment.model
@@ -499,24 +450,15 @@ def merge_samples(
         e2e_s=Percentiles.of(_pool(samples, "e2e_s", judged)),
         queue_s=Percentiles.of(_pool(samples, "queue_s", judged)),
         slo_met_share=float(slo.mean()) if slo.size else None,
-        itl_s=Percentiles.weighted_many(
-            np.concatenate([s.itl_values for s in samples]),
-            np.concatenate([s.itl_weights for s in samples]),
-        ),
-        decode_batch_sequences=_whole_percentiles(
-            batch_values[decoding],
-            np.concatenate([s.batch_weights for s in samples])[decoding],
-        ),
-        decode_batch_sequences_per_iteration=_whole_percentiles(
-            batch_values[decoding],
-            np.maximum(-work[decoding], 1).astype(np.float64),
-        ),
+        itl_s=itl_percentiles([s.itl for s in samples]),
+        decode_batch_sequences=_decode_batch(batch_values, durations),
+        decode_batch_sequences_per_iteration=_decode_batch(batch_values, np.maximum(-work, 1)),
         prefill_batch_tokens=_whole_percentiles(
             work[prefilling].astype(np.float64), np.ones(int(prefilling.sum()))
         ),
         kv_occupancy=Percentiles.weighted(
-            np.concatenate([s.kv_values for s in samples]),
-            np.concatenate([s.batch_weights for s in samples]),
+            _joined([s.kv_values for s in samples]),
+            durations,
         ),
         busy_share=mean["gpu_hours_busy"] / scheduled if scheduled > 0 else 0.0,
         mfu=mean["mfu"],
