@@ -105,7 +105,7 @@ def run_once(case: Case, catalog: Catalog) -> Timing:
     start, cpu = time.perf_counter(), time.process_time()
     d = simulate(s, catalog=catalog).deployments[0]
     wall, cpu = time.perf_counter() - start, time.process_time() - cpu
-    batch = d.batch_size.mean if d.batch_size.mean is not None else 0.0
+    batch = d.decode_batch_sequences.mean if d.decode_batch_sequences.mean is not None else 0.0
     return Timing(wall, cpu, d.simulated_requests, d.events, d.mode, batch, d.verdict)
 
 

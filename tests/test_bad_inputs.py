@@ -54,6 +54,14 @@ def broken(tmp_path: Path, dotted: str, value: object) -> Path:
             {"method": "ngram", "draft_tokens": 2, "acceptance_by_position": [0.5, "x"]},
             "deployments.main.speculative.acceptance_by_position.1",
         ),
+        ("deployments.main.scheduler", {"policy": "fcfs"}, "deployments.main.scheduler.policy"),
+        ("deployments.main.scheduler", {}, "deployments.main.scheduler.policy"),
+        ("deployments.main.scheduler", {"policy": "prefill_first", "x": 1}, "scheduler.x"),
+        ("workload.classes.chat.priority", 1.5, "workload.classes.chat.priority"),
+        ("workload.classes.chat.priority", 5000, "workload.classes.chat.priority"),
+        ("workload.classes.chat.priority", 2, "every request deployments.main serves ranks"),
+        ("workload.classes.chat.deadline_s", 0, "workload.classes.chat.deadline_s"),
+        ("workload.classes.chat.deadline_s", "1 day", "workload.classes.chat.deadline_s"),
         (
             "routing",
             {"strategy": "difficulty", "order": ["main", "main"], "quality_target": 0.8},
@@ -81,6 +89,34 @@ def test_bad_field_values_are_one_line_exit_2(
     lines = result.stdout.strip().splitlines()  # one line per problem
     assert lines and all(line.startswith(f"{path}:") for line in lines)
     assert fragment in lines[0] and "Traceback" not in result.output
+
+
+def test_chunked_prefill_contradicting_the_scheduler_is_refused(tmp_path: Path) -> None:
+    data = yaml.safe_load(SMALL.read_text(encoding="utf-8"))
+    data.pop("variants")
+    data["deployments"]["main"]["chunked_prefill"] = True
+    data["deployments"]["main"]["scheduler"] = {"policy": "prefill_first"}
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    result = CliRunner().invoke(app, ["validate", str(path)])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    line = result.stdout.strip().splitlines()[0]
+    assert line.startswith(f"{path}:") and "deployments.main" in line
+    assert "chunked_prefill true contradicts scheduler.policy prefill_first" in line
+
+
+def test_a_deadline_on_api_traffic_is_refused(tmp_path: Path) -> None:
+    data = yaml.safe_load(SMALL.read_text(encoding="utf-8"))
+    data.pop("variants")
+    data["deployments"]["main"] = {"kind": "api", "list_price": "article:gpt-4o"}
+    data.pop("fleet")
+    data["workload"]["classes"]["chat"]["deadline_s"] = 86400
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    result = CliRunner().invoke(app, ["validate", str(path)])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    line = result.stdout.strip().splitlines()[0]
+    assert "workload.classes.chat.deadline_s" in line and "no self-hosted deployment" in line
 
 
 @pytest.mark.parametrize(

@@ -240,8 +240,11 @@ def test_speculation_still_pays_at_mid_load() -> None:
     assert tpot_ratio("mid-load-plain", "mid-load") == pytest.approx(2.15, abs=0.15)
     spec, plain = served(run(SPEC, "mid-load"), "main"), served(run(SPEC, "mid-load-plain"), "main")
     assert spec.verdict is None and plain.verdict is None
-    assert spec.batch_size.mean is not None and plain.batch_size.mean is not None
-    assert spec.batch_size.mean < 0.7 * plain.batch_size.mean
+    assert (
+        spec.decode_batch_sequences.mean is not None
+        and plain.decode_batch_sequences.mean is not None
+    )
+    assert spec.decode_batch_sequences.mean < 0.7 * plain.decode_batch_sequences.mean
 
 
 def test_speculation_is_a_slowdown_at_high_load() -> None:

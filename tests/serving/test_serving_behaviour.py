@@ -344,7 +344,10 @@ def test_speculative_decoding_raises_gpu_time_per_token_at_high_load() -> None:
         for kw in ({}, {"deployment": SPECULATIVE})
     ]
     plain, spec = (d.gpu_hours_busy * 3600 / d.served_output_tokens for d in results)
-    assert results[0].batch_size.p50 is not None and results[0].batch_size.p50 > 200
+    assert (
+        results[0].decode_batch_sequences.p50 is not None
+        and results[0].decode_batch_sequences.p50 > 200
+    )
     assert spec > 1.1 * plain
 
 

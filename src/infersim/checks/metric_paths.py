@@ -71,6 +71,7 @@ DEPLOYMENT_SERVING = (
     "offered_requests_per_s", "capacity_requests_per_s_per_replica", "input_tokens_per_s",
     "output_tokens_per_s", "slo_met_share", "busy_share", "mfu", "mbu", "gpu_hours_provisioned",
     "gpu_hours_scheduled", "gpu_hours_busy", "prefill_share", "output_tokens_per_gpu_hour",
+    "priority_ranks", "deadline_met_share", "batch_extra_gpu_hours",
 )  # fmt: skip
 #: Text that is null when there is nothing to say (a null is a metric without a value).
 DEPLOYMENT_NULLABLE = ("verdict",)
@@ -82,11 +83,14 @@ POOL = (
     "tokens_per_s_per_gpu",
 )  # fmt: skip
 KV_TRANSFER = ("transfers", "bytes", "seconds_per_transfer")
-DEPLOYMENT_PERCENTILES = ("ttft_s", "tpot_s", "e2e_s", "queue_s", "batch_size", "kv_occupancy")
+DEPLOYMENT_PERCENTILES = (
+    "ttft_s", "tpot_s", "e2e_s", "queue_s", "itl_s", "decode_batch_sequences",
+    "decode_batch_sequences_per_iteration", "prefill_batch_tokens", "kv_occupancy",
+)  # fmt: skip
 INTERVALS = ("ttft_p99_s", "tpot_p50_s", "e2e_p50_s", "output_tokens_per_s", "gpu_hours_busy")
 CLASS_SERVING = (
     "requests", "completed", "slo_met_share", "input_tokens", "cached_input_tokens",
-    "output_tokens", *SERVED,
+    "output_tokens", *SERVED, "deadline_s", "deadline_missed_output_tokens",
 )  # fmt: skip
 CLASS_PERCENTILES = ("ttft_s", "tpot_s", "e2e_s", "queue_s")
 BILL_PART = ("gpu_hours_per_month", "usd_per_gpu_hour", "usd_per_month")

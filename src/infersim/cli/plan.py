@@ -9,7 +9,6 @@ from typing import Annotated, Any
 import typer
 
 from infersim import __version__
-from infersim.catalog.load import did_you_mean
 from infersim.cli.common import (
     FormatOption,
     OutputFormat,
@@ -21,7 +20,7 @@ from infersim.cli.common import (
     progress_reporter,
     stderr_console,
 )
-from infersim.errors import UsageError
+from infersim.errors import UsageError, did_you_mean
 from infersim.planner.problem import prepare_problem, self_hosted_name
 from infersim.planner.search import DEFAULT_TOP_K, NoPlanError, PlanResult
 from infersim.planner.search import plan as run_plan

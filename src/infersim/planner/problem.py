@@ -215,6 +215,8 @@ def _length_draws(
             multi = True
             cached = 1.0 if base.prefix_caching is not None else cached
             continue
+        # a class that is not a trace has both length distributions (the schema's rule)
+        assert cls.prompt_tokens is not None and cls.output_tokens is not None
         prompts.append(sample_tokens(cls.prompt_tokens, n, rng, data.empirical).astype(float))
         outputs = sample_tokens(cls.output_tokens, n, rng, data.empirical)
         multi = multi or bool(np.any(outputs > 1))

@@ -45,6 +45,8 @@ def deployment_json(d: DeploymentServing) -> dict[str, Any]:
         "load_factor": _num(d.load_factor),
         "max_batch_sequences": d.max_batch_sequences,
         "max_batch_sequences_source": d.max_batch_sequences_source,
+        "scheduler": d.scheduler,
+        "priority_ranks": d.priority_ranks,
         "requests": _num(d.requests),
         "completed": _num(d.completed),
         "rejected": _num(d.rejected),
@@ -69,7 +71,14 @@ def deployment_json(d: DeploymentServing) -> dict[str, Any]:
         "e2e_s": percentiles_json(d.e2e_s),
         "queue_s": percentiles_json(d.queue_s),
         "slo_met_share": _num(d.slo_met_share),
-        "batch_size": percentiles_json(d.batch_size),
+        "deadline_met_share": _num(d.deadline_met_share),
+        "batch_extra_gpu_hours": _num(d.batch_extra_gpu_hours),
+        "itl_s": percentiles_json(d.itl_s),
+        "decode_batch_sequences": percentiles_json(d.decode_batch_sequences),
+        "decode_batch_sequences_per_iteration": percentiles_json(
+            d.decode_batch_sequences_per_iteration
+        ),
+        "prefill_batch_tokens": percentiles_json(d.prefill_batch_tokens),
         "kv_occupancy": percentiles_json(d.kv_occupancy),
         "busy_share": _num(d.busy_share),
         "mfu": _num(d.mfu),
@@ -97,6 +106,8 @@ def deployment_json(d: DeploymentServing) -> dict[str, Any]:
                 "served_input_tokens": _num(c.served_input_tokens),
                 "served_cached_input_tokens": _num(c.served_cached_input_tokens),
                 "served_output_tokens": _num(c.served_output_tokens),
+                "deadline_s": _num(c.deadline_s),
+                "deadline_missed_output_tokens": _num(c.deadline_missed_output_tokens),
             }
             for c in d.classes
         },
@@ -203,12 +214,24 @@ MODE_WORDS = {
 
 LATENCY_COLUMNS = [
     "deployment", "requests", "TTFT p50 ms", "TTFT p99 ms (95% CI)", "TPOT p50 ms (95% CI)",
-    "TPOT p99 ms", "E2E p50 s", "within SLO", "verdict",
+    "TPOT p99 ms", "ITL p99 ms", "E2E p50 s", "within SLO", "verdict",
 ]  # fmt: skip
 CAPACITY_COLUMNS = [
-    "deployment", "serving", "replicas", "simulation", "out tok/s", "batch mean / cap",
+    "deployment", "serving", "replicas", "simulation", "out tok/s", "decode batch / cap",
     "load of capacity", "busy", "MFU", "MBU", "GPU-h", "out tok/GPU-h",
 ]  # fmt: skip
+
+
+def _scheduler(d: DeploymentServing) -> str:
+    """The scheduler policy, its class priority and what batch work did."""
+    text = f"scheduler {d.scheduler}"
+    if d.priority_ranks > 1:
+        text += f" with {d.priority_ranks} class priority ranks"
+    if d.deadline_met_share is not None:
+        text += f"; batch within deadline {d.deadline_met_share:.1%}"
+        if d.batch_extra_gpu_hours > 0:
+            text += f", {d.batch_extra_gpu_hours:,.1f} GPU-h more to meet it"
+    return text + "; decode batch time-weighted over decoding iterations"
 
 
 def serving_tables(result: ServingResult, label: str) -> list[DataTable]:
@@ -224,6 +247,7 @@ def serving_tables(result: ServingResult, label: str) -> list[DataTable]:
             _with_ci(d.ttft_s.p99, d.intervals.get("ttft_p99_s")),
             _with_ci(d.tpot_s.p50, d.intervals.get("tpot_p50_s")),
             _ms(d.tpot_s.p99),
+            _ms(d.itl_s.p99),
             None if d.e2e_s.p50 is None else f"{d.e2e_s.p50:,.2f}",
             None if d.slo_met_share is None else f"{d.slo_met_share:.1%}",
             d.verdict or "ok",
@@ -237,7 +261,7 @@ def serving_tables(result: ServingResult, label: str) -> list[DataTable]:
             f"{d.replicas:,.3g}",
             MODE_WORDS.get(d.mode, d.mode),
             f"{d.output_tokens_per_s:,.0f}",
-            f"{d.batch_size.mean or 0:,.1f} / {d.max_batch_sequences:,}",
+            f"{d.decode_batch_sequences.mean or 0:,.1f} / {d.max_batch_sequences:,}",
             load_text(d.load_factor),
             f"{d.busy_share:.0%}",
             f"{d.mfu:.1%}",
@@ -247,6 +271,7 @@ def serving_tables(result: ServingResult, label: str) -> list[DataTable]:
         ]
         for d in result.deployments
     ]
+
     horizon_h = result.horizon_s / 3600
     simulated = f"{horizon_h:,.3g} h simulated, seed {result.seed}"
     tables = [
@@ -256,7 +281,7 @@ def serving_tables(result: ServingResult, label: str) -> list[DataTable]:
             CAPACITY_COLUMNS,
             capacity_rows,
             caption="; ".join(
-                f"{d.name}: {d.mode_detail}, {d.events:,} events, {_cap(d)}"
+                f"{d.name}: {d.mode_detail}, {d.events:,} events, {_cap(d)}, {_scheduler(d)}"
                 for d in result.deployments
             ),
         ),

@@ -138,6 +138,24 @@ class KvCacheTier(Strict):
     )
 
 
+class SchedulerPolicy(StrEnum):
+    """How a replica composes an iteration when prompts wait and sequences decode."""
+
+    PREFILL_FIRST = "prefill_first"
+    """vLLM v0 continuous batching: waiting prompts run whole in prefill-only iterations,
+    which stall every decoding sequence for their duration."""
+    CHUNKED_DECODE_FIRST = "chunked_decode_first"
+    """Sarathi-Serve / vLLM v1: every iteration runs all decoding sequences first and fills
+    the rest of max_batch_tokens with prefill chunks."""
+
+
+class Scheduler(Strict):
+    """A replica's iteration scheduler. Between request classes of different `priority`
+    (batch classes below interactive ones), higher is admitted first and preempts lower."""
+
+    policy: SchedulerPolicy
+
+
 class PrefixCaching(Strict):
     """Prompt tokens found in the prefix cache skip prefill compute. Requests with prefix
     block hashes (a Mooncake trace) reuse the leading run of their blocks found in their
@@ -253,7 +271,14 @@ class SelfHosted(Strict):
         "least) and max_batch_tokens over the tokens each decode sequence computes per step",
     )
     max_batch_tokens: Annotated[int, Field(ge=1, le=10_000_000, strict=True)] = 8192
-    chunked_prefill: bool = True
+    chunked_prefill: bool = Field(
+        default=True,
+        description="true = scheduler policy chunked_decode_first, false = prefill_first "
+        "(when scheduler is not given)",
+    )
+    scheduler: Scheduler | None = Field(
+        default=None, description="none = the policy chunked_prefill stands for"
+    )
     gpu_memory_utilization: Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)] = 0.9
     kv_block_tokens: Annotated[int, Field(ge=1, le=1024, strict=True)] = 16
     speculative: SpeculativeDecoding | None = None
@@ -264,6 +289,22 @@ class SelfHosted(Strict):
         description="for routing: the model's capability in [0, 1] (e.g. a benchmark score) "
         "before its quantization penalty",
     )
+
+    @model_validator(mode="after")
+    def _one_policy(self) -> SelfHosted:
+        if self.scheduler is None or "chunked_prefill" not in self.model_fields_set:
+            return self
+        implied = (
+            SchedulerPolicy.CHUNKED_DECODE_FIRST
+            if self.chunked_prefill
+            else (SchedulerPolicy.PREFILL_FIRST)
+        )
+        if implied is not self.scheduler.policy:
+            raise ValueError(
+                f"chunked_prefill {str(self.chunked_prefill).lower()} contradicts "
+                f"scheduler.policy {self.scheduler.policy.value}: give only scheduler.policy"
+            )
+        return self
 
     @property
     def gpus_per_replica(self) -> int:
@@ -282,6 +323,15 @@ class SelfHosted(Strict):
                 "prefill_pool": None,
             }
         )
+
+    @property
+    def scheduler_policy(self) -> SchedulerPolicy:
+        """The scheduler named, else the one `chunked_prefill` stands for."""
+        if self.scheduler is not None:
+            return self.scheduler.policy
+        if self.chunked_prefill:
+            return SchedulerPolicy.CHUNKED_DECODE_FIRST
+        return SchedulerPolicy.PREFILL_FIRST
 
 
 class ApiModel(Strict):
@@ -470,6 +520,8 @@ __all__ = [
     "PrefixCaching",
     "RentedGpu",
     "Routing",
+    "Scheduler",
+    "SchedulerPolicy",
     "SelfHosted",
     "Slo",
     "SpeculativeDecoding",

@@ -99,6 +99,7 @@ def check_references(
 
     if not check.problems:  # where traffic goes is known only once every name resolves
         _check_cached_shares(check, scenario)
+        _check_class_scheduling(check, scenario)
 
     for name, product in scenario.pricing.api.items():
         here = ("pricing", "api", name)
@@ -209,6 +210,39 @@ def reached_deployments(scenario: Scenario, named: str | None) -> list[str]:
     if routing.order:
         return list(dict.fromkeys(routing.order))
     return [name for name, share in routing.split.items() if share > 0]
+
+
+def _check_class_scheduling(check: ProblemLog, scenario: Scenario) -> None:
+    """A class's `priority` or `deadline_s` only acts on self-hosted replicas, against other
+    traffic ranked differently there: refuse one that would change nothing."""
+    workload = scenario.workload
+    ranks: dict[str, set[tuple[bool, int]]] = {}  # deployment -> ranks of its traffic
+    for cls in workload.classes.values():
+        for dep in reached_deployments(scenario, cls.deployment):
+            ranks.setdefault(dep, set()).add((cls.deadline_s is None, cls.priority))
+    for pop in workload.users.values():
+        for dep in reached_deployments(scenario, pop.deployment):
+            ranks.setdefault(dep, set()).add((True, 0))
+    for name, cls in workload.classes.items():
+        hosted = _self_hosted(scenario, reached_deployments(scenario, cls.deployment))
+        for field, value in (("deadline_s", cls.deadline_s), ("priority", cls.priority)):
+            if value is None or value == 0:
+                continue
+            here: PathKey = ("workload", "classes", name, field)
+            if not hosted:
+                check.add(
+                    here,
+                    f"{field} {value:g} given, but the class reaches no self-hosted deployment "
+                    "(an API schedules its own requests), so it would be ignored: remove it",
+                )
+            elif field == "priority" and all(len(ranks[d]) < 2 for d in hosted):
+                where = " and ".join(f"deployments.{d}" for d in hosted)
+                check.add(
+                    here,
+                    f"priority {value:g} given, but every request {where} serves ranks the "
+                    "same, so it would change nothing: give another class there a different "
+                    "priority (or a deadline_s), or remove it",
+                )
 
 
 def _check_cached_shares(check: ProblemLog, scenario: Scenario) -> None:

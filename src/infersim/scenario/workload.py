@@ -12,6 +12,7 @@ from infersim.scenario.fields import (
     Fraction,
     GrowthPerMonth,
     Name,
+    PositiveSeconds,
     RatePerS,
     Tokens,
     TokensFloat,
@@ -195,6 +196,17 @@ class RequestClass(Strict):
         default=0.0, description="share of prompt tokens that hit the prefix cache"
     )
     batch_api: bool = Field(default=False, description="billed at the batch discount")
+    priority: Annotated[int, Field(ge=-1000, le=1000, strict=True)] = Field(
+        default=0,
+        description="scheduling priority on its replicas: higher is admitted first and may "
+        "preempt lower (equal priorities: first come, first served)",
+    )
+    deadline_s: PositiveSeconds | None = Field(
+        default=None,
+        description="a batch (offline) class: each request must finish within this many "
+        "seconds of its arrival instead of meeting the latency SLO; it is served below every "
+        "interactive class (by its own priority among batch classes) and preempted by them",
+    )
 
     @model_validator(mode="after")
     def _lengths(self) -> RequestClass:

@@ -124,6 +124,8 @@ def run_cluster(
     progress: Callable[[float], None] | None = None,
     prefill_perf: PerfModel | None = None,
     reuse: BlockReuse | None = None,
+    rank: NDArray[np.int64] | None = None,
+    itl_from_s: float = 0.0,
 ) -> ClusterRun:
     """Simulate the requests on the replicas until all finish (or overload).
 
@@ -134,19 +136,24 @@ def run_cluster(
     hears the share of the requests that have arrived, every `PROGRESS_EVERY` of them.
     With `reuse`, requests with prefix block hashes find their cached tokens in the caches of
     the replica they reach (after loading lower-tier KV), and fill them when they complete.
+    `rank`, if given, is each request's scheduling rank (higher first, may preempt lower);
+    inter-token gaps are recorded from `itl_from_s` on.
     """
     table = RequestTable(
         _view(arrival_s, np.float64),
         _view(prompt_tokens, np.int64),
         _view(output_tokens, np.int64),
         _view(cached_tokens if reuse is None else reuse.cached, np.int64),
+        None if rank is None else _view(rank, np.int64),
     )
     roles = ["prefill"] * prefill_replicas + ["decode" if prefill_replicas else "mixed"] * (
         schedule.peak - prefill_replicas
     )
     prefill_model = prefill_perf if prefill_perf is not None else perf
     replicas = [
-        Replica(prefill_model if role == "prefill" else perf, table, chunked_prefill, role)
+        Replica(
+            prefill_model if role == "prefill" else perf, table, chunked_prefill, role, itl_from_s
+        )
         for role in roles
     ]
     transfer_tokens, transfers = 0.0, 0

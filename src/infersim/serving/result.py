@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
@@ -46,6 +46,29 @@ class Percentiles:
         picks = [float(v[min(int(np.searchsorted(cum, q)), len(v) - 1)]) for q in (0.5, 0.9, 0.99)]
         return cls(picks[0], picks[1], picks[2], float(np.average(v, weights=w)))
 
+    @classmethod
+    def weighted_counts(
+        cls, values: NDArray[np.float64], weights: NDArray[np.float64]
+    ) -> Percentiles:
+        """As `weighted`, for whole numbers (sequences or tokens in a batch: at most the
+        replica's caps, below 2**24): by counting, not sorting."""
+        if values.size == 0:
+            return cls(None, None, None, None)
+        return cls.of_counts(np.bincount(values.astype(np.int64), weights=weights))
+
+    @classmethod
+    def of_counts(cls, counts: NDArray[Any]) -> Percentiles:
+        """Percentiles of the whole numbers 0, 1, 2... weighing `counts` each, as `weighted`
+        takes them; None when they weigh nothing."""
+        whole = float(counts.sum())
+        if whole <= 0:
+            return cls(None, None, None, None)
+        cum = np.cumsum(counts) / whole
+        last = int(np.flatnonzero(counts > 0)[-1])
+        picks = [float(min(int(np.searchsorted(cum, q)), last)) for q in (0.5, 0.9, 0.99)]
+        mean = float((np.arange(counts.size, dtype=np.float64) * counts).sum() / whole)
+        return cls(picks[0], picks[1], picks[2], mean)
+
 
 @dataclass(frozen=True)
 class Interval:
@@ -79,6 +102,8 @@ class ClassServing:
     e2e_s: Percentiles
     queue_s: Percentiles
     slo_met_share: float | None
+    """Share of measured requests within the SLO: the latency SLO for an interactive class,
+    finishing within the deadline for a batch class."""
     input_tokens: float
     """Offered: the prompts of every request."""
     cached_input_tokens: float
@@ -89,6 +114,10 @@ class ClassServing:
     served_input_tokens: float
     served_cached_input_tokens: float
     served_output_tokens: float
+    deadline_s: float | None = None
+    """A batch class's deadline (None for an interactive class)."""
+    deadline_missed_output_tokens: float = 0.0
+    """A batch class: output tokens of its requests not completed within the deadline."""
 
     @property
     def requests(self) -> int:
@@ -182,13 +211,29 @@ class DeploymentServing:
     served_input_tokens: float
     served_cached_input_tokens: float
     served_output_tokens: float
+    scheduler: str
+    """The replicas' scheduler policy (`scenario.deployment.SchedulerPolicy`)."""
+    priority_ranks: int
+    """Scheduling ranks among the classes served (1: first come, first served)."""
     ttft_s: Percentiles
+    """Latencies (TTFT, TPOT, E2E, queue) and the SLO attainment are over the interactive
+    classes' measured requests (every class's when none is a batch class)."""
     tpot_s: Percentiles
     e2e_s: Percentiles
     queue_s: Percentiles
     slo_met_share: float | None
     """Share of measured requests within the SLO (`serving.verdict.slo_met`): the attainment."""
-    batch_size: Percentiles
+    itl_s: Percentiles
+    """Inter-token latency as vLLM's benchmark_serving defines it: the gap between
+    consecutive tokens of a request, weighted over every token after a request's first, of
+    every class, emitted after the warm-up."""
+    decode_batch_sequences: Percentiles
+    """Sequences decoding per iteration, time-weighted over the iterations that decode
+    (prefill-only iterations are not counted)."""
+    decode_batch_sequences_per_iteration: Percentiles
+    """The same, each decoding iteration weighing one."""
+    prefill_batch_tokens: Percentiles
+    """Prompt tokens computed per iteration, over the iterations that prefill."""
     kv_occupancy: Percentiles
     busy_share: float
     """gpu_hours_busy / gpu_hours_scheduled, in [0, 1]."""
@@ -219,6 +264,12 @@ class DeploymentServing:
     """The replica's cap on running sequences."""
     max_batch_sequences_source: SequenceCapSource
     """'scenario', or the limit that binds the derived cap: 'kv_blocks' or 'token_budget'."""
+    deadline_met_share: float | None = None
+    """Share of the batch classes' measured requests completed within their deadline (None
+    without a batch class)."""
+    batch_extra_gpu_hours: float = 0.0
+    """GPU-hours more it would take, at this fleet's busy GPU-hours per served output token,
+    to serve the batch output that missed its deadline (0 when it all fit)."""
     intervals: dict[str, Interval] = field(default_factory=dict)
     classes: tuple[ClassServing, ...] = ()
     pools: tuple[PoolServing, ...] = ()

@@ -20,7 +20,7 @@ import numpy as np
 
 from infersim.catalog.load import Catalog
 from infersim.perf import PerfModel, build_perf_model, slo_throughput
-from infersim.scenario.deployment import Autoscale, Fleet, SelfHosted
+from infersim.scenario.deployment import Autoscale, Fleet, SchedulerPolicy, SelfHosted
 from infersim.scenario.deployment import prefill_replicas as prefill_pool_replicas
 from infersim.scenario.model import Scenario
 from infersim.scenario.workload import Bursty, Poisson, Trace
@@ -33,7 +33,7 @@ from infersim.serving.prefix_reuse import (
     prefix_report,
 )
 from infersim.serving.result import DeploymentServing, Mode, ServingResult
-from infersim.serving.summary import RunSample, merge_samples, summarize_run
+from infersim.serving.summary import RunSample, measured_from_s, merge_samples, summarize_run
 from infersim.workload.stream import (
     RequestStream,
     build_requests,
@@ -71,6 +71,12 @@ class DeploymentPlan:
     prefill_perf: PerfModel
     """Disaggregated serving: the prefill replicas' model (`perf` itself unless the
     deployment gives its prefill pool a layout of its own); `perf` runs the decode pool."""
+    scheduler: SchedulerPolicy
+    class_ranks: tuple[int, ...] | None
+    """Per scenario class, its scheduling rank on this deployment (higher first); None when
+    every class it serves ranks the same (first come, first served)."""
+    class_deadlines_s: tuple[float | None, ...]
+    """Per scenario class, its deadline when it is a batch class, else None."""
 
     def fleet_gpus(self, replicas: int) -> int:
         """GPUs of a fleet of `replicas` replicas (a disaggregated one: its prefill pool at
@@ -80,6 +86,22 @@ class DeploymentPlan:
         prefill = min(self.prefill_replicas, replicas)
         decode = replicas - prefill
         return prefill * self.prefill_perf.gpus_per_replica + decode * self.perf.gpus_per_replica
+
+
+def class_ranks(scenario: Scenario, served: list[str]) -> tuple[int, ...] | None:
+    """Scheduling ranks per class: batch classes (with a deadline) below every interactive
+    one, then by `priority`; dense over the classes `served`. None when they all rank alike."""
+    classes = scenario.workload.classes
+
+    def key(name: str) -> tuple[bool, int]:
+        cls = classes[name]
+        return (cls.deadline_s is None, cls.priority)
+
+    levels = sorted({key(name) for name in served})
+    if len(levels) <= 1:
+        return None
+    dense = {level: index for index, level in enumerate(levels)}
+    return tuple(dense.get(key(name), 0) for name in classes)
 
 
 def _stationary(scenario: Scenario, name: str) -> bool:
@@ -96,6 +118,7 @@ def _plan(
     perf = build_perf_model(dep, catalog)
     # the mean lengths of the requests this deployment serves, each class by its volume
     weights = expected_class_requests(scenario, data, scenario.horizon.simulated_s, name)
+    served = [c for c, w in weights.items() if w > 0]
     classes = [(scenario.workload.classes[c], w) for c, w in weights.items() if w > 0]
     prompt = output = 1.0
     if classes:
@@ -140,6 +163,9 @@ def _plan(
         mean_prompt_tokens=prompt,
         mean_output_tokens=output,
         prefill_perf=prefill_perf,
+        scheduler=dep.scheduler_policy,
+        class_ranks=class_ranks(scenario, served),
+        class_deadlines_s=tuple(c.deadline_s for c in scenario.workload.classes.values()),
     )
 
 
@@ -218,13 +244,15 @@ def sample_run(
         stream.cached_tokens,
         run_schedule,
         plan.fleet.load_balancer,
-        plan.deployment.chunked_prefill,
+        plan.scheduler is SchedulerPolicy.CHUNKED_DECODE_FIRST,
         sampling.window_s,
         prefill,
         plan.kv_transfer_s_per_token,
         progress,
         plan.prefill_perf if plan.prefill_perf is not plan.perf else None,
         reuse,
+        rank=None if plan.class_ranks is None else np.asarray(plan.class_ranks)[stream.class_idx],
+        itl_from_s=measured_from_s(plan, stream.time_s),
     )
     if reuse is not None:
         stream = replace(stream, cached_tokens=reuse.cached)

@@ -19,6 +19,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from infersim.serving.cluster import ClusterRun, ReplicaSchedule
+from infersim.serving.itl import ItlSource, itl_percentiles
 from infersim.serving.pools import kv_transfer, pool_rows, pool_totals
 from infersim.serving.replica import ReplicaStats
 from infersim.serving.result import (
@@ -69,9 +70,19 @@ class RunSample:
     completed; in a run stopped early, the share of its output emitted by the cut-off (in a
     steady state as much is in flight at a window's start as at its end); else 0."""
     totals: dict[str, float]
-    batch_values: NDArray[np.float64]
+    batch_values: NDArray[np.int64]
+    """Per iteration or decode segment: its decoding sequences, duration (`batch_weights`),
+    iterations and prompt tokens computed, and the KV share in use."""
     batch_weights: NDArray[np.float64]
+    batch_work: NDArray[np.int32]
+    """Per record: its prompt tokens (>= 0), or minus its steps (a decode segment, < 0)."""
     kv_values: NDArray[np.float64]
+    itl: ItlSource
+    """What the run's inter-token gaps are computed from (`serving.itl`)."""
+    batch: NDArray[np.bool_]
+    """Per request: of a batch class (one with a deadline)."""
+    on_time: NDArray[np.bool_]
+    """Per request of a batch class: completed within its deadline (False otherwise)."""
     overloaded: bool
     """The fleet could not keep up: the run was stopped early, or its queue kept growing."""
     served_factor: float
@@ -79,6 +90,17 @@ class RunSample:
     `serving.served.served_factor`)."""
     rejected: int
     """Requests that never fit a replica's KV cache (simulated, not scaled)."""
+
+    @property
+    def judged(self) -> NDArray[np.bool_]:
+        """The measured requests of interactive classes: what latencies and the SLO judge."""
+        return self.measured & ~self.batch
+
+
+def measured_from_s(plan: DeploymentPlan, arrival_s: NDArray[np.float64]) -> float:
+    """When the measured window starts: requests arriving earlier are the warm-up."""
+    window = max(float(arrival_s.max()) if arrival_s.size else 0.0, 1e-9)
+    return plan.fleet.warmup_share * min(window, plan.horizon_s)
 
 
 def summarize_run(
@@ -101,8 +123,11 @@ def summarize_run(
     ttft = first - arrival
     with np.errstate(invalid="ignore", divide="ignore"):
         tpot = np.where(output > 1, (finish - first) / (output - 1), np.nan)
-    window = max(float(arrival.max()) if arrival.size else 0.0, 1e-9)
-    measured = arrival >= plan.fleet.warmup_share * min(window, plan.horizon_s)
+    measured = arrival >= measured_from_s(plan, arrival)
+    deadline = np.asarray(
+        [math.inf if d is None else d for d in plan.class_deadlines_s], dtype=np.float64
+    )[stream.class_idx]
+    batch = np.isfinite(deadline)
     stats = [r.stats for r in run.replicas]
     gpus = plan.perf.gpus_per_replica
     busy_s = sum(s.busy_s for s in stats)
@@ -144,7 +169,13 @@ def summarize_run(
     else:
         busy_h = scheduled_h * _busy_share(stats, run, schedule, window_s, plan)
     completed = np.isfinite(finish)
-    overloaded = run.overloaded_at_s is not None or queue_grows(arrival, admit)
+    interactive = ~batch
+    if batch.any():  # batch work waits by design: only interactive queues tell overload
+        overloaded = run.overloaded_at_s is not None or queue_grows(
+            arrival[interactive], admit[interactive]
+        )
+    else:
+        overloaded = run.overloaded_at_s is not None or queue_grows(arrival, admit)
     totals = {
         "completed": float(completed.sum()) * scale,
         "rejected": sum(s.rejected for s in stats) * scale,
@@ -162,9 +193,12 @@ def summarize_run(
         **_rates(stream, table, run, window_s, scale * window_s / plan.horizon_s),
         **pools,
     }
-    batch_values = np.concatenate([np.asarray(s.batch_sizes, dtype=np.float64) for s in stats])
-    batch_weights = np.concatenate([np.asarray(s.batch_durations_s) for s in stats])
-    kv_values = np.concatenate([np.asarray(s.kv_occupancy) for s in stats])
+    # views of the records when there is one replica (the ITL source keeps them anyway)
+    batch_values = _joined([np.frombuffer(s.batch_sizes, dtype=np.int64) for s in stats])
+    batch_weights = _joined([np.frombuffer(s.batch_durations_s, dtype=np.float64) for s in stats])
+    kv_values = _joined([np.frombuffer(s.kv_occupancy, dtype=np.float64) for s in stats])
+    on_time = batch & completed & (finish - arrival <= deadline)
+    met = slo_met(plan.fleet.slo, ttft, tpot)
     return RunSample(
         mode=mode,
         detail=detail,
@@ -177,7 +211,7 @@ def summarize_run(
         tpot_s=tpot,
         e2e_s=finish - arrival,
         queue_s=admit - arrival,
-        slo_met=slo_met(plan.fleet.slo, ttft, tpot),
+        slo_met=np.where(batch, on_time, met) if batch.any() else met,
         prompt=stream.prompt_tokens,
         cached=stream.cached_tokens,
         output=output,
@@ -186,11 +220,39 @@ def summarize_run(
         totals=totals,
         batch_values=batch_values,
         batch_weights=batch_weights,
+        batch_work=_joined([np.frombuffer(s.batch_work, dtype=np.int32) for s in stats]),
         kv_values=kv_values,
+        itl=ItlSource(plan.perf, tuple(stats)),
+        batch=batch,
+        on_time=on_time,
         overloaded=overloaded,
         served_factor=served_factor(run, window_s, overloaded),
         rejected=sum(s.rejected for s in stats),
     )
+
+
+#: Largest whole-number value whose weighted percentiles are taken by counting.
+COUNTED_UP_TO = 1 << 20
+
+
+def _joined(parts: list[NDArray[Any]]) -> NDArray[Any]:
+    """The replications' arrays end to end (the one itself when there is one: no copy)."""
+    return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+
+def _decode_batch(sequences: NDArray[np.int64], weights: NDArray[Any]) -> Percentiles:
+    """Weighted percentiles of the sequences decoding, over the records that decode."""
+    counts = np.bincount(sequences, weights=weights)
+    if counts.size:
+        counts[0] = 0.0  # prefill-only iterations decode nothing: not a batch of 0
+    return Percentiles.of_counts(counts)
+
+
+def _whole_percentiles(values: NDArray[np.float64], weights: NDArray[np.float64]) -> Percentiles:
+    """Weighted percentiles of whole numbers: by counting when they are small enough."""
+    if values.size and values.max() > COUNTED_UP_TO:
+        return Percentiles.weighted(values, weights)
+    return Percentiles.weighted_counts(values, weights)
 
 
 def _busy_share(
@@ -287,7 +349,9 @@ def _pool(
     return np.concatenate(parts)
 
 
-def _class_rows(samples: list[RunSample], names: tuple[str, ...]) -> tuple[ClassServing, ...]:
+def _class_rows(
+    samples: list[RunSample], names: tuple[str, ...], deadlines_s: tuple[float | None, ...]
+) -> tuple[ClassServing, ...]:
     rows = []
     reps = len(samples)
     for index, name in enumerate(names):
@@ -320,6 +384,14 @@ def _class_rows(samples: list[RunSample], names: tuple[str, ...]) -> tuple[Class
                 served_input_tokens=served["prompt"],
                 served_cached_input_tokens=served["cached"],
                 served_output_tokens=served["output"],
+                deadline_s=deadlines_s[index],
+                deadline_missed_output_tokens=0.0
+                if deadlines_s[index] is None
+                else sum(
+                    float(s.output[p & ~s.on_time].sum()) * s.scale
+                    for s, p in zip(samples, picks, strict=True)
+                )
+                / reps,
             )
         )
     return tuple(rows)
@@ -334,16 +406,19 @@ def merge_samples(
     horizon = plan.horizon_s
     per_run: dict[str, list[float]] = {key: [] for key in INTERVAL_METRICS}
     for s in samples:
-        ttft = Percentiles.of(s.ttft_s[s.measured])
-        tpot = Percentiles.of(s.tpot_s[s.measured])
-        e2e = Percentiles.of(s.e2e_s[s.measured])
+        ttft = Percentiles.of(s.ttft_s[s.judged])
+        tpot = Percentiles.of(s.tpot_s[s.judged])
+        e2e = Percentiles.of(s.e2e_s[s.judged])
         per_run["ttft_p99_s"].append(ttft.p99 if ttft.p99 is not None else math.nan)
         per_run["tpot_p50_s"].append(tpot.p50 if tpot.p50 is not None else math.nan)
         per_run["e2e_p50_s"].append(e2e.p50 if e2e.p50 is not None else math.nan)
         per_run["gpu_hours_busy"].append(s.totals["gpu_hours_busy"])
         per_run["output_tokens_per_s"].append(s.totals["output_tokens_per_s"])
     intervals = {k: _interval(v) for k, v in per_run.items() if all(math.isfinite(x) for x in v)}
-    classes = _class_rows(samples, class_names)
+    classes = _class_rows(samples, class_names, plan.class_deadlines_s)
+    has_batch = any(s.batch.any() for s in samples)
+    # latencies judge the interactive classes (batch work waits by design)
+    judged = [~s.batch for s in samples] if has_batch else None
 
     def total(attr: str) -> float:  # a deployment figure: exactly its classes' sum
         return math.fsum(getattr(c, attr) for c in classes)
@@ -354,7 +429,16 @@ def merge_samples(
     served_rps = served_requests / horizon
     capacity = plan.capacity_rps * max(mean["replicas"], 1e-9)
     verdict = judge(plan.fleet.slo, samples, offered_rps, served_rps, capacity)
-    slo = _pool(samples, "slo_met")
+    slo = _pool(samples, "slo_met", judged)
+    deadline_met = _pool(samples, "on_time", [s.batch for s in samples]) if has_batch else None
+    missed = math.fsum(c.deadline_missed_output_tokens for c in classes)
+    served_output = total("served_output_tokens")
+    busy_h = mean["gpu_hours_busy"]
+    extra_h = missed * busy_h / served_output if missed > 0 and served_output > 0 else 0.0
+    batch_values = _joined([s.batch_values for s in samples])
+    durations = _joined([s.batch_weights for s in samples])
+    work = _joined([s.batch_work for s in samples])
+    prefilling = work > 0
     first = samples[0]
     model = plan.deployment.model
     gpu = plan.deployment.gpu
@@ -384,18 +468,22 @@ def merge_samples(
         served_input_tokens=total("served_input_tokens"),
         served_cached_input_tokens=total("served_cached_input_tokens"),
         served_output_tokens=total("served_output_tokens"),
-        ttft_s=Percentiles.of(_pool(samples, "ttft_s")),
-        tpot_s=Percentiles.of(_pool(samples, "tpot_s")),
-        e2e_s=Percentiles.of(_pool(samples, "e2e_s")),
-        queue_s=Percentiles.of(_pool(samples, "queue_s")),
+        scheduler=plan.scheduler.value,
+        priority_ranks=1 if plan.class_ranks is None else max(plan.class_ranks) + 1,
+        ttft_s=Percentiles.of(_pool(samples, "ttft_s", judged)),
+        tpot_s=Percentiles.of(_pool(samples, "tpot_s", judged)),
+        e2e_s=Percentiles.of(_pool(samples, "e2e_s", judged)),
+        queue_s=Percentiles.of(_pool(samples, "queue_s", judged)),
         slo_met_share=float(slo.mean()) if slo.size else None,
-        batch_size=Percentiles.weighted(
-            np.concatenate([s.batch_values for s in samples]),
-            np.concatenate([s.batch_weights for s in samples]),
+        itl_s=itl_percentiles([s.itl for s in samples]),
+        decode_batch_sequences=_decode_batch(batch_values, durations),
+        decode_batch_sequences_per_iteration=_decode_batch(batch_values, np.maximum(-work, 1)),
+        prefill_batch_tokens=_whole_percentiles(
+            work[prefilling].astype(np.float64), np.ones(int(prefilling.sum()))
         ),
         kv_occupancy=Percentiles.weighted(
-            np.concatenate([s.kv_values for s in samples]),
-            np.concatenate([s.batch_weights for s in samples]),
+            _joined([s.kv_values for s in samples]),
+            durations,
         ),
         busy_share=mean["gpu_hours_busy"] / scheduled if scheduled > 0 else 0.0,
         mfu=mean["mfu"],
@@ -413,6 +501,10 @@ def merge_samples(
         load_factor=verdict.load_factor,
         max_batch_sequences=plan.perf.max_batch_sequences,
         max_batch_sequences_source=plan.perf.max_batch_sequences_source,
+        deadline_met_share=(
+            float(deadline_met.mean()) if deadline_met is not None and deadline_met.size else None
+        ),
+        batch_extra_gpu_hours=extra_h,
         intervals=intervals,
         classes=classes,
         pools=pool_rows(plan, mean) if plan.prefill_replicas else (),

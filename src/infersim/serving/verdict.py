@@ -5,8 +5,10 @@ its SLO, or ok.
   what any latency could mean), or the queue kept growing (requests arriving late waited far
   longer than earlier ones).
 - rejected: some requests never fit a replica's KV cache. No fleet size changes that.
-- slo_missed: a latency percentile is over its bound, or the share of measured requests
-  within the SLO (the attainment) is below `fleet.slo.attainment_target`.
+- slo_missed: a latency percentile of the interactive classes is over its bound, or the share
+  of their measured requests within the SLO (the attainment) is below
+  `fleet.slo.attainment_target`, or the share of batch requests completed within their
+  deadline is.
 
 The same problems size a fleet to its SLO (`serving.fleet.slo_failures`), so a sized fleet's
 verdict agrees with what the sizing accepted.
@@ -97,8 +99,8 @@ def problems(slo: Slo, samples: Sequence[RunSample]) -> list[Problem]:
                 f"{rejected:,.0f} requests ({share:.2%}) never fit a replica's KV cache",
             )
         )
-    ttft = Percentiles.of(np.concatenate([s.ttft_s[s.measured] for s in samples]))
-    tpot = Percentiles.of(np.concatenate([s.tpot_s[s.measured] for s in samples]))
+    ttft = Percentiles.of(np.concatenate([s.ttft_s[s.judged] for s in samples]))
+    tpot = Percentiles.of(np.concatenate([s.tpot_s[s.judged] for s in samples]))
     checks = [
         ("TTFT p99", ttft.p99, slo.ttft_p99_s),
         ("TPOT p50", tpot.p50, slo.tpot_p50_s),
@@ -108,7 +110,7 @@ def problems(slo: Slo, samples: Sequence[RunSample]) -> list[Problem]:
         if bound is not None and value is not None and value > bound:
             found.append(Problem("slo_missed", f"{label} {_seconds(value)} s > {bound:g} s"))
     if slo.ttft_p99_s is not None or slo.tpot_p99_s is not None:
-        met = np.concatenate([s.slo_met[s.measured] for s in samples])
+        met = np.concatenate([s.slo_met[s.judged] for s in samples])
         if met.size and float(met.mean()) < slo.attainment_target:
             found.append(
                 Problem(
@@ -117,6 +119,15 @@ def problems(slo: Slo, samples: Sequence[RunSample]) -> list[Problem]:
                     f"(target {slo.attainment_target:.0%})",
                 )
             )
+    on_time = np.concatenate([s.on_time[s.measured & s.batch] for s in samples])
+    if on_time.size and float(on_time.mean()) < slo.attainment_target:
+        found.append(
+            Problem(
+                "slo_missed",
+                f"{float(on_time.mean()):.0%} of batch requests within their deadline "
+                f"(target {slo.attainment_target:.0%})",
+            )
+        )
     return found
 
 
