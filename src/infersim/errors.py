@@ -74,14 +74,17 @@ def did_you_mean(name: str, choices: Iterable[str]) -> str:
 
 def one_of(given: Any, what: str, choices: Sequence[str]) -> str:
     """`'jsn' is not a format; choose table, json or csv — did you mean 'json'?`"""
+    if not choices:
+        return f"{short_repr(given)} is not {what}"
     listed = ", ".join(choices[:-1]) + f" or {choices[-1]}" if len(choices) > 1 else choices[0]
     hint = did_you_mean(given, choices) if isinstance(given, str) else ""
     return f"{short_repr(given)} is not {what}; choose {listed}{hint}"
 
 
 def quoted(text: str) -> list[str]:
-    """The values quoted in pydantic's `'a', 'b' or 'c'`."""
-    return re.findall(r"'([^']*)'", text)
+    """The values listed in pydantic's `'a', 'b' or 'c'` (or `1 or 3`, numbers unquoted)."""
+    found = re.findall(r"'([^']*)'", text)
+    return found or [part for part in re.split(r", | or ", text) if part]
 
 
 def short_repr(value: Any, limit: int = 60) -> str:
