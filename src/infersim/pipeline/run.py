@@ -34,7 +34,7 @@ from infersim.scenario.economics import Energy
 from infersim.scenario.load import LoadedScenario
 from infersim.scenario.model import Scenario
 from infersim.scenario.params import ParamSet, month_values
-from infersim.serving.result import ServingResult
+from infersim.serving.result import DeploymentServing, ServingResult
 from infersim.serving.simulate import simulate
 from infersim.workload.trace import ExternalData
 
@@ -127,6 +127,7 @@ def run_scenario(
     months: list[EconomicsResult] = []
     econ_seed = np.random.SeedSequence(seed, spawn_key=(ECONOMICS_STREAM,))
     first: tuple[ServingResult, Ledger, Mapping[str, PopulationTraffic]] | None = None
+    deployments: dict[str, DeploymentServing] = {}  # by deployment_signature
     for month in range(scenario.horizon.months):
         current = scenario
         if curves and month > 0 and materialize is not None and params is not None:
@@ -138,7 +139,7 @@ def run_scenario(
             current, {name: item.request_class for name, item in traffic.items()}
         )
         stage = _month_progress(progress, month, scenario.horizon.months)
-        serving = _serve(served_scenario, catalog, data, seed, stage, cache, month > 0)
+        serving = _serve(served_scenario, catalog, data, seed, stage, cache, month > 0, deployments)
         ledger = build_ledger(served_scenario, catalog, serving, data, traffic)
         if first is None:
             first = (serving, ledger, traffic)
@@ -207,9 +208,11 @@ def _serve(
     progress: Progress | None,
     cache: dict[str, ServingResult],
     projection: bool,
+    deployments: dict[str, DeploymentServing],
 ) -> ServingResult:
     """The engine's result for this traffic: cached, and for a projection month not yet
-    simulated, one replication (see the module doc)."""
+    simulated, one replication (see the module doc); within it, a deployment whose own
+    traffic did not change is not simulated again (`deployments`, this run's)."""
     key = f"{seed}:{serving_signature(scenario)}"
     if key in cache:
         return cache[key]
@@ -219,7 +222,7 @@ def _serve(
         key = f"{seed}:{serving_signature(scenario)}"
         if key in cache:
             return cache[key]
-    cache[key] = simulate(scenario, seed, catalog, data, progress)
+    cache[key] = simulate(scenario, seed, catalog, data, progress, deployments)
     return cache[key]
 
 

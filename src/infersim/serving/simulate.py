@@ -12,6 +12,7 @@ scales tokens and GPU-hours up ("sampled"). The result says which mode ran.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -37,6 +38,7 @@ from infersim.serving.summary import RunSample, measured_from_s, merge_samples, 
 from infersim.workload.stream import (
     RequestStream,
     build_requests,
+    class_share,
     expected_class_requests,
     expected_interval_rates,
     expected_requests,
@@ -270,14 +272,43 @@ def _rng(seed: int, *key: int) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=key))
 
 
+def deployment_signature(scenario: Scenario, seed: int, index: int, name: str) -> str:
+    """What one deployment's serving depends on, as a stable string: its own settings and
+    place, the fleet, routing and catalog, the classes it serves (whole, with its share) or
+    that routing might send it, and of the other classes what every deployment's per-class
+    figures list (name, priority, deadline). Equal signatures give equal results."""
+    classes: dict[str, object] = {}
+    for class_name, cls in scenario.workload.classes.items():
+        share = class_share(scenario, class_name, name)
+        if share > 0 or cls.deployment is None:
+            classes[class_name] = [cls.model_dump(mode="json"), share]
+        else:
+            classes[class_name] = [cls.priority, cls.deadline_s]
+    parts = {
+        "seed": seed,
+        "index": index,
+        "name": name,
+        "deployments": list(scenario.deployments),
+        "deployment": scenario.deployments[name].model_dump(mode="json"),
+        "shared": scenario.model_dump(mode="json", include={"fleet", "routing", "catalog"}),
+        "simulated_s": scenario.horizon.simulated_s,
+        "classes": classes,
+    }
+    return json.dumps(parts, sort_keys=True)
+
+
 def simulate(
     scenario: Scenario,
     seed: int | None = None,
     catalog: Catalog | None = None,
     data: ExternalData | None = None,
     progress: Progress | None = None,
+    deployment_cache: dict[str, DeploymentServing] | None = None,
 ) -> ServingResult:
-    """Simulate serving the scenario's request classes on its self-hosted deployments."""
+    """Simulate serving the scenario's request classes on its self-hosted deployments.
+
+    `deployment_cache` keeps each deployment's result by `deployment_signature`: a run's
+    months simulate again only the deployments whose traffic changed."""
     if catalog is None:
         from infersim.catalog.load import load_builtin
 
@@ -297,6 +328,12 @@ def simulate(
         expected = expected_requests(scenario, data, horizon, name)
         if expected <= 0:
             continue  # nothing routed here: no serving figures (economics may still use it)
+        key = None
+        if deployment_cache is not None:
+            key = deployment_signature(scenario, seed, index, name)
+            if key in deployment_cache:
+                results.append(deployment_cache[key])
+                continue
         plan = _plan(scenario, catalog, name, dep, data)
         if plan.prefill_replicas and scenario.fleet.mode == "size_to_slo":
             plan, schedule = _size_pools(scenario, data, plan, expected, seed, index)
@@ -319,6 +356,8 @@ def simulate(
                                                     seed, index, reuse_log)
             )  # fmt: skip
         results.append(served)
+        if deployment_cache is not None and key is not None:
+            deployment_cache[key] = served
     if progress is not None:
         progress("done", 1.0)
     replays = tuple(
