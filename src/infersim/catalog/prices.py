@@ -114,6 +114,7 @@ def genai_price(provider_id: str, model_ref: str, on: dt.date) -> ApiPrice:
     input_price = _decimal(prices.input_mtok)
     if input_price is None:
         raise PriceLookupError(f"{provider_id}:{model.id} has no per-token input price")
+    batch = _batch_prices(model, when)
     urls = provider.pricing_urls or []
     sources = [Source(url=u, title=f"{provider.name} pricing") for u in urls] or [
         Source(url="https://github.com/pydantic/genai-prices", title="genai-prices data")
@@ -126,12 +127,32 @@ def genai_price(provider_id: str, model_ref: str, on: dt.date) -> ApiPrice:
         input_usd_per_mtok=input_price,
         cached_input_usd_per_mtok=_decimal(prices.cache_read_mtok),
         output_usd_per_mtok=_decimal(prices.output_mtok),
+        batch_input_usd_per_mtok=None if batch is None else _decimal(batch.input_mtok),
+        batch_cached_input_usd_per_mtok=None if batch is None else _decimal(batch.cache_read_mtok),
+        batch_output_usd_per_mtok=(
+            None if batch is None or prices.output_mtok is None else _decimal(batch.output_mtok)
+        ),
         as_of=on,
         source_kind="genai-prices",
         sources=sources,
         checked=on,
         notes=(model.price_comments or "")[:2000] or None,
     )
+
+
+#: genai-prices' request context for a provider's batch tier (its `price_variants`).
+_BATCH_CONTEXT = {"processing": "batch"}
+
+
+def _batch_prices(model: Any, when: dt.datetime) -> Any | None:
+    """The model's batch-tier prices on `when` where the data has a batch variant in force
+    then (variants fill only the prices they change; the rest are the standard ones)."""
+    for variant in model.price_variants or ():
+        if variant.when != _BATCH_CONTEXT:
+            continue
+        if variant.constraint is None or variant.constraint.active(when):
+            return model.get_prices(when, _BATCH_CONTEXT)
+    return None
 
 
 def genai_provider_prices(provider_id: str, on: dt.date = PRICE_REFERENCE_DATE) -> list[ApiPrice]:

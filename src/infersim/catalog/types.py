@@ -265,5 +265,26 @@ class ApiPrice(Sourced):
     output_usd_per_mtok: Annotated[float, Field(ge=0, lt=1e6)] | None = Field(
         default=None, description="none where the source gives no output price"
     )
+    batch_input_usd_per_mtok: Annotated[float, Field(ge=0, lt=1e6)] | None = Field(
+        default=None,
+        description="the provider's batch tier (results within a window, "
+        "typically 24 h); none where it publishes none",
+    )
+    batch_cached_input_usd_per_mtok: Annotated[float, Field(ge=0, lt=1e6)] | None = None
+    batch_output_usd_per_mtok: Annotated[float, Field(ge=0, lt=1e6)] | None = None
     as_of: dt.date = Field(description="the date the price applies to")
     source_kind: Literal["article", "genai-prices", "user"] = "user"
+
+    @model_validator(mode="after")
+    def _batch_tier(self) -> ApiPrice:
+        batch = (self.batch_cached_input_usd_per_mtok, self.batch_output_usd_per_mtok)
+        if self.batch_input_usd_per_mtok is None and any(v is not None for v in batch):
+            raise ValueError("a batch tier needs batch_input_usd_per_mtok")
+        if self.batch_input_usd_per_mtok is not None and (
+            (self.output_usd_per_mtok is None) != (self.batch_output_usd_per_mtok is None)
+        ):
+            raise ValueError(
+                "a batch tier gives batch_output_usd_per_mtok exactly where the price gives "
+                "output_usd_per_mtok"
+            )
+        return self

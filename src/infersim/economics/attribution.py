@@ -3,7 +3,7 @@
 1. Tokens are priced. Every segment's tokens on a deployment are priced at that deployment's
    `TokenCost` (for a fleet: its bill spread over the tokens it served, prompt and output
    tokens in proportion to the busy GPU time prefill and decode took; or the API list
-   price): `priced_usd`.
+   price, in its batch tier for a batch class's tokens): `priced_usd`.
 2. A fleet is paid in full, and only its bill is charged: for a deployment with a
    `FleetCost`, the charge is the fleet's monthly bill (paid GPU-hours x $/GPU-hour), split
    over its segments in proportion to their priced cost, i.e. each segment's priced cost
@@ -39,6 +39,8 @@ class Usage:
     input_tokens: float
     cached_input_tokens: float
     output_tokens: float
+    batch: bool = False
+    """A batch class's: priced in its deployment's batch tier (API deployments)."""
 
 
 @dataclass(frozen=True)
@@ -94,7 +96,7 @@ class Attribution:
 
 
 def priced_usd(usage: Usage, cost: TokenCost) -> float:
-    return cost.usd(usage.input_tokens, usage.cached_input_tokens, usage.output_tokens)
+    return cost.usd(usage.input_tokens, usage.cached_input_tokens, usage.output_tokens, usage.batch)
 
 
 def attribute(

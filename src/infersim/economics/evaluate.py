@@ -17,6 +17,7 @@ import numpy as np
 from infersim.catalog.load import Catalog
 from infersim.economics.api_prices import api_token_cost
 from infersim.economics.attribution import Attribution, DeploymentCost, attribute
+from infersim.economics.batch_tiers import BatchTier, batch_tiers
 from infersim.economics.errors import InvalidEconomicsInputError, MissingTokenCostError
 from infersim.economics.inputs import ClassVolume, FleetCost, TokenCost
 from infersim.economics.margins import (
@@ -50,6 +51,8 @@ class EconomicsResult:
     pnl: Pnl
     deployments: Mapping[str, DeploymentCost]
     overhead_rate: float
+    batch_tiers: tuple[BatchTier, ...] = ()
+    """Batch classes' API purchases and sales at batch prices (empty: none)."""
 
 
 def evaluate_month(
@@ -120,6 +123,7 @@ def evaluate_month(
         pnl=pnl_from_total(table.total, scenario.costs.operating_usd_per_month),
         deployments=attribution.deployments,
         overhead_rate=attribution.overhead_rate,
+        batch_tiers=batch_tiers(scenario, catalog, volumes, costs),
     )
 
 

@@ -18,6 +18,9 @@ HOURS_PER_MONTH = 730.0
 """Hours in an average month (8,760 h / 12): GPU bills, amortization and hosting use it."""
 
 TokenCostSource = Literal["engine", "list_price"]
+BatchSource = Literal["scenario", "list_price", "none"]
+"""Where an API deployment's batch price comes from: the scenario's `batch_discount`, the list
+price's batch tier, or nowhere (batch requests pay the standard prices)."""
 
 
 def _check_amount(owner: str, field: str, value: float) -> None:
@@ -35,7 +38,9 @@ class TokenCost:
     """The marginal serving cost of tokens on one deployment, USD per million tokens.
 
     source 'engine': the engine's provisioned GPU cost spread over the tokens it served (idle
-    capacity included); source 'list_price': tokens bought from an API provider.
+    capacity included); source 'list_price': tokens bought from an API provider, whose batch
+    tier (`batch_*`, see `infersim.economics.api_prices`) prices batch classes' tokens. A
+    fleet's tokens cost the same whichever class they serve: it has no batch tier.
     """
 
     deployment: str
@@ -43,6 +48,11 @@ class TokenCost:
     usd_per_mtok_cached_input: float
     usd_per_mtok_output: float
     source: TokenCostSource
+    batch_usd_per_mtok_input: float | None = None
+    batch_usd_per_mtok_cached_input: float | None = None
+    batch_usd_per_mtok_output: float | None = None
+    batch_source: BatchSource | None = None
+    """Where the batch tier comes from (None: no batch tier; batch tokens cost the same)."""
 
     def __post_init__(self) -> None:
         owner = f"token cost of '{self.deployment}'"
@@ -53,14 +63,44 @@ class TokenCost:
             raise InvalidEconomicsInputError(
                 f"{owner}: source must be 'engine' or 'list_price', got {self.source!r}"
             )
+        batch = (
+            self.batch_usd_per_mtok_input,
+            self.batch_usd_per_mtok_cached_input,
+            self.batch_usd_per_mtok_output,
+            self.batch_source,
+        )
+        if any(v is None for v in batch) and any(v is not None for v in batch):
+            raise InvalidEconomicsInputError(
+                f"{owner}: a batch tier gives all three batch prices and batch_source, or none"
+            )
+        if self.source == "engine" and self.batch_source is not None:
+            raise InvalidEconomicsInputError(f"{owner}: a fleet's tokens have no batch tier")
+        for key in ("input", "cached_input", "output"):
+            value = getattr(self, f"batch_usd_per_mtok_{key}")
+            if value is not None:
+                _check_amount(owner, f"batch_usd_per_mtok_{key}", value)
 
-    def usd(self, input_tokens: float, cached_input_tokens: float, output_tokens: float) -> float:
-        """The cost of these tokens (cached_input_tokens are part of input_tokens)."""
+    def usd(
+        self,
+        input_tokens: float,
+        cached_input_tokens: float,
+        output_tokens: float,
+        batch: bool = False,
+    ) -> float:
+        """The cost of these tokens (cached_input_tokens are part of input_tokens), in the
+        batch tier where `batch` and the deployment has one."""
         uncached = input_tokens - cached_input_tokens
+        rates = (self.usd_per_mtok_input, self.usd_per_mtok_cached_input, self.usd_per_mtok_output)
+        if batch and self.batch_usd_per_mtok_input is not None:
+            assert self.batch_usd_per_mtok_cached_input is not None
+            assert self.batch_usd_per_mtok_output is not None
+            rates = (
+                self.batch_usd_per_mtok_input,
+                self.batch_usd_per_mtok_cached_input,
+                self.batch_usd_per_mtok_output,
+            )
         return (
-            uncached * self.usd_per_mtok_input
-            + cached_input_tokens * self.usd_per_mtok_cached_input
-            + output_tokens * self.usd_per_mtok_output
+            uncached * rates[0] + cached_input_tokens * rates[1] + output_tokens * rates[2]
         ) / 1e6
 
 

@@ -255,6 +255,7 @@ def class_segments(
             volume.input_tokens_per_month,
             volume.cached_input_tokens_per_month,
             volume.output_tokens_per_month,
+            volume.batch_api,
         )
         segments.append(
             Segment(

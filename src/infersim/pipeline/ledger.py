@@ -31,6 +31,7 @@ from infersim.economics import (
     gpu_usd_per_hour,
     token_cost_from_fleet,
 )
+from infersim.economics.api_prices import billed_as_batch
 from infersim.economics.attribution import Usage
 from infersim.economics.capacity import CapacityBill, capacity_bill
 from infersim.economics.energy import EnergyUse, fleet_energy, gpu_power_w
@@ -264,7 +265,7 @@ def _served_volume(
         input_tokens_per_month=served.input_tokens,
         cached_input_tokens_per_month=served.cached_input_tokens,
         output_tokens_per_month=served.output_tokens,
-        batch_api=scenario.workload.classes[name].batch_api,
+        batch_api=billed_as_batch(scenario.workload.classes[name]),
         long_context_input_share=_long_context_share(scenario, name, deployment, data),
         unserved_requests_per_month=unserved.requests,
         unserved_input_tokens_per_month=unserved.input_tokens,
@@ -290,7 +291,7 @@ def _api_volumes(scenario: Scenario, deployment: str, data: ExternalData) -> lis
                 input_tokens_per_month=requests * prompt,
                 cached_input_tokens_per_month=requests * prompt * cls.cached_prefix_share,
                 output_tokens_per_month=requests * class_mean_tokens(cls, "output_tokens", data),
-                batch_api=cls.batch_api,
+                batch_api=billed_as_batch(cls),
                 long_context_input_share=_long_context_share(scenario, name, deployment, data),
             )
         )

@@ -17,6 +17,7 @@ from infersim.economics import (
     Pnl,
     UserMarginDistribution,
 )
+from infersim.economics.batch_tiers import BatchTier
 from infersim.economics.capacity import CapacityBill
 from infersim.economics.energy import EnergyUse
 from infersim.economics.value_chain import LABELS, ValueChainResult
@@ -169,6 +170,7 @@ def economics_json(result: RunResult) -> dict[str, Any]:
             }
             for fleet in result.ledger.fleets
         },
+        **({"batch_tiers": batch_tiers_json(first.batch_tiers)} if first.batch_tiers else {}),
         **(
             {"energy": energy_json(result.ledger.energy)}
             if result.scenario.costs.energy is not None
@@ -180,6 +182,45 @@ def economics_json(result: RunResult) -> dict[str, Any]:
             else {"value_chain": value_chain_json(result.value_chain)}
         ),
     }
+
+
+def batch_tiers_json(tiers: tuple[BatchTier, ...]) -> dict[str, Any]:
+    """Batch classes' API purchases (cost) and sales (revenue) at batch prices."""
+    return {
+        f"{t.kind}:{t.name}": {
+            "source": t.source,
+            "usd_per_mtok_input": _num(t.usd_per_mtok_input),
+            "usd_per_mtok_cached_input": _num(t.usd_per_mtok_cached_input),
+            "usd_per_mtok_output": _num(t.usd_per_mtok_output),
+            "requests_per_month": _num(t.requests_per_month),
+            "usd_per_month": _usd(t.usd_per_month),
+            "standard_usd_per_month": _usd(t.standard_usd_per_month),
+            "saving_usd_per_month": _usd(t.saving_usd_per_month),
+        }
+        for t in tiers
+    }
+
+
+_TIER_SOURCES = {
+    "scenario": "the scenario's batch_discount",
+    "list_price": "the list price's batch tier",
+    "none": "no batch tier: standard prices",
+}
+
+
+def _batch_tier_table(tiers: tuple[BatchTier, ...], label: str) -> DataTable:
+    return DataTable(
+        f"{label}: batch classes at batch prices (purchases: API cost; sales: revenue)",
+        ["kind", "name", "batch $/Mtok in", "batch $/Mtok out", "$/month", "standard $/month",
+         "price from"],
+        [
+            [
+                t.kind, t.name, _per_mtok(t.usd_per_mtok_input), _per_mtok(t.usd_per_mtok_output),
+                _money(t.usd_per_month), _money(t.standard_usd_per_month), _TIER_SOURCES[t.source],
+            ]
+            for t in tiers
+        ],
+    )  # fmt: skip
 
 
 def bill_json(fleet: FleetCost, capacity: CapacityBill | None) -> dict[str, Any]:
@@ -412,6 +453,8 @@ def economics_tables(result: RunResult, label: str) -> list[DataTable]:
                 ],
             )
         )
+    if result.first_month.batch_tiers:
+        tables.append(_batch_tier_table(result.first_month.batch_tiers, label))
     if ledger.capacity:
         tables.append(_bill_table(result, label))
     if ledger.energy:

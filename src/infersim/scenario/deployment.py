@@ -346,6 +346,12 @@ class ApiModel(Strict):
     input_usd_per_mtok: UsdPerMtok | None = None
     cached_input_usd_per_mtok: UsdPerMtok | None = None
     output_usd_per_mtok: UsdPerMtok | None = None
+    batch_discount: Fraction | None = Field(
+        default=None,
+        description="the provider's batch tier for batch classes (deadline_s or batch_api): "
+        "0.5 = half price; none = the list price's published batch tier where it has one (and "
+        "no price is given explicitly), else the standard prices",
+    )
     latency_s: PositiveSeconds | None = Field(default=None, description="typical end-to-end")
     quality: Fraction | None = Field(default=None, description="for routing; 1 = frontier")
 

@@ -29,7 +29,12 @@ class ApiProduct(Strict):
     input_usd_per_mtok: UsdPerMtok | None = None
     cached_input_usd_per_mtok: UsdPerMtok | None = None
     output_usd_per_mtok: UsdPerMtok | None = None
-    batch_discount: Fraction = Field(default=0.0, description="0.5 = batch requests half price")
+    batch_discount: Fraction | None = Field(
+        default=None,
+        description="0.5 = batch classes' requests (deadline_s or batch_api) half price; none = "
+        "the list price's published batch tier where it has one (and no price is given "
+        "explicitly), else no discount",
+    )
     long_context_threshold_tokens: Tokens | None = Field(
         default=None, description="prompts longer than this pay long_context_multiplier"
     )

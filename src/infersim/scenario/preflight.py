@@ -30,7 +30,7 @@ from numpy.typing import NDArray
 from infersim.catalog.load import Catalog
 from infersim.catalog.types import GpuSpec, ModelArch
 from infersim.checks.metric_paths import unknown_metrics
-from infersim.economics.api_prices import api_token_cost, product_prices
+from infersim.economics.api_prices import api_token_cost, billed_as_batch, product_prices
 from infersim.economics.capacity import capacity_bill
 from infersim.economics.energy import gpu_power_w
 from infersim.economics.gpu_cost import gpu_usd_per_hour
@@ -122,16 +122,70 @@ def preflight_problems(loaded: LoadedScenario, files: DataFiles | None = None) -
                 api_token_cost(dep, name, catalog)
             except InfersimError as exc:
                 report.add((*here, "list_price"), _without_owner(exc, here))
+            if dep.batch_discount is not None and not _batch_classes_on(scenario, name):
+                report.add(
+                    (*here, "batch_discount"),
+                    f"given {dep.batch_discount:g}, but no batch class (one with deadline_s or "
+                    "batch_api: true) is served here, so it prices nothing: remove it, or send "
+                    "a batch class here",
+                )
     for name, product in scenario.pricing.api.items():
         here = ("pricing", "api", name)
         try:
             product_prices(product, name, catalog)
         except InfersimError as exc:
             report.add((*here, "list_price"), _without_owner(exc, here))
+    _api_only_deadlines(report, scenario, catalog)
     for index, message in unknown_metrics(scenario):
         report.add(("expect", index, "metric"), message)
     _prefix_reuse(report, scenario, data)
     return report.problems
+
+
+def _api_only_deadlines(report: ProblemLog, scenario: Scenario, catalog: Catalog) -> None:
+    """A `deadline_s` on a class that reaches only API deployments is not scheduled by us: it
+    acts only through a batch tier (the deployment's, or an API product's selling there).
+    Refuse one where there is none: it would change nothing."""
+    for name, cls in scenario.workload.classes.items():
+        if cls.deadline_s is None or cls.batch_api:
+            continue
+        reached = [d for d in scenario.deployments if class_share(scenario, name, d) > 0]
+        if not reached or any(not isinstance(scenario.deployments[d], ApiModel) for d in reached):
+            continue
+        if any(_has_batch_tier(scenario, catalog, d) for d in reached):
+            continue
+        report.add(
+            ("workload", "classes", name, "deadline_s"),
+            f"deadline_s {cls.deadline_s:g} given, but the class reaches only API deployments "
+            f"({', '.join(reached)}), which schedule their own requests, and neither they nor "
+            "an API product selling there has a batch tier, so it would change nothing: give "
+            "the deployment a batch_discount, or remove it",
+        )
+
+
+def _has_batch_tier(scenario: Scenario, catalog: Catalog, deployment: str) -> bool:
+    """Whether tokens of batch classes on this API deployment cost or earn a batch price."""
+    dep = scenario.deployments[deployment]
+    assert isinstance(dep, ApiModel)
+    try:
+        tiers = [api_token_cost(dep, deployment, catalog).batch_source]
+        tiers += [
+            product_prices(p, key, catalog).batch.source
+            for key, p in scenario.pricing.api.items()
+            if p.deployment == deployment
+        ]
+    except InfersimError:
+        return True  # a price that does not resolve is reported on its own
+    return any(t not in (None, "none") for t in tiers)
+
+
+def _batch_classes_on(scenario: Scenario, deployment: str) -> list[str]:
+    """The batch-billed request classes (deadline_s or batch_api) sent to `deployment`."""
+    return [
+        name
+        for name, cls in scenario.workload.classes.items()
+        if billed_as_batch(cls) and class_share(scenario, name, deployment) > 0
+    ]
 
 
 def _prefix_reuse(report: ProblemLog, scenario: Scenario, data: ExternalData) -> None:

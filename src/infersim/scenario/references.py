@@ -214,7 +214,9 @@ def reached_deployments(scenario: Scenario, named: str | None) -> list[str]:
 
 def _check_class_scheduling(check: ProblemLog, scenario: Scenario) -> None:
     """A class's `priority` or `deadline_s` only acts on self-hosted replicas, against other
-    traffic ranked differently there: refuse one that would change nothing."""
+    traffic ranked differently there: refuse one that would change nothing. (A `deadline_s`
+    also bills the class in its API deployments' batch tier: the preflight, which has the
+    prices, refuses one that reaches only API deployments without a batch tier.)"""
     workload = scenario.workload
     ranks: dict[str, set[tuple[bool, int]]] = {}  # deployment -> ranks of its traffic
     for cls in workload.classes.values():
@@ -225,24 +227,23 @@ def _check_class_scheduling(check: ProblemLog, scenario: Scenario) -> None:
             ranks.setdefault(dep, set()).add((True, 0))
     for name, cls in workload.classes.items():
         hosted = _self_hosted(scenario, reached_deployments(scenario, cls.deployment))
-        for field, value in (("deadline_s", cls.deadline_s), ("priority", cls.priority)):
-            if value is None or value == 0:
-                continue
-            here: PathKey = ("workload", "classes", name, field)
-            if not hosted:
-                check.add(
-                    here,
-                    f"{field} {value:g} given, but the class reaches no self-hosted deployment "
-                    "(an API schedules its own requests), so it would be ignored: remove it",
-                )
-            elif field == "priority" and all(len(ranks[d]) < 2 for d in hosted):
-                where = " and ".join(f"deployments.{d}" for d in hosted)
-                check.add(
-                    here,
-                    f"priority {value:g} given, but every request {where} serves ranks the "
-                    "same, so it would change nothing: give another class there a different "
-                    "priority (or a deadline_s), or remove it",
-                )
+        if cls.priority == 0:
+            continue
+        here: PathKey = ("workload", "classes", name, "priority")
+        if not hosted:
+            check.add(
+                here,
+                f"priority {cls.priority:g} given, but the class reaches no self-hosted "
+                "deployment (an API schedules its own requests), so it would be ignored: remove it",
+            )
+        elif all(len(ranks[d]) < 2 for d in hosted):
+            where = " and ".join(f"deployments.{d}" for d in hosted)
+            check.add(
+                here,
+                f"priority {cls.priority:g} given, but every request {where} serves ranks the "
+                "same, so it would change nothing: give another class there a different "
+                "priority (or a deadline_s), or remove it",
+            )
 
 
 def _check_cached_shares(check: ProblemLog, scenario: Scenario) -> None:

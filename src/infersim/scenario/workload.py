@@ -195,7 +195,11 @@ class RequestClass(Strict):
     cached_prefix_share: Fraction = Field(
         default=0.0, description="share of prompt tokens that hit the prefix cache"
     )
-    batch_api: bool = Field(default=False, description="billed at the batch discount")
+    batch_api: bool = Field(
+        default=False,
+        description="billed in the batch tier (a class with deadline_s always is): its API "
+        "deployment's batch price, and its API product's",
+    )
     priority: Annotated[int, Field(ge=-1000, le=1000, strict=True)] = Field(
         default=0,
         description="scheduling priority on its replicas: higher is admitted first and may "
