@@ -31,7 +31,12 @@ CATALOG = Catalog()
 DEPLOYMENTS = {
     "main": {"model": "llama-3.1-70b", "gpu": "h100-sxm"},
     "small": {"model": "llama-3.1-8b", "gpu": "h100-sxm"},
-    "gpt": {"kind": "api", "input_usd_per_mtok": 2.5, "output_usd_per_mtok": 10.0},
+    "gpt": {
+        "kind": "api",
+        "input_usd_per_mtok": 2.5,
+        "output_usd_per_mtok": 10.0,
+        "batch_discount": 0.5,
+    },
 }
 
 
@@ -85,6 +90,7 @@ VOLUMES = [
     volume("chat", "main", 2e6, cached_share=0.2),
     volume("batch", "main", 5e5, prompt=3000, output=500, batch=True),
     volume("resold", "gpt", 1e5, output=300),
+    volume("resold-batch", "gpt", 2e5, output=300, batch=True),
 ]
 TOKEN_COSTS = {
     "main": engine_cost("main", 0.3, 0.03, 1.2),
@@ -159,11 +165,13 @@ def test_dollars_are_conserved() -> None:
     api = (chat_in * 0.8 * 0.9 + chat_in * 0.2 * 0.45 + 2e6 * 250 * 0.9) / 1e6
     api += (5e5 * 3000 * 0.9 + 5e5 * 500 * 0.9) / 1e6 * 0.5
     api += (1e5 * 1000 * 3 + 1e5 * 300 * 12) / 1e6
+    api += (2e5 * 1000 * 3 + 2e5 * 300 * 12) / 1e6  # the resale product has no batch tier
     revenue = 20_000 * 20 + ads + api + 50_000
     assert rel(total.revenue_usd, revenue) < 1e-9
     # costs: every provisioned GPU dollar, the API bill at list price, and the overhead
     gpu = sum(f.usd_per_month for f in BIG_FLEETS)
     resold = (1e5 * 1000 * 2.5 + 1e5 * 300 * 10) / 1e6
+    resold += (2e5 * 1000 * 2.5 + 2e5 * 300 * 10) / 1e6 * 0.5  # bought at the batch price
     overhead = 0.15 * gpu + 5000
     assert rel(total.gpu_cost_usd, gpu) < 1e-9
     assert rel(total.api_cost_usd, resold) < 1e-9

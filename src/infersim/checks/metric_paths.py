@@ -22,8 +22,9 @@ from collections.abc import Iterable
 from typing import Any
 
 from infersim.checks.metrics import MetricError, resolve
+from infersim.economics.api_prices import billed_as_batch
 from infersim.economics.value_chain import LABELS as VALUE_CHAIN_LABELS
-from infersim.scenario.deployment import RentedGpu, SelfHosted
+from infersim.scenario.deployment import ApiModel, RentedGpu, SelfHosted
 from infersim.scenario.model import Scenario
 from infersim.scenario.references import reached_deployments
 
@@ -102,6 +103,10 @@ ENERGY_FLEET = (
     "tco2e_per_month", "gco2e_per_ktok",
 )  # fmt: skip
 ENERGY_TOTAL = ("kwh_per_month", "tco2e_per_month", "gco2e_per_ktok")
+BATCH_TIER = (
+    "usd_per_mtok_input", "usd_per_mtok_cached_input", "usd_per_mtok_output",
+    "requests_per_month", "usd_per_month", "standard_usd_per_month", "saving_usd_per_month",
+)  # fmt: skip
 #: Sections whose contents follow the run's results: only their presence is checked.
 OPEN_SECTIONS = ("routing", "levers")
 
@@ -181,6 +186,7 @@ def skeleton(scenario: Scenario) -> dict[str, Any]:
         ],
         "projection": _zeros(PROJECTION),
         "costs": {name: {**_zeros(FLEET_COSTS), "bill": _bill(scenario, name)} for name in hosted},
+        **_batch_tiers(scenario),
         **_energy(scenario, hosted),
         **_value_chain(scenario),
         "serving": {
@@ -206,6 +212,22 @@ def _bill(scenario: Scenario, name: str) -> dict[str, Any]:
     if cost.spot is not None:
         kinds += ["spot", "spot_recompute"]
     return {**{kind: _zeros(BILL_PART) for kind in kinds}, **_zeros(CAPACITY)}
+
+
+def _batch_tiers(scenario: Scenario) -> dict[str, Any]:
+    """API purchases and sales that batch-billed classes reach (`economics.batch_tiers`)."""
+    reached = {
+        deployment
+        for cls in scenario.workload.classes.values()
+        if billed_as_batch(cls)
+        for deployment in reached_deployments(scenario, cls.deployment)
+    }
+    tiers = [f"purchase:{d}" for d in scenario.deployments if d in reached]
+    tiers = [t for t in tiers if isinstance(scenario.deployments[t[9:]], ApiModel)]
+    tiers += [f"sale:{k}" for k, p in scenario.pricing.api.items() if p.deployment in reached]
+    if not tiers:
+        return {}
+    return {"batch_tiers": {t: {**_zeros(BATCH_TIER), "source": "none"} for t in tiers}}
 
 
 def _energy(scenario: Scenario, hosted: list[str]) -> dict[str, Any]:
