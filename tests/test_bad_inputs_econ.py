@@ -52,6 +52,19 @@ from test_bad_inputs import broken
         ("costs.energy", {"pue": 0.8}, "costs.energy.pue"),
         ("costs.value_chain", {"gpu_vendor_gross_margin": 1.2}, "gpu_vendor_gross_margin"),
         ("costs.value_chain", {}, "gpu_vendor_gross_margin"),
+        # batch tiers: a discount is a fraction, and only API deployments and products have one
+        ("deployments.main.batch_discount", 0.5, "deployments.main"),
+        (
+            "deployments.gpt",
+            {"kind": "api", "list_price": "openai:gpt-4o", "batch_discount": -0.1},
+            "deployments.gpt.batch_discount",
+        ),
+        (
+            "pricing.api.a",
+            {"deployment": "main", "list_price": "article:gpt-4o", "batch_discount": 2},
+            "pricing.api.a.batch_discount",
+        ),
+        ("workload.classes.chat.batch_api", "maybe", "workload.classes.chat.batch_api"),
     ],
 )
 def test_bad_econ_fields_are_one_line_exit_2(
