@@ -105,10 +105,12 @@ def test_chunked_prefill_contradicting_the_scheduler_is_refused(tmp_path: Path) 
     assert "chunked_prefill true contradicts scheduler.policy prefill_first" in line
 
 
-def test_a_deadline_on_api_traffic_is_refused(tmp_path: Path) -> None:
+def test_a_deadline_on_api_traffic_without_a_batch_tier_is_refused(tmp_path: Path) -> None:
+    """An API schedules its own requests: a deadline acts there only through a batch tier
+    (see tests/economics/test_batch_tiers.py), and article:gpt-4o has one."""
     data = yaml.safe_load(SMALL.read_text(encoding="utf-8"))
     data.pop("variants")
-    data["deployments"]["main"] = {"kind": "api", "list_price": "article:gpt-4o"}
+    data["deployments"]["main"] = {"kind": "api", "list_price": "article:qwen3-max"}
     data.pop("fleet")
     data["workload"]["classes"]["chat"]["deadline_s"] = 86400
     path = tmp_path / "bad.yaml"
@@ -116,7 +118,10 @@ def test_a_deadline_on_api_traffic_is_refused(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["validate", str(path)])
     assert result.exit_code == 2 and "Traceback" not in result.output
     line = result.stdout.strip().splitlines()[0]
-    assert "workload.classes.chat.deadline_s" in line and "no self-hosted deployment" in line
+    assert "workload.classes.chat.deadline_s" in line and "only API deployments" in line
+    data["deployments"]["main"]["list_price"] = "article:gpt-4o"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    assert CliRunner().invoke(app, ["validate", str(path)]).exit_code == 0
 
 
 @pytest.mark.parametrize(
