@@ -22,7 +22,7 @@ from infersim.serving.fleet import (
     prefill_capacity_tokens_per_s,
 )
 from infersim.serving.pools import pool_counts
-from infersim.serving.result import DeploymentServing
+from infersim.serving.result import DeploymentServing, PoolRole
 from infersim.serving.simulate import deployment_plan, simulate
 from infersim.workload.trace import ExternalData
 
@@ -150,10 +150,10 @@ def test_a_fixed_fleet_at_the_pools_peaks_pays_more_for_the_same_requests() -> N
     assert fixed.gpu_hours_scheduled == pytest.approx((peak_prefill * 2 + peak_decode * 4) * 2)
 
 
-def pool_counts_of(d: DeploymentServing, role: str) -> list[int]:
+def pool_counts_of(d: DeploymentServing, role: PoolRole) -> list[int]:
     s = day()
     plan = deployment_plan(s, CATALOG, "main", ExternalData())
-    return pool_counts(plan, autoscale_pools(plan, hourly_rates(1.2)), role)  # type: ignore[arg-type]
+    return pool_counts(plan, autoscale_pools(plan, hourly_rates(1.2)), role)
 
 
 def test_the_pnl_gpu_line_is_the_autoscaled_pools_bill() -> None:

@@ -425,6 +425,7 @@ def with_prefix_caching(stream: RequestStream, dep: SelfHosted) -> RequestStream
         stream.class_names,
         stream.deployment_names,
         stream.trace_row,
+        stream.session,
     )
 
 
