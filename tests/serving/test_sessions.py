@@ -9,20 +9,22 @@ from typing import Any
 
 import numpy as np
 import pytest
+from pydantic import TypeAdapter
 from serving_helpers import CATALOG
 
 from infersim.errors import ConfigError
 from infersim.scenario.load import load_scenario
 from infersim.scenario.model import Scenario
-from infersim.scenario.workload import SESSION_BLOCK_TOKENS, Sessions
+from infersim.scenario.workload import SESSION_BLOCK_TOKENS, Sessions, TokenDist
 from infersim.serving.cluster import ReplicaSchedule, run_cluster
 from infersim.serving.prefix_reuse import block_reuse
 from infersim.serving.simulate import deployment_plan, simulate
 from infersim.workload.sessions import expand_sessions, session_mean_prompt_tokens
 from infersim.workload.stream import build_requests
-from infersim.workload.trace import ExternalData, class_mean_tokens
+from infersim.workload.trace import ExternalData, class_mean_tokens, class_share_of_prompt_above
 
 NEW, OUT, TURNS, THINK_S = 700, 300, 4, 60.0
+TokenDistAdapter: TypeAdapter[TokenDist] = TypeAdapter(TokenDist)
 B = SESSION_BLOCK_TOKENS
 
 
@@ -174,3 +176,17 @@ def test_sessions_on_a_trace_are_refused(tmp_path: Path) -> None:
     )
     with pytest.raises(ConfigError, match=r"workload\.classes\.c: sessions not used with arrival"):
         load_scenario(path)
+
+
+def test_the_long_context_share_counts_the_turns_whole_prompts() -> None:
+    cls = session_scenario().workload.classes["chat"]
+    share = class_share_of_prompt_above(cls, 2000, ExternalData())
+    prompts = [prompt_of_turn(k) for k in range(1, TURNS + 1)]  # 700, 1700, 2700, 3700
+    assert share == sum(p for p in prompts if p > 2000) / sum(prompts)
+    lognormal = cls.model_copy(
+        update={"prompt_tokens": TokenDistAdapter.validate_python(
+            {"dist": "lognormal", "mean_tokens": NEW, "sigma": 0.5})}
+    )  # fmt: skip
+    varied = class_share_of_prompt_above(lognormal, 2000, ExternalData())
+    assert 0.0 < varied < 1.0
+    assert varied == class_share_of_prompt_above(lognormal, 2000, ExternalData())  # fixed seed

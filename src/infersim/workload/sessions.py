@@ -12,12 +12,18 @@ finds the earlier turns' blocks.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
 
-from infersim.scenario.workload import Sessions
+from infersim.scenario.workload import Sessions, TokenDist
+from infersim.workload.lengths import sample_tokens
+
+#: Sessions drawn to measure the share of turn prompts above a threshold (a fixed seed: the
+#: same figure every run; sampling error ~1/sqrt of this, well under a cent on a bill).
+SHARE_SAMPLE_SESSIONS = 20_000
 
 
 @dataclass(frozen=True)
@@ -81,3 +87,23 @@ def session_blocks(
     if rest:
         keys.append((session_key, full, rest))
     return [ids.setdefault(key, len(ids)) for key in keys]
+
+
+def session_share_of_prompt_above(
+    new_tokens: TokenDist,
+    output_tokens: TokenDist,
+    sessions: Sessions,
+    threshold: int,
+    empirical: Mapping[str, NDArray[np.int64]],
+) -> float:
+    """The share of a session class's prompt tokens in turns whose prompt is longer than
+    `threshold` (a long-context price tier): each turn's prompt is a sum of draws, with no
+    closed form, so it is measured on `SHARE_SAMPLE_SESSIONS` sessions drawn from a fixed
+    seed (exact for fixed lengths)."""
+    rng = np.random.default_rng(np.random.SeedSequence(0))
+    n, turns = SHARE_SAMPLE_SESSIONS, sessions.turns_per_session
+    new = sample_tokens(new_tokens, n * turns, rng, empirical).reshape(n, turns)
+    out = sample_tokens(output_tokens, n * turns, rng, empirical).reshape(n, turns)
+    prompts = (np.cumsum(new, axis=1) + np.cumsum(out, axis=1) - out).astype(np.float64)
+    total = float(prompts.sum())
+    return float(prompts[prompts > threshold].sum()) / total if total else 0.0

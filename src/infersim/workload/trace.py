@@ -22,7 +22,10 @@ from infersim.scenario.model import Scenario
 from infersim.scenario.paths import confined
 from infersim.scenario.workload import Empirical, RequestClass, Trace
 from infersim.workload.lengths import mean_tokens, share_of_tokens_above
-from infersim.workload.sessions import session_mean_prompt_tokens
+from infersim.workload.sessions import (
+    session_mean_prompt_tokens,
+    session_share_of_prompt_above,
+)
 from infersim.workload.trace_formats import (
     MAX_ROWS,
     MAX_TOKENS,
@@ -310,6 +313,10 @@ def class_share_of_prompt_above(cls: RequestClass, threshold: int, data: Externa
         total = float(values.sum())
         return float(values[values > threshold].sum()) / total if total else 0.0
     assert cls.prompt_tokens is not None
+    if cls.sessions is not None and cls.output_tokens is not None:  # turns carry the context
+        return session_share_of_prompt_above(
+            cls.prompt_tokens, cls.output_tokens, cls.sessions, threshold, data.empirical
+        )
     return share_of_tokens_above(cls.prompt_tokens, threshold, data.empirical)
 
 
