@@ -3,11 +3,12 @@
 A session of T turns starts at a time the class's arrival process draws (at 1/T of the
 class's rate, so the class still gives its rate of requests); turn k arrives (k - 1) x
 think_time_s later, its prompt all earlier turns' new prompt tokens and outputs plus its own
-new tokens. Sessions start from (T - 1) x think_time_s before the window on, and the turns
-inside the window are kept: the window holds a steady state of sessions in every stage, its
-request rate the class's. The prompt of turn k extends turn k - 1's, so each full block of a
-session's context has one hash in every turn that holds it (`session_blocks`); a prefix cache
-finds the earlier turns' blocks.
+new tokens. Sessions start from (T - 1) x think_time_s before the window on (a diurnal
+profile's rate then is the previous day's), and the turns inside the window are kept: the
+window holds a steady state of sessions in every stage, its request rate the class's.
+The prompt of turn k extends turn k - 1's, so each full block of a session's context has
+one hash in every turn that holds it (`session_blocks`); a prefix cache finds the earlier
+turns' blocks.
 """
 
 from __future__ import annotations

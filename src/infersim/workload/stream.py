@@ -68,7 +68,11 @@ class RequestStream:
 
 
 def _class_arrivals(
-    cls: RequestClass, horizon_s: float, rng: np.random.Generator, data: ExternalData
+    cls: RequestClass,
+    horizon_s: float,
+    rng: np.random.Generator,
+    data: ExternalData,
+    start_s: float = 0.0,
 ) -> tuple[
     NDArray[np.float64],
     NDArray[np.int64] | None,
@@ -82,7 +86,7 @@ def _class_arrivals(
     if isinstance(arrival, Bursty):
         return bursty_times(arrival, horizon_s, rng), None, None, None, None
     if isinstance(arrival, Diurnal):
-        return diurnal_times(arrival, horizon_s, rng), None, None, None, None
+        return diurnal_times(arrival, horizon_s, rng, start_s), None, None, None, None
     assert isinstance(arrival, Trace)
     trace = data.traces[arrival.path]
     shaped = replay(arrival, trace, horizon_s)
@@ -153,12 +157,13 @@ def build_requests(
         share = 1.0 if deployment is None else class_share(scenario, name, deployment) * keep_share
         if share <= 0.0:
             continue
-        drawn, draw_s = cls, horizon_s
+        drawn, draw_s, start_s = cls, horizon_s, 0.0
         if cls.sessions is not None:  # sessions start at 1/turns of the rate, from the lead on
             drawn = _scaled(cls, 1.0 / cls.sessions.turns_per_session)
-            draw_s = horizon_s + lead_s(cls.sessions)
+            start_s = -lead_s(cls.sessions)
+            draw_s = horizon_s - start_s
         times, prompts, outputs, cached, rows = _class_arrivals(
-            _scaled(drawn, share), draw_s, child, data
+            _scaled(drawn, share), draw_s, child, data, start_s
         )
         if isinstance(cls.arrival, Trace):
             share *= cls.arrival.sample_share
