@@ -190,3 +190,19 @@ def test_the_long_context_share_counts_the_turns_whole_prompts() -> None:
     varied = class_share_of_prompt_above(lognormal, 2000, ExternalData())
     assert 0.0 < varied < 1.0
     assert varied == class_share_of_prompt_above(lognormal, 2000, ExternalData())  # fixed seed
+
+
+def test_a_cached_prefix_share_on_sessions_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "s.yaml"
+    path.write_text(
+        "name: d\ndeployments:\n  main: {model: llama-3.1-8b, gpu: h100-sxm,"
+        " prefix_caching: {}}\n"
+        "workload: {classes: {c: {arrival: {process: poisson, rate_per_s: 1},"
+        " prompt_tokens: {dist: fixed, tokens: 10}, output_tokens: {dist: fixed, tokens: 5},"
+        " cached_prefix_share: 0.5, sessions: {turns_per_session: 2, think_time_s: 5}}}}\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(
+        ConfigError, match=r"workload\.classes\.c\.cached_prefix_share: .* not used with sessions"
+    ):
+        load_scenario(path)

@@ -260,6 +260,14 @@ def _check_cached_shares(check: ProblemLog, scenario: Scenario) -> None:
                 "request's cached tokens; remove cached_prefix_share",
             )
             continue
+        if cls.sessions is not None and hosted:
+            check.add(
+                here,
+                f"cached_prefix_share {share:g} is not used with sessions on a self-hosted "
+                "deployment: the prefix cache finds each turn's cached tokens from the "
+                "session's earlier turns; remove cached_prefix_share",
+            )
+            continue
         routed = cls.deployment is None and scenario.routing is not None
         _require_prefix_caching(check, here, share, hosted, routed)
     for name, pop in workload.users.items():
