@@ -10,6 +10,8 @@ from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from serving_helpers import CATALOG, scenario
 
 from infersim.pipeline.demand import SECONDS_PER_MONTH
@@ -165,3 +167,38 @@ def test_the_pnl_gpu_line_is_the_autoscaled_pools_bill() -> None:
     pools_gpu_hours = math.fsum(p.gpu_hours_scheduled for p in d.pools)
     bill = pools_gpu_hours * SECONDS_PER_MONTH / HORIZON_S * 2.0
     assert result.first_month.pnl.gpu_cost_usd == pytest.approx(bill, abs=0.005)
+
+
+@settings(max_examples=12, deadline=None, derandomize=True)
+@given(
+    rate=st.floats(0.5, 60.0),
+    horizon_s=st.floats(10, 90),
+    output_mean=st.integers(5, 300),
+    seed=st.integers(0, 2**16),
+)
+def test_autoscaled_pools_are_never_busier_than_paid(
+    rate: float, horizon_s: float, output_mean: int, seed: int
+) -> None:
+    """Light to heavily overloaded loads (the autoscaler's max_replicas caps the pools)."""
+    s = scenario(
+        rate_per_s=rate,
+        horizon_s=horizon_s,
+        seed=seed,
+        prompt={"dist": "lognormal", "mean_tokens": 800, "sigma": 0.8, "max_tokens": 8000},
+        output={"dist": "lognormal", "mean_tokens": output_mean, "sigma": 0.8, "max_tokens": 4000},
+        deployment={"replicas": 2},
+        fleet={
+            "disaggregated": True,
+            "mode": "autoscale",
+            "replications": 2,
+            "autoscale": {"interval_s": horizon_s / 3, "max_replicas": 3},
+        },
+    )
+    d = simulate(s, catalog=CATALOG).deployments[0]
+    assert 0 < d.gpu_hours_busy <= d.gpu_hours_scheduled <= d.gpu_hours_provisioned
+    for pool in d.pools:
+        assert 0 <= pool.gpu_hours_busy <= pool.gpu_hours_scheduled
+    assert d.gpu_hours_scheduled == pytest.approx(
+        math.fsum(p.gpu_hours_scheduled for p in d.pools), rel=1e-12
+    )
+    assert 0 <= d.served_output_tokens <= d.output_tokens
