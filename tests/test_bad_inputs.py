@@ -61,6 +61,16 @@ def broken(tmp_path: Path, dotted: str, value: object) -> Path:
         ("workload.classes.chat.priority", 5000, "workload.classes.chat.priority"),
         ("workload.classes.chat.priority", 2, "every request deployments.main serves ranks"),
         ("workload.classes.chat.deadline_s", 0, "workload.classes.chat.deadline_s"),
+        (
+            "workload.classes.chat.sessions",
+            {"turns_per_session": 0, "think_time_s": 30},
+            "workload.classes.chat.sessions.turns_per_session",
+        ),
+        (
+            "workload.classes.chat.sessions",
+            {"turns_per_session": 4, "think_time_s": "soon"},
+            "workload.classes.chat.sessions.think_time_s",
+        ),
         ("workload.classes.chat.deadline_s", "1 day", "workload.classes.chat.deadline_s"),
         (
             "routing",

@@ -55,7 +55,10 @@ def test_an_undersized_prefill_pool_is_overloaded() -> None:
     [
         ("replicas: 1", "deployments.main.replicas: disaggregated serving needs at least 2"),
         ("replicas: 2\nfleet: {disaggregated: true, prefill_replicas: 2}", "must leave a decode"),
-        ("replicas: 2\nfleet: {disaggregated: true, mode: autoscale}", "needs mode 'fixed'"),
+        (
+            "replicas: 2\nfleet: {disaggregated: true, mode: autoscale, prefill_replicas: 1}",
+            "mode 'autoscale' autoscales both pools",
+        ),
     ],
 )
 def test_impossible_pools_are_refused(tmp_path: Path, text: str, fragment: str) -> None:

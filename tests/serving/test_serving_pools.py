@@ -206,12 +206,13 @@ def test_a_sized_disaggregated_fleet_meets_its_slo_on_the_samples_it_reports() -
             "{disaggregated: true, mode: size_to_slo, prefill_replicas: 1, slo: {ttft_p99_s: 1}}",
             r"fleet\.prefill_replicas: mode 'size_to_slo' sizes both pools",
         ),
-        ("{disaggregated: true, mode: autoscale}", r"fleet\.mode: disaggregated serving needs"),
+        (
+            "{disaggregated: true, mode: autoscale, prefill_replicas: 1}",
+            r"fleet\.prefill_replicas: mode 'autoscale' autoscales both pools",
+        ),
     ],
 )
-def test_sizing_picks_the_pools_and_autoscaling_is_refused(
-    tmp_path: Any, fleet: str, fragment: str
-) -> None:
+def test_sizing_and_autoscaling_pick_the_pools(tmp_path: Any, fleet: str, fragment: str) -> None:
     from infersim.errors import ConfigError
     from infersim.scenario.load import load_scenario
 

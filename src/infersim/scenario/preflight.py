@@ -44,7 +44,15 @@ from infersim.scenario.deployment import ApiModel, RentedGpu, SelfHosted
 from infersim.scenario.load import LoadedScenario
 from infersim.scenario.model import Scenario
 from infersim.scenario.references import ProblemLog
-from infersim.scenario.workload import Empirical, Fixed, Lognormal, TokenDist, Trace, Uniform
+from infersim.scenario.workload import (
+    SESSION_BLOCK_TOKENS,
+    Empirical,
+    Fixed,
+    Lognormal,
+    TokenDist,
+    Trace,
+    Uniform,
+)
 from infersim.workload.lengths import Z99, lognormal_params
 from infersim.workload.stream import class_share
 from infersim.workload.trace import (
@@ -196,11 +204,15 @@ def _prefix_reuse(report: ProblemLog, scenario: Scenario, data: ExternalData) ->
     for name, cls in scenario.workload.classes.items():
         arrival = cls.arrival
         trace = data.traces.get(arrival.path) if isinstance(arrival, Trace) else None
-        if not isinstance(arrival, Trace) or trace is None or not trace.has_hashes:
+        if cls.sessions is not None:  # a session's turns carry block hashes of their own
+            size = SESSION_BLOCK_TOKENS
+        elif not isinstance(arrival, Trace) or trace is None or not trace.has_hashes:
             continue
+        else:
+            size = arrival.hash_block_tokens
         for target in scenario.deployments:
             if class_share(scenario, name, target) > 0:
-                hashed.setdefault(target, set()).add(arrival.hash_block_tokens)
+                hashed.setdefault(target, set()).add(size)
     cached = {
         n: d
         for n, d in scenario.deployments.items()
@@ -220,7 +232,7 @@ def _prefix_reuse(report: ProblemLog, scenario: Scenario, data: ExternalData) ->
             key = "tiers" if caching.tiers else "hbm_capacity_tokens"
             report.add((*here, key), f"{key} sizes the cache of prefix blocks, but no request "
                        f"served by deployments.{name} carries block hashes (a trace with "
-                       "hash_ids): remove it, or replay such a trace")  # fmt: skip
+                       "hash_ids, or sessions): remove it, or replay such a trace")  # fmt: skip
         elif caching.cached_share == 0:
             report.add(here, "prefix caching with cached_share 0 and no request with block "
                        "hashes would skip nothing: give cached_share, or remove "

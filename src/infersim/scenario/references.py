@@ -143,17 +143,13 @@ def _check_fleet(check: ProblemLog, scenario: Scenario) -> None:
                     "set fleet.disaggregated: true, or remove prefill_pool",
                 )
         return
-    if fleet.mode == "autoscale":
-        check.add(
-            ("fleet", "mode"),
-            "disaggregated serving needs mode 'fixed' or 'size_to_slo' (autoscaling both "
-            "pools is not modelled)",
-        )
-    if fleet.mode == "size_to_slo":
+    if fleet.mode in ("size_to_slo", "autoscale"):
         if fleet.prefill_replicas is not None:
+            verb = "sizes" if fleet.mode == "size_to_slo" else "autoscales"
             check.add(
                 ("fleet", "prefill_replicas"),
-                "mode 'size_to_slo' sizes both pools: remove prefill_replicas, or use mode 'fixed'",
+                f"mode '{fleet.mode}' {verb} both pools: remove prefill_replicas, or use "
+                "mode 'fixed'",
             )
         return
     for name, dep in scenario.deployments.items():
@@ -263,6 +259,14 @@ def _check_cached_shares(check: ProblemLog, scenario: Scenario) -> None:
                 f"cached_prefix_share {share:g} is not used with arrival 'trace' on a "
                 "self-hosted deployment: the trace's cached_prefix_tokens column gives each "
                 "request's cached tokens; remove cached_prefix_share",
+            )
+            continue
+        if cls.sessions is not None and hosted:
+            check.add(
+                here,
+                f"cached_prefix_share {share:g} is not used with sessions on a self-hosted "
+                "deployment: the prefix cache finds each turn's cached tokens from the "
+                "session's earlier turns; remove cached_prefix_share",
             )
             continue
         routed = cls.deployment is None and scenario.routing is not None

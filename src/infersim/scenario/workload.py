@@ -183,6 +183,25 @@ class Empirical(Strict):
 TokenDist = Annotated[Fixed | Uniform | Lognormal | Empirical, Field(discriminator="dist")]
 
 
+#: Tokens per prefix block of a multi-turn session's hashes: the block size of the published
+#: traces with block hashes (Mooncake's hash_ids, 512 tokens), so sessions and traces share
+#: one cache.
+SESSION_BLOCK_TOKENS = 512
+
+
+class Sessions(Strict):
+    """Multi-turn sessions: each turn's prompt is the session's context so far (every earlier
+    turn's prompt tokens and output) plus the turn's new prompt tokens."""
+
+    turns_per_session: Annotated[int, Field(ge=1, le=1000, strict=True)] = Field(
+        description="turns of each session"
+    )
+    think_time_s: Annotated[float, Field(ge=0, le=86_400, allow_inf_nan=False)] = Field(
+        description="seconds between a turn's arrival and the next turn's (open loop: the "
+        "next turn does not wait for the previous answer)"
+    )
+
+
 class RequestClass(Strict):
     """A kind of request (chat, agentic coding, batch summarization...)."""
 
@@ -211,10 +230,22 @@ class RequestClass(Strict):
         "seconds of its arrival instead of meeting the latency SLO; it is served below every "
         "interactive class (by its own priority among batch classes) and preempted by them",
     )
+    sessions: Sessions | None = Field(
+        default=None,
+        description="multi-turn sessions: the arrival process gives requests (turns) per "
+        "second, sessions start at that rate / turns_per_session; prompt_tokens is each "
+        "turn's new tokens, its prompt the context so far plus them (block hashes of "
+        f"{SESSION_BLOCK_TOKENS} tokens for the prefix cache)",
+    )
 
     @model_validator(mode="after")
     def _lengths(self) -> RequestClass:
         given = [k for k in ("prompt_tokens", "output_tokens") if getattr(self, k) is not None]
+        if isinstance(self.arrival, Trace) and self.sessions is not None:
+            raise ValueError(
+                "sessions not used with arrival 'trace' (the trace gives each request's "
+                "prompt and its block hashes): remove sessions"
+            )
         if isinstance(self.arrival, Trace):
             if given:
                 raise ValueError(

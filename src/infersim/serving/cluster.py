@@ -95,10 +95,15 @@ def prefix_aware(reuse: BlockReuse) -> Chooser:
 
 @dataclass(frozen=True)
 class ReplicaSchedule:
-    """How many replicas are up from each time on (autoscaling); a fixed fleet has one step."""
+    """How many replicas are up from each time on (autoscaling); a fixed fleet has one step.
+
+    An autoscaled disaggregated fleet gives each step's prefill pool in `prefill_counts`
+    (`counts` stays the whole fleet: the decode pool is the rest); the two pools' replicas
+    are separate slots, the prefill pool's `prefill_peak` first."""
 
     times_s: Sequence[float]
     counts: Sequence[int]
+    prefill_counts: Sequence[int] | None = None
 
     def count_at(self, t_s: float) -> int:
         index = int(np.searchsorted(np.asarray(self.times_s), t_s, side="right")) - 1
@@ -107,6 +112,25 @@ class ReplicaSchedule:
     @property
     def peak(self) -> int:
         return max(self.counts)
+
+    @property
+    def prefill_peak(self) -> int:
+        """The prefill pool's most replicas at once (0: no per-pool schedule)."""
+        return max(self.prefill_counts) if self.prefill_counts is not None else 0
+
+    @property
+    def decode_counts(self) -> list[int]:
+        """Per step, the decode pool's replicas (per-pool schedules only)."""
+        assert self.prefill_counts is not None
+        return [c - p for c, p in zip(self.counts, self.prefill_counts, strict=True)]
+
+    @property
+    def slots(self) -> int:
+        """Replicas the engine holds: the peak, or with per-pool schedules each pool's peak
+        (the pools peak at different times)."""
+        if self.prefill_counts is None:
+            return self.peak
+        return self.prefill_peak + max(self.decode_counts)
 
 
 def run_cluster(
@@ -146,8 +170,11 @@ def run_cluster(
         _view(cached_tokens if reuse is None else reuse.cached, np.int64),
         None if rank is None else _view(rank, np.int64),
     )
+    pooled = schedule.prefill_counts is not None
+    if pooled:  # each pool follows its own schedule: the prefill pool's slots first
+        prefill_replicas = schedule.prefill_peak
     roles = ["prefill"] * prefill_replicas + ["decode" if prefill_replicas else "mixed"] * (
-        schedule.peak - prefill_replicas
+        schedule.slots - prefill_replicas
     )
     prefill_model = prefill_perf if prefill_perf is not None else perf
     replicas = [
@@ -157,6 +184,7 @@ def run_cluster(
         for role in roles
     ]
     transfer_tokens, transfers = 0.0, 0
+    decode_counts = schedule.decode_counts if pooled else None
     decode_pool = replicas[prefill_replicas:]
     if load_balancer == "prefix_aware":
         choose = prefix_aware(reuse) if reuse is not None else _least_outstanding
@@ -172,7 +200,10 @@ def run_cluster(
     change_pointer = 0
     active = schedule.count_at(0.0)
     pool = replicas[:prefill_replicas] if prefill_replicas else replicas[:active]
-    limit = OVERLOAD_BACKLOG_PER_REPLICA * schedule.peak
+    if schedule.prefill_counts is not None and decode_counts is not None:
+        pool = replicas[: schedule.prefill_counts[0]]
+        decode_pool = replicas[prefill_replicas : prefill_replicas + decode_counts[0]]
+    limit = OVERLOAD_BACKLOG_PER_REPLICA * schedule.slots
     overloaded_at: float | None = None
     now = 0.0
     inf = math.inf
@@ -185,6 +216,11 @@ def run_cluster(
             active = int(schedule.counts[change_pointer + 1])
             change_pointer += 1
             pool = replicas[:prefill_replicas] if prefill_replicas else replicas[:active]
+            if schedule.prefill_counts is not None and decode_counts is not None:
+                pool = replicas[: schedule.prefill_counts[change_pointer]]
+                decode_pool = replicas[
+                    prefill_replicas : prefill_replicas + decode_counts[change_pointer]
+                ]
             continue
         if t_event <= t_arrival:
             if t_event == inf:

@@ -7,7 +7,8 @@ A disaggregated fleet is sized pool by pool (`size_pools`): the pool ratio is wh
 search finds, not a given.
 Autoscaling follows the load interval by interval (replicas = load / (capacity x target
 utilization)), and a scale-up only takes effect after the lag; paid GPU-hours follow the
-replicas that are up.
+replicas that are up. A disaggregated fleet autoscales each pool from its own load
+(`autoscale_pools`): prefill from input tokens per second, decode from output tokens.
 """
 
 from __future__ import annotations
@@ -90,10 +91,17 @@ def autoscale_schedule(plan: DeploymentPlan, rates: Sequence[float]) -> ReplicaS
     per second: a diurnal profile, a trace), with scale-ups taking effect only after the
     lag."""
     auto = plan.fleet.autoscale or Autoscale()
-    per_replica = plan.capacity_rps * auto.target_utilization
+    return follow_load(rates, plan.capacity_rps, auto)
+
+
+def follow_load(loads: Sequence[float], per_replica: float, auto: Autoscale) -> ReplicaSchedule:
+    """The autoscaler's rule: per interval, replicas = load / (one replica's capacity x the
+    target utilization), rounded up, within [min_replicas, max_replicas]; a scale-up takes
+    effect `scale_up_lag_s` into its interval (never past it), a scale-down at once. `loads`
+    and `per_replica` in the same unit (requests or tokens per second)."""
+    usable = per_replica * auto.target_utilization
     wanted = [
-        min(auto.max_replicas, max(auto.min_replicas, math.ceil(rate / per_replica)))
-        for rate in rates
+        min(auto.max_replicas, max(auto.min_replicas, math.ceil(load / usable))) for load in loads
     ]
     times: list[float] = [0.0]
     counts: list[int] = [wanted[0]]
@@ -110,6 +118,65 @@ def autoscale_schedule(plan: DeploymentPlan, rates: Sequence[float]) -> ReplicaS
             times.append(when)
             counts.append(target)
     return ReplicaSchedule(times, counts)
+
+
+def prefill_capacity_tokens_per_s(plan: DeploymentPlan) -> float:
+    """Prompt tokens per second one prefill replica computes: the mean prompt prefilled
+    alone, back to back."""
+    prompt = max(1, round(plan.mean_prompt_tokens))
+    return prompt / prompt_prefill(plan.prefill_perf, prompt).total_s
+
+
+def decode_capacity_tokens_per_s(plan: DeploymentPlan) -> float:
+    """Output tokens per second one decode replica serves within the SLO's time per output
+    token (as `slo_throughput` bounds a mixed replica): decode-only steps at the largest
+    batch of mean-length sequences it holds whose step stays within the bound (one sequence
+    when none does; every sequence it holds without a bound)."""
+    slo = plan.fleet.slo
+    bound = slo.tpot_p99_s if slo.tpot_p99_s is not None else slo.tpot_p50_s
+    decode = plan.perf
+    prompt = max(1, round(plan.mean_prompt_tokens))
+    output = plan.mean_output_tokens
+    tokens_per_step = decode.decode_tokens_per_step
+
+    def step_s(batch: int) -> float:
+        return decode.iteration_time_s(0, 0, batch, batch * (prompt + output / 2))
+
+    high = max(1, decode.max_sequences(round(prompt + output)))
+    if bound is not None and step_s(high) / tokens_per_step > bound:
+        low = 1  # the step time grows with the batch: the largest batch within the bound
+        while high - low > 1:
+            middle = (low + high) // 2
+            if step_s(middle) / tokens_per_step <= bound:
+                low = middle
+            else:
+                high = middle
+        high = low
+    return high * tokens_per_step / step_s(high)
+
+
+def autoscale_pools(plan: DeploymentPlan, rates: Sequence[float]) -> ReplicaSchedule:
+    """A disaggregated fleet autoscaled pool by pool: the prefill pool follows the input
+    tokens per second expected in each interval (`rates` x the mean prompt) at one prefill
+    replica's rate, the decode pool the output tokens per second at one decode replica's rate
+    within the SLO; each by the autoscaler's rule (`follow_load`), so the pool ratio follows
+    the load's mix. The two schedules merge onto one time line."""
+    auto = plan.fleet.autoscale or Autoscale()
+    prefill = follow_load(
+        [r * plan.mean_prompt_tokens for r in rates], prefill_capacity_tokens_per_s(plan), auto
+    )
+    decode = follow_load(
+        [r * plan.mean_output_tokens for r in rates], decode_capacity_tokens_per_s(plan), auto
+    )
+    times = sorted({*prefill.times_s, *decode.times_s})
+    steps: list[tuple[float, int, int]] = []
+    for t in times:
+        p, d = prefill.count_at(t), decode.count_at(t)
+        if not steps or (steps[-1][1], steps[-1][2]) != (p, d):
+            steps.append((t, p, d))
+    return ReplicaSchedule(
+        [t for t, _, _ in steps], [p + d for _, p, d in steps], [p for _, p, _ in steps]
+    )
 
 
 PoolProbe = Callable[[int, int], Sequence["RunSample"]]

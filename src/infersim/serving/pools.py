@@ -30,26 +30,47 @@ def _layouts(plan: DeploymentPlan) -> tuple[tuple[PoolRole, PerfModel], ...]:
     return (("prefill", plan.prefill_perf), ("decode", plan.perf))
 
 
+def pool_counts(plan: DeploymentPlan, schedule: ReplicaSchedule, role: PoolRole) -> list[int]:
+    """Per step of the schedule, the pool's replicas: its own schedule when each pool
+    autoscales, else its share of each step's fleet."""
+    if schedule.prefill_counts is not None:
+        own = schedule.prefill_counts if role == "prefill" else schedule.decode_counts
+        return list(own)
+    return [pool_replicas(plan, c, role) for c in schedule.counts]
+
+
 def pool_totals(
     plan: DeploymentPlan, run: ClusterRun, schedule: ReplicaSchedule, window_s: float, scale: float
 ) -> dict[str, float]:
-    """One run's pool figures, as `RunSample.totals` entries (scaled to the fleet)."""
+    """One run's pool figures, as `RunSample.totals` entries (scaled to the fleet). With
+    per-pool schedules the pool's replica i is paid while the pool has more than i replicas,
+    and counts as busy at most that long."""
     stretch = 1.0
     if run.overloaded_at_s is not None:  # busy rate up to the cut-off, over the window
         stretch = window_s / max(run.overloaded_at_s, 1e-9)
     bounds = [*schedule.times_s, plan.horizon_s]
-    steps = [
-        (count, bounds[i], min(bounds[i + 1], plan.horizon_s))
-        for i, count in enumerate(schedule.counts)
+    spans = [
+        (i, bounds[i], min(bounds[i + 1], plan.horizon_s))
+        for i in range(len(schedule.counts))
         if bounds[i] < plan.horizon_s
     ]
     totals: dict[str, float] = {}
     for role, perf in _layouts(plan):
         members = [r for r in run.replicas if r.role == role]
-        paid_s = len(members) * window_s
-        busy_s = math.fsum(min(r.stats.busy_s * stretch, window_s) for r in members)
+        counts = pool_counts(plan, schedule, role)
+        if schedule.prefill_counts is None:
+            paid = [window_s] * len(members)
+        else:
+            paid = [
+                math.fsum(b - a for i, a, b in spans if counts[i] > slot)
+                for slot in range(len(members))
+            ]
+        paid_s = math.fsum(paid)
+        busy_s = math.fsum(
+            min(r.stats.busy_s * stretch, up) for r, up in zip(members, paid, strict=True)
+        )
         share = busy_s / paid_s if paid_s > 0 else 0.0
-        replica_s = math.fsum(pool_replicas(plan, c, role) * (b - a) for c, a, b in steps)
+        replica_s = math.fsum(counts[i] * (b - a) for i, a, b in spans)
         scheduled_h = replica_s * perf.gpus_per_replica / 3600.0
         totals[f"{role}_replicas"] = replica_s / plan.horizon_s
         totals[f"{role}_gpu_hours_scheduled"] = scheduled_h
@@ -58,6 +79,18 @@ def pool_totals(
     totals["kv_transfer_bytes"] = run.kv_transfer_tokens * plan.perf.kv_bytes_per_token * scale
     totals["kv_transfer_s"] = run.kv_transfer_tokens * plan.kv_transfer_s_per_token * scale
     return totals
+
+
+def pool_gpu_seconds(plan: DeploymentPlan, schedule: ReplicaSchedule, end_s: float) -> float:
+    """GPU-seconds the pools' schedules keep up until `end_s`, each pool at its layout."""
+    bounds = [*schedule.times_s, math.inf]
+    total = 0.0
+    for role, perf in _layouts(plan):
+        for i, count in enumerate(pool_counts(plan, schedule, role)):
+            start, stop = bounds[i], min(bounds[i + 1], end_s)
+            if stop > start:
+                total += count * perf.gpus_per_replica * (stop - start)
+    return total
 
 
 def pool_rows(plan: DeploymentPlan, mean: dict[str, float]) -> tuple[PoolServing, ...]:

@@ -15,8 +15,9 @@ from numpy.typing import NDArray
 from infersim.perf import PerfModel, chunk_context_tokens
 from infersim.scenario.deployment import PrefixCaching, SelfHosted
 from infersim.scenario.model import Scenario
-from infersim.scenario.workload import Trace
+from infersim.scenario.workload import SESSION_BLOCK_TOKENS, Trace
 from infersim.serving.prefix_cache import LowerTier, PrefixCache, PrefixCacheReport
+from infersim.workload.sessions import session_blocks
 from infersim.workload.stream import RequestStream
 from infersim.workload.trace import ExternalData
 
@@ -158,6 +159,20 @@ def _hashed_classes(scenario: Scenario, data: ExternalData) -> dict[str, Trace]:
     return out
 
 
+def _session_classes(scenario: Scenario) -> list[str]:
+    """The classes of multi-turn sessions (their turns carry block hashes)."""
+    return [n for n, c in scenario.workload.classes.items() if c.sessions is not None]
+
+
+def hash_block_tokens(scenario: Scenario, data: ExternalData) -> int:
+    """Tokens per hashed block: the hashed traces' (one size per cache, checked before the
+    run), else that of sessions."""
+    hashed = _hashed_classes(scenario, data)
+    if hashed:
+        return next(iter(hashed.values())).hash_block_tokens
+    return SESSION_BLOCK_TOKENS
+
+
 def block_reuse(
     perf: PerfModel,
     dep: SelfHosted,
@@ -167,14 +182,18 @@ def block_reuse(
     replicas: int,
     use_cache: bool = True,
 ) -> BlockReuse | None:
-    """The caches for a run whose requests carry block hashes on a deployment with prefix
-    caching; None when there is nothing to reuse by hash."""
+    """The caches for a run whose requests carry block hashes (a trace's, or a session's
+    turns') on a deployment with prefix caching; None when there is nothing to reuse by
+    hash."""
     caching = dep.prefix_caching
     hashed = _hashed_classes(scenario, data)
-    if caching is None or stream.trace_row is None or not hashed:
+    sessions = [stream.class_names.index(n) for n in _session_classes(scenario)]
+    if caching is None or (
+        (stream.trace_row is None or not hashed) and (stream.session is None or not sessions)
+    ):
         return None
     paths = sorted({a.path for a in hashed.values()})
-    spaces = len(paths)  # block ids of different traces never match
+    spaces = len(paths) + 1  # block ids of different traces (and of sessions) never match
     blocks: list[list[int] | None] = [None] * len(stream)
     memo: dict[tuple[int, int], list[int]] = {}
     by_class = {
@@ -182,8 +201,8 @@ def block_reuse(
         for name, a in hashed.items()
         if name in stream.class_names
     }
-    for i, (c, row) in enumerate(zip(stream.class_idx.tolist(), stream.trace_row.tolist(),
-                                     strict=True)):  # fmt: skip
+    rows = stream.trace_row.tolist() if stream.trace_row is not None else [-1] * len(stream)
+    for i, (c, row) in enumerate(zip(stream.class_idx.tolist(), rows, strict=True)):
         if c not in by_class or row < 0:
             continue
         key = (c, row)
@@ -193,7 +212,17 @@ def block_reuse(
             got = [h * spaces + space for h in trace.blocks_of(row).tolist()]
             memo[key] = got
         blocks[i] = got
-    block_tokens = next(iter(hashed.values())).hash_block_tokens
+    block_tokens = hash_block_tokens(scenario, data)
+    if stream.session is not None and sessions:
+        ids: dict[tuple[int, ...], int] = {}
+        prompts = stream.prompt_tokens.tolist()
+        classes = stream.class_idx.tolist()
+        for i, session in enumerate(stream.session.tolist()):
+            if session < 0:
+                continue
+            key = session * len(stream.class_names) + classes[i]
+            turn = session_blocks(prompts[i], key, block_tokens, ids)
+            blocks[i] = [b * spaces + len(paths) for b in turn]
     return BlockReuse(
         perf, replicas, blocks, stream.prompt_tokens, stream.cached_tokens, block_tokens,
         caching, use_cache,
@@ -211,7 +240,7 @@ def prefix_report(
     """The replications' cache figures (means) and the TTFT without a cache."""
     caching = dep.prefix_caching
     assert caching is not None
-    block_tokens = next(iter(_hashed_classes(scenario, data).values())).hash_block_tokens
+    block_tokens = hash_block_tokens(scenario, data)
     capacity, tiers = cache_capacities(perf, caching, block_tokens)
     source = (
         "prefix_caching.hbm_capacity_tokens"

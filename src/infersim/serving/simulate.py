@@ -26,7 +26,13 @@ from infersim.scenario.deployment import prefill_replicas as prefill_pool_replic
 from infersim.scenario.model import Scenario
 from infersim.scenario.workload import Bursty, Poisson, Trace
 from infersim.serving.cluster import ReplicaSchedule, run_cluster
-from infersim.serving.fleet import autoscale_schedule, pool_lower_bounds, size_fleet, size_pools
+from infersim.serving.fleet import (
+    autoscale_pools,
+    autoscale_schedule,
+    pool_lower_bounds,
+    size_fleet,
+    size_pools,
+)
 from infersim.serving.prefix_reuse import (
     PrefixCacheReport,
     ReuseStats,
@@ -193,7 +199,7 @@ def choose_sampling(plan: DeploymentPlan, schedule: ReplicaSchedule, expected: f
     limit = plan.fleet.max_simulated_requests
     peak, horizon = schedule.peak, plan.horizon_s
     k, keep, window = peak, 1.0, horizon
-    if expected > limit and len(schedule.counts) == 1:
+    if expected > limit and len(schedule.counts) == 1 and schedule.prefill_counts is None:
         least = min(peak, MIN_SAMPLED_REPLICAS)  # keep some of the load balancer's pooling
         k = max(least, min(peak, math.floor(peak * limit / expected)))
         keep = k / peak
@@ -228,7 +234,7 @@ def sample_run(
         scenario, data, sampling.window_s, rng, deployment=plan.name, keep_share=sampling.keep_share
     )
     stream = with_prefix_caching(stream, plan.deployment)
-    if len(schedule.counts) > 1:
+    if len(schedule.counts) > 1 or schedule.prefill_counts is not None:
         run_schedule = schedule
     else:
         run_schedule = ReplicaSchedule([0.0], [sampling.replicas])
@@ -236,7 +242,7 @@ def sample_run(
     if plan.prefill_replicas:
         share = sampling.replicas / schedule.peak
         prefill = max(1, min(run_schedule.peak - 1, round(plan.prefill_replicas * share)))
-    reuse = block_reuse(plan.perf, plan.deployment, scenario, data, stream, run_schedule.peak,
+    reuse = block_reuse(plan.perf, plan.deployment, scenario, data, stream, run_schedule.slots,
                         use_cache)  # fmt: skip
     run = run_cluster(
         plan.perf,
@@ -419,6 +425,7 @@ def with_prefix_caching(stream: RequestStream, dep: SelfHosted) -> RequestStream
         stream.class_names,
         stream.deployment_names,
         stream.trace_row,
+        stream.session,
     )
 
 
@@ -472,6 +479,8 @@ def _schedule(
         return ReplicaSchedule([0.0], [size_fleet(plan, expected, probe)])
     auto = fleet.autoscale or Autoscale()
     rates = expected_interval_rates(scenario, data, plan.horizon_s, auto.interval_s, plan.name)
+    if plan.prefill_replicas:
+        return autoscale_pools(plan, rates)
     return autoscale_schedule(plan, rates)
 
 

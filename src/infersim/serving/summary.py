@@ -20,7 +20,7 @@ from numpy.typing import NDArray
 
 from infersim.serving.cluster import ClusterRun, ReplicaSchedule
 from infersim.serving.itl import ItlSource, itl_percentiles
-from infersim.serving.pools import kv_transfer, pool_rows, pool_totals
+from infersim.serving.pools import kv_transfer, pool_gpu_seconds, pool_rows, pool_totals
 from infersim.serving.replica import ReplicaStats
 from infersim.serving.result import (
     ClassServing,
@@ -159,8 +159,13 @@ def summarize_run(
             s.busy_s * r.perf.gpus_per_replica for s, r in zip(stats, run.replicas, strict=True)
         )
         busy_gpu_s = max(busy_gpu_s, 1e-12)
-        per_replica = plan.fleet_gpus(schedule.peak) / schedule.peak
-        provisioned = _provisioned_s(schedule, run, scale, plan.horizon_s, window_s) * per_replica
+        if schedule.prefill_counts is not None:  # each pool up as its own schedule says
+            provisioned = pool_gpu_seconds(plan, schedule, run.end_s)
+        else:
+            per_replica = plan.fleet_gpus(schedule.peak) / schedule.peak
+            provisioned = (
+                _provisioned_s(schedule, run, scale, plan.horizon_s, window_s) * per_replica
+            )
         scheduled_h = 0.0  # the pools' sum, below
     provisioned_h = provisioned / 3600.0
     if pools:  # the pools add up to the deployment

@@ -55,13 +55,15 @@ def diurnal_rate_per_s(process: Diurnal, t_s: NDArray[np.float64]) -> NDArray[np
 
 
 def diurnal_times(
-    process: Diurnal, horizon_s: float, rng: np.random.Generator
+    process: Diurnal, horizon_s: float, rng: np.random.Generator, start_s: float = 0.0
 ) -> NDArray[np.float64]:
-    """Non-homogeneous Poisson arrivals by thinning a Poisson stream at the peak rate."""
+    """Non-homogeneous Poisson arrivals by thinning a Poisson stream at the peak rate, over
+    `horizon_s` from the profile's time `start_s` on (returned from 0: `start_s` is when 0 is
+    on the profile's clock; before 0, the previous day's hours)."""
     weights = np.asarray(process.hourly_weights, dtype=np.float64)
     peak = process.mean_rate_per_s * weights.max() / weights.mean()
     candidates = _renewal_times(rng, 1.0 / peak, horizon_s, "exponential", 1.0)
-    keep = rng.random(len(candidates)) * peak < diurnal_rate_per_s(process, candidates)
+    keep = rng.random(len(candidates)) * peak < diurnal_rate_per_s(process, candidates + start_s)
     kept: NDArray[np.float64] = candidates[keep]
     return kept
 

@@ -27,6 +27,7 @@ from infersim.workload.arrivals import (
     poisson_times,
 )
 from infersim.workload.lengths import sample_tokens
+from infersim.workload.sessions import expand_sessions, lead_s
 from infersim.workload.trace import ExternalData, replay
 
 
@@ -45,6 +46,8 @@ class RequestStream:
     deployment_names: tuple[str, ...]
     trace_row: NDArray[np.int64] | None = None
     """Per request, the row of its class's trace it replays (-1: drawn, not replayed)."""
+    session: NDArray[np.int64] | None = None
+    """Per request, its session's index within its class (-1: not a session's turn)."""
 
     def __len__(self) -> int:
         return len(self.time_s)
@@ -60,11 +63,16 @@ class RequestStream:
             self.class_names,
             self.deployment_names,
             None if self.trace_row is None else self.trace_row[mask],
+            None if self.session is None else self.session[mask],
         )
 
 
 def _class_arrivals(
-    cls: RequestClass, horizon_s: float, rng: np.random.Generator, data: ExternalData
+    cls: RequestClass,
+    horizon_s: float,
+    rng: np.random.Generator,
+    data: ExternalData,
+    start_s: float = 0.0,
 ) -> tuple[
     NDArray[np.float64],
     NDArray[np.int64] | None,
@@ -78,7 +86,7 @@ def _class_arrivals(
     if isinstance(arrival, Bursty):
         return bursty_times(arrival, horizon_s, rng), None, None, None, None
     if isinstance(arrival, Diurnal):
-        return diurnal_times(arrival, horizon_s, rng), None, None, None, None
+        return diurnal_times(arrival, horizon_s, rng, start_s), None, None, None, None
     assert isinstance(arrival, Trace)
     trace = data.traces[arrival.path]
     shaped = replay(arrival, trace, horizon_s)
@@ -149,8 +157,13 @@ def build_requests(
         share = 1.0 if deployment is None else class_share(scenario, name, deployment) * keep_share
         if share <= 0.0:
             continue
+        drawn, draw_s, start_s = cls, horizon_s, 0.0
+        if cls.sessions is not None:  # sessions start at 1/turns of the rate, from the lead on
+            drawn = _scaled(cls, 1.0 / cls.sessions.turns_per_session)
+            start_s = -lead_s(cls.sessions)
+            draw_s = horizon_s - start_s
         times, prompts, outputs, cached, rows = _class_arrivals(
-            _scaled(cls, share), horizon_s, child, data
+            _scaled(drawn, share), draw_s, child, data, start_s
         )
         if isinstance(cls.arrival, Trace):
             share *= cls.arrival.sample_share
@@ -161,6 +174,17 @@ def build_requests(
                 None if a is None else a[keep] for a in (prompts, outputs, cached, rows)
             )
         n = len(times)
+        sessions = np.full(n, -1, dtype=np.int64)
+        if cls.sessions is not None:  # the arrivals start sessions: their turns are the requests
+            assert cls.prompt_tokens is not None and cls.output_tokens is not None
+            turns = cls.sessions.turns_per_session
+            new = sample_tokens(cls.prompt_tokens, n * turns, child, data.empirical)
+            out = sample_tokens(cls.output_tokens, n * turns, child, data.empirical)
+            expanded = expand_sessions(times, cls.sessions, new, out, horizon_s)
+            times, sessions = expanded.time_s, expanded.session
+            prompts, outputs = expanded.prompt_tokens, expanded.output_tokens
+            cached = np.floor(prompts * cls.cached_prefix_share).astype(np.int64)
+            n = len(times)
         if prompts is None or outputs is None or cached is None:
             assert cls.prompt_tokens is not None and cls.output_tokens is not None
             prompts = sample_tokens(cls.prompt_tokens, n, child, data.empirical)
@@ -173,14 +197,15 @@ def build_requests(
         else:
             target = np.full(n, deployments.index(deployment), dtype=np.int64)
         index_col = np.full(n, index, dtype=np.int64)
-        parts.append((times, prompts, outputs, cached, index_col, target, rows))
+        parts.append((times, prompts, outputs, cached, index_col, target, rows, sessions))
     if not parts:
         empty_f = np.zeros(0, dtype=np.float64)
         empty_i = np.zeros(0, dtype=np.int64)
         return RequestStream(
-            empty_f, empty_i, empty_i, empty_i, empty_i, empty_i, class_names, deployments, empty_i
-        )
-    merged = [np.concatenate([p[i] for p in parts]) for i in range(7)]
+            empty_f, empty_i, empty_i, empty_i, empty_i, empty_i, class_names, deployments,
+            empty_i, empty_i,
+        )  # fmt: skip
+    merged = [np.concatenate([p[i] for p in parts]) for i in range(8)]
     order = np.argsort(merged[0], kind="stable")
     return RequestStream(
         merged[0][order].astype(np.float64),
@@ -192,6 +217,7 @@ def build_requests(
         class_names,
         deployments,
         merged[6][order].astype(np.int64),
+        merged[7][order].astype(np.int64),
     )
 
 

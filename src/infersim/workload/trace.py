@@ -22,6 +22,10 @@ from infersim.scenario.model import Scenario
 from infersim.scenario.paths import confined
 from infersim.scenario.workload import Empirical, RequestClass, Trace
 from infersim.workload.lengths import mean_tokens, share_of_tokens_above
+from infersim.workload.sessions import (
+    session_mean_prompt_tokens,
+    session_share_of_prompt_above,
+)
 from infersim.workload.trace_formats import (
     MAX_ROWS,
     MAX_TOKENS,
@@ -289,12 +293,16 @@ def _trace_lengths(cls: RequestClass, kind: str, data: ExternalData) -> NDArray[
 
 
 def class_mean_tokens(cls: RequestClass, kind: str, data: ExternalData) -> float:
-    """A class's mean prompt or output tokens (`kind`): its distribution's, or its trace's."""
+    """A class's mean prompt or output tokens (`kind`): its distribution's, or its trace's;
+    a session class's prompt carries the context so far (`session_mean_prompt_tokens`)."""
     values = _trace_lengths(cls, kind, data)
     if values is not None:
         return float(values.mean()) if len(values) else 0.0
     dist = getattr(cls, kind)
     assert dist is not None  # validated: a class without a trace has both distributions
+    if kind == "prompt_tokens" and cls.sessions is not None and cls.output_tokens is not None:
+        output = mean_tokens(cls.output_tokens, data.empirical)
+        return session_mean_prompt_tokens(mean_tokens(dist, data.empirical), output, cls.sessions)
     return mean_tokens(dist, data.empirical)
 
 
@@ -305,6 +313,10 @@ def class_share_of_prompt_above(cls: RequestClass, threshold: int, data: Externa
         total = float(values.sum())
         return float(values[values > threshold].sum()) / total if total else 0.0
     assert cls.prompt_tokens is not None
+    if cls.sessions is not None and cls.output_tokens is not None:  # turns carry the context
+        return session_share_of_prompt_above(
+            cls.prompt_tokens, cls.output_tokens, cls.sessions, threshold, data.empirical
+        )
     return share_of_tokens_above(cls.prompt_tokens, threshold, data.empirical)
 
 
