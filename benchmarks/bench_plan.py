@@ -47,6 +47,7 @@ def main() -> None:
         precisions=("bf16", "fp8", "int4"),
         speculative=(False, True),
         chunked_prefill=(True,),
+        max_batch_sequences=(None,),
         pricing=("on_demand",),
     )
     constraints = Constraints()

@@ -103,6 +103,10 @@ def test_bad_flags_exit_2_naming_the_value(runner: CliRunner, tmp_path: Path) ->
         (("--pricing", "leased"), ["--pricing", "'leased'"]),
         (("--deployment", "nope"), ["--deployment", "'nope'"]),
         (("--chunked-prefill", ""), ["--chunked-prefill"]),
+        (("--max-batch", "0"), ["--max-batch", "'0'", "derived"]),
+        (("--max-batch", "derived,lots"), ["--max-batch", "'lots'"]),
+        (("--max-batch", "70000"), ["--max-batch", "'70000'", "65,536"]),
+        (("--max-batch", ","), ["--max-batch", "derived"]),
     ]
     for extra, fragments in cases:
         code, _, stderr = invoke(runner, str(file), *extra)

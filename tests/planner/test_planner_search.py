@@ -147,6 +147,41 @@ def test_written_plan_reproduces_and_cheaper_candidates_fail(tmp_path: Path) -> 
     assert checked > 0
 
 
+def test_max_batch_is_searched_and_written(tmp_path: Path) -> None:
+    # the cap on running sequences as a lever: the winner is still brute force's cheapest,
+    # and a candidate with a cap writes it into the plan, which `run` reproduces
+    loaded, problem = small_problem(tmp_path, rate_per_s=12.0, ttft_s=0.8, tpot_s=0.03)
+    space = small_space(
+        gpus=("h100-sxm", "l40s"), precisions=("fp8",), max_batch_sequences=(None, 4, 64)
+    )
+    assert len(space.candidates()) == 12
+    result = run_planner(problem, space)
+    best = cheapest(brute_force(problem, space))
+    assert best is not None and result.winner is not None
+    assert result.winner.sort_key() == best.sort_key()
+    capped = [v for v in result.plans if v.candidate.max_batch_sequences == 4]
+    derived = {
+        (v.candidate.gpu, v.candidate.tensor_parallel): v
+        for v in result.plans
+        if v.candidate.max_batch_sequences is None
+    }
+    for item in capped:  # 4 sequences at a time never serve the traffic on fewer replicas
+        free = derived.get((item.candidate.gpu, item.candidate.tensor_parallel))
+        assert free is None or (item.replicas or 0) >= (free.replicas or 0)
+    some = next(v for v in [*capped, *result.plans] if v.candidate.max_batch_sequences)
+    assert some.replicas is not None and "mb" in some.candidate.label
+    chosen = problem.scenario_for(some.candidate).deployments["main"]
+    assert isinstance(chosen, SelfHosted)
+    document = plan_document(loaded.document.data, "main", chosen, some.replicas)
+    assert document["deployments"]["main"]["max_batch_sequences"] == (
+        some.candidate.max_batch_sequences
+    )
+    rerun = validate_document(Document(document), loaded.base_dir, loaded.catalog)
+    served = run_scenario(rerun.scenario, rerun.catalog).serving.deployment("main")
+    assert served.max_batch_sequences == some.candidate.max_batch_sequences
+    assert (served.peak_replicas, served.ttft_s.p99) == (some.replicas, some.ttft_p99_s)
+
+
 def test_prompt_floor_quantile_is_conservative() -> None:
     # the p99 of n draws is below the floor quantile with chance <= 1e-6: the quantile falls
     # as samples get fewer, and stays below 0.99

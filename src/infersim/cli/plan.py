@@ -20,6 +20,7 @@ from infersim.cli.common import (
     progress_reporter,
     stderr_console,
 )
+from infersim.cli.perf import MAX_BATCH_SEQUENCES
 from infersim.errors import UsageError, did_you_mean
 from infersim.planner.problem import prepare_problem, self_hosted_name
 from infersim.planner.search import DEFAULT_TOP_K, NoPlanError, PlanResult
@@ -74,6 +75,26 @@ def _ints(flag: str, text: str) -> tuple[int, ...]:
     return tuple(sorted(set(values)))
 
 
+def _caps(flag: str, text: str) -> tuple[int | None, ...]:
+    """'derived,64,256' -> (None, 64, 256): caps on running sequences, derived = the
+    replica's own (its KV-cache blocks and token budget)."""
+    values: list[int | None] = []
+    for part in (p.strip() for p in text.split(",") if p.strip()):
+        if part == "derived":
+            values.append(None)
+            continue
+        if not part.isdigit() or not 1 <= int(part) <= MAX_BATCH_SEQUENCES:
+            raise UsageError(
+                f"{flag}: {part!r} is not 'derived' or a whole number from 1 to "
+                f"{MAX_BATCH_SEQUENCES:,}"
+            )
+        values.append(int(part))
+    if not values:
+        raise UsageError(f"{flag}: give 'derived' and/or whole numbers, e.g. derived,64,256")
+    unique = set(values)
+    return ((None,) if None in unique else ()) + tuple(sorted(v for v in unique if v is not None))
+
+
 def _switch(flag: str, text: str) -> tuple[bool, ...]:
     return tuple(v == "on" for v in _values(flag, text, ("off", "on")))
 
@@ -105,6 +126,14 @@ SpeculativeOption = Annotated[
 ChunkedOption = Annotated[
     str | None,
     typer.Option("--chunked-prefill", help="off, on, or off,on (default: the deployment's)."),
+]
+MaxBatchOption = Annotated[
+    str | None,
+    typer.Option(
+        "--max-batch",
+        help="Caps on sequences running at once per replica to try, e.g. derived,64,256 "
+        "(derived: from the replica's KV cache and token budget; default: the deployment's).",
+    ),
 ]
 PricingOption = Annotated[
     str | None,
@@ -153,6 +182,7 @@ def plan(
     precisions: PrecisionsOption = ",".join(DEFAULT_PRECISIONS),
     speculative: SpeculativeOption = "off,on",
     chunked_prefill: ChunkedOption = None,
+    max_batch: MaxBatchOption = None,
     pricing: PricingOption = None,
     max_gpus: MaxGpusOption = None,
     budget: BudgetOption = None,
@@ -165,7 +195,8 @@ def plan(
     """Find the cheapest configuration that meets the scenario's SLOs.
 
     Keeps the scenario's workload and fleet.slo; searches GPU type, tensor (and expert)
-    parallelism, precision, speculative decoding, chunked prefill and pricing; screens every
+    parallelism, precision, speculative decoding, chunked prefill, the cap on running
+    sequences and pricing; screens every
     candidate with the performance model and a queueing estimate, then sizes the promising
     ones by simulation (fleet.mode size_to_slo, on the very runs reported). Exit 1 when no
     configuration meets the SLO (the closest miss is named).
@@ -195,6 +226,11 @@ def plan(
             _switch("--chunked-prefill", chunked_prefill)
             if chunked_prefill is not None
             else (base.chunked_prefill,)
+        ),
+        max_batch_sequences=(
+            _caps("--max-batch", max_batch)
+            if max_batch is not None
+            else (base.max_batch_sequences,)
         ),
         pricing=_values("--pricing", pricing, PRICINGS)
         if pricing is not None

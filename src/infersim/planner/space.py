@@ -1,10 +1,11 @@
 """The planner's search space: which deployments it considers, and the constraints on them.
 
 A `Candidate` is one point of the space (GPU type, tensor and expert parallelism, precision
-preset, speculative decoding on or off, chunked prefill, how GPU-hours are bought); the
+preset, speculative decoding on or off, chunked prefill, the cap on running sequences, how
+GPU-hours are bought); the
 replica count is not part of it: verification sizes it to the SLO. `candidate_deployment`
 turns a candidate into the scenario's deployment with those levers set, everything else
-(model, batch limits, prefix caching, quality) kept as the scenario gives it.
+(model, the token budget, prefix caching, quality) kept as the scenario gives it.
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ PRICINGS = ("on_demand", "spot", "reserved", "owned")
 DEFAULT_SPECULATIVE = SpeculativeDecoding(method=SpeculativeMethod.EAGLE)
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True)
 class Candidate:
     """One deployment configuration; its replica count is sized by verification."""
 
@@ -62,7 +63,30 @@ class Candidate:
     precision: str
     speculative: bool
     chunked_prefill: bool
+    max_batch_sequences: int | None
+    """The cap on sequences running at once on a replica; None: derived from the replica
+    (its KV-cache blocks and token budget, `perf.memory`)."""
     pricing: str
+
+    def _order(self) -> tuple[str, int, int, str, bool, bool, int, str]:
+        cap = 0 if self.max_batch_sequences is None else self.max_batch_sequences
+        return (
+            self.gpu, self.tensor_parallel, self.expert_parallel, self.precision,
+            self.speculative, self.chunked_prefill, cap, self.pricing,
+        )  # fmt: skip
+
+    def __lt__(self, other: Candidate) -> bool:
+        """The space's order (a derived cap first): the order ties are broken in."""
+        return self._order() < other._order()
+
+    def __le__(self, other: Candidate) -> bool:
+        return self._order() <= other._order()
+
+    def __gt__(self, other: Candidate) -> bool:
+        return self._order() > other._order()
+
+    def __ge__(self, other: Candidate) -> bool:
+        return self._order() >= other._order()
 
     @property
     def gpus_per_replica(self) -> int:
@@ -70,7 +94,8 @@ class Candidate:
 
     @property
     def label(self) -> str:
-        """'h200-sxm tp2 fp8 spec on_demand' (ep and 'no chunked prefill' only when set)."""
+        """'h200-sxm tp2 fp8 spec on_demand' (ep, 'no chunked prefill' and a set cap on
+        running sequences, 'mb64', only when set)."""
         parts = [self.gpu, f"tp{self.tensor_parallel}"]
         if self.expert_parallel > 1:
             parts.append(f"ep{self.expert_parallel}")
@@ -79,6 +104,8 @@ class Candidate:
             parts.append("spec")
         if not self.chunked_prefill:
             parts.append("no-chunk")
+        if self.max_batch_sequences is not None:
+            parts.append(f"mb{self.max_batch_sequences}")
         parts.append(self.pricing)
         return " ".join(parts)
 
@@ -103,6 +130,7 @@ class SearchSpace:
     precisions: tuple[str, ...]
     speculative: tuple[bool, ...]
     chunked_prefill: tuple[bool, ...]
+    max_batch_sequences: tuple[int | None, ...]
     pricing: tuple[str, ...]
 
     def candidates(self) -> list[Candidate]:
@@ -116,6 +144,7 @@ class SearchSpace:
                 self.precisions,
                 self.speculative,
                 self.chunked_prefill,
+                self.max_batch_sequences,
                 self.pricing,
             )
         )
@@ -153,6 +182,7 @@ def candidate_deployment(
             "precision": PRECISIONS[candidate.precision],
             "speculative": speculative,
             "chunked_prefill": candidate.chunked_prefill,
+            "max_batch_sequences": candidate.max_batch_sequences,
             "cost": candidate_cost(base_cost, base_gpu, candidate),
         }
     )

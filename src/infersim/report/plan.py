@@ -128,6 +128,7 @@ def plan_json(result: PlanResult) -> dict[str, Any]:
             "precision": c.precision,
             "speculative": c.speculative,
             "chunked_prefill": c.chunked_prefill,
+            "max_batch_sequences": c.max_batch_sequences,
             "pricing": c.pricing,
             "replicas": v.replicas,
             "gpus": v.gpus,
@@ -243,7 +244,7 @@ def plan_document(
     chosen = deployment.model_dump(mode="json", exclude_none=True)
     for key in (
         "gpu", "tensor_parallel", "expert_parallel", "precision", "speculative",
-        "chunked_prefill", "cost",
+        "chunked_prefill", "max_batch_sequences", "cost",
     ):  # fmt: skip
         if key in chosen:
             written[key] = chosen[key]
