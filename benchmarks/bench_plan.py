@@ -48,6 +48,7 @@ def main() -> None:
         speculative=(False, True),
         chunked_prefill=(True,),
         max_batch_sequences=(None,),
+        disaggregated=(False,),
         pricing=("on_demand",),
     )
     constraints = Constraints()

@@ -67,6 +67,7 @@ def small_space(
     precisions: tuple[str, ...] = ("bf16", "fp8"),
     speculative: tuple[bool, ...] = (False,),
     max_batch_sequences: tuple[int | None, ...] = (None,),
+    disaggregated: tuple[bool, ...] = (False,),
 ) -> SearchSpace:
     return SearchSpace(
         gpus=gpus,
@@ -76,6 +77,7 @@ def small_space(
         speculative=speculative,
         chunked_prefill=(True,),
         max_batch_sequences=max_batch_sequences,
+        disaggregated=disaggregated,
         pricing=("on_demand",),
     )
 

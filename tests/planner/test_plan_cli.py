@@ -103,6 +103,7 @@ def test_bad_flags_exit_2_naming_the_value(runner: CliRunner, tmp_path: Path) ->
         (("--pricing", "leased"), ["--pricing", "'leased'"]),
         (("--deployment", "nope"), ["--deployment", "'nope'"]),
         (("--chunked-prefill", ""), ["--chunked-prefill"]),
+        (("--disaggregated", "maybe"), ["--disaggregated", "'maybe'"]),
         (("--max-batch", "0"), ["--max-batch", "'0'", "derived"]),
         (("--max-batch", "derived,lots"), ["--max-batch", "'lots'"]),
         (("--max-batch", "70000"), ["--max-batch", "'70000'", "65,536"]),
@@ -111,6 +112,42 @@ def test_bad_flags_exit_2_naming_the_value(runner: CliRunner, tmp_path: Path) ->
     for extra, fragments in cases:
         code, _, stderr = invoke(runner, str(file), *extra)
         one_line(code, stderr, 2, *fragments)
+
+
+def test_a_disaggregated_scenario_plans_both_pools_and_the_plan_fixes_them(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    # the scenario's fleet.disaggregated is the default; its given pool split is not kept:
+    # sizing picks both pools, and the written plan fixes them (`run` reproduces it)
+    document = small_document(rate_per_s=12.0, tpot_s=0.03)
+    document["deployments"]["main"]["replicas"] = 4  # type: ignore[index]
+    document["fleet"].update({"disaggregated": True, "prefill_replicas": 3})  # type: ignore[attr-defined]
+    file = write_scenario(tmp_path / "s.yaml", document)
+    out = tmp_path / "plan.yaml"
+    code, text, stderr = invoke(runner, str(file), *FAST, "-f", "json", "-o", str(out))
+    assert code == 0, stderr
+    winner = json.loads(text)["winner"]
+    assert winner["disaggregated"] and "disagg" in winner["configuration"]
+    fleet = yaml.safe_load(out.read_text(encoding="utf-8"))["fleet"]
+    assert (fleet["disaggregated"], fleet["prefill_replicas"]) == (True, winner["prefill_replicas"])
+    result = runner.invoke(app, ["run", str(out), "-f", "json"])
+    assert result.exit_code == 0, result.stderr
+    served = json.loads(result.stdout)["runs"][0]["serving"]["deployments"]["main"]
+    assert served["verdict"] is None
+    assert served["ttft_s"]["p99"] == winner["ttft_p99_s"]
+    # --disaggregated off plans a single pool: the written plan turns disaggregation off
+    code, text, stderr = invoke(
+        runner, str(file), *FAST, "--disaggregated", "off", "-f", "json", "-o", str(out)
+    )
+    assert code == 0, stderr
+    assert json.loads(text)["winner"]["prefill_replicas"] is None
+    fleet = yaml.safe_load(out.read_text(encoding="utf-8"))["fleet"]
+    assert "disaggregated" not in fleet and "prefill_replicas" not in fleet
+    # a prefill pool's own layout is not searched: named, exit 2
+    document["deployments"]["main"]["prefill_pool"] = {"tensor_parallel": 2}  # type: ignore[index]
+    file = write_scenario(tmp_path / "p.yaml", document)
+    code, _, stderr = invoke(runner, str(file), *FAST)
+    one_line(code, stderr, 2, "deployments.main.prefill_pool")
 
 
 def test_bad_scenario_is_one_line_exit_2(runner: CliRunner, tmp_path: Path) -> None:

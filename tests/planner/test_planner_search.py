@@ -182,6 +182,44 @@ def test_max_batch_is_searched_and_written(tmp_path: Path) -> None:
     assert (served.peak_replicas, served.ttft_s.p99) == (some.replicas, some.ttft_p99_s)
 
 
+def test_disaggregation_is_searched_and_the_written_pools_reproduce(tmp_path: Path) -> None:
+    # disaggregation on/off as a lever, each disaggregated fleet sized pool by pool: the
+    # winner is brute force's cheapest, and a disaggregated plan written with its prefill
+    # pool fixed runs again to the same figures
+    loaded, problem = small_problem(tmp_path, rate_per_s=12.0, ttft_s=0.8, tpot_s=0.03)
+    space = small_space(gpus=("h100-sxm", "l40s"), precisions=("fp8",), disaggregated=(False, True))
+    result = run_planner(problem, space)
+    best = cheapest(brute_force(problem, space))
+    assert best is not None and result.winner is not None
+    assert result.winner.sort_key() == best.sort_key()
+    split = [v for v in result.verified if v.candidate.disaggregated and v.feasible]
+    assert split, [v.candidate.label for v in result.verified]
+    for item in split:
+        assert item.prefill_replicas is not None and item.replicas is not None
+        assert 1 <= item.prefill_replicas < item.replicas
+        assert item.gpus == item.replicas * item.candidate.gpus_per_replica
+    some = split[0]
+    assert some.replicas is not None and "disagg" in some.candidate.label
+    chosen = problem.scenario_for(some.candidate).deployments["main"]
+    assert isinstance(chosen, SelfHosted)
+    document = plan_document(
+        loaded.document.data, "main", chosen, some.replicas, some.prefill_replicas
+    )
+    assert document["fleet"]["prefill_replicas"] == some.prefill_replicas
+    rerun = validate_document(Document(document), loaded.base_dir, loaded.catalog)
+    run = run_scenario(rerun.scenario, rerun.catalog)
+    served = run.serving.deployment("main")
+    pools = {p.role: p.replicas for p in served.pools}
+    assert pools == {
+        "prefill": some.prefill_replicas, "decode": some.replicas - some.prefill_replicas
+    }  # fmt: skip
+    assert served.verdict is None
+    assert (served.ttft_s.p99, served.tpot_s.p99) == (some.ttft_p99_s, some.tpot_p99_s)
+    assert run.ledger.gpu_cost_usd == pytest.approx(some.usd_per_month, rel=1e-12)
+    plain = next(v for v in result.plans if not v.candidate.disaggregated)
+    assert plain.prefill_replicas is None
+
+
 def test_prompt_floor_quantile_is_conservative() -> None:
     # the p99 of n draws is below the floor quantile with chance <= 1e-6: the quantile falls
     # as samples get fewer, and stays below 0.99

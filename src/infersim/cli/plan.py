@@ -135,6 +135,14 @@ MaxBatchOption = Annotated[
         "(derived: from the replica's KV cache and token budget; default: the deployment's).",
     ),
 ]
+DisaggregatedOption = Annotated[
+    str | None,
+    typer.Option(
+        "--disaggregated",
+        help="Prefill/decode disaggregation: off, on, or off,on (on: both pools sized to the "
+        "SLO, so their ratio is searched; default: the scenario's fleet.disaggregated).",
+    ),
+]
 PricingOption = Annotated[
     str | None,
     typer.Option(help=f"GPU-hours bought: {', '.join(PRICINGS)} (default: the scenario's)."),
@@ -183,6 +191,7 @@ def plan(
     speculative: SpeculativeOption = "off,on",
     chunked_prefill: ChunkedOption = None,
     max_batch: MaxBatchOption = None,
+    disaggregated: DisaggregatedOption = None,
     pricing: PricingOption = None,
     max_gpus: MaxGpusOption = None,
     budget: BudgetOption = None,
@@ -196,7 +205,7 @@ def plan(
 
     Keeps the scenario's workload and fleet.slo; searches GPU type, tensor (and expert)
     parallelism, precision, speculative decoding, chunked prefill, the cap on running
-    sequences and pricing; screens every
+    sequences, prefill/decode disaggregation (both pools sized) and pricing; screens every
     candidate with the performance model and a queueing estimate, then sizes the promising
     ones by simulation (fleet.mode size_to_slo, on the very runs reported). Exit 1 when no
     configuration meets the SLO (the closest miss is named).
@@ -232,6 +241,11 @@ def plan(
             if max_batch is not None
             else (base.max_batch_sequences,)
         ),
+        disaggregated=(
+            _switch("--disaggregated", disaggregated)
+            if disaggregated is not None
+            else (scenario.fleet.disaggregated,)
+        ),
         pricing=_values("--pricing", pricing, PRICINGS)
         if pricing is not None
         else (default_pricing,),
@@ -256,7 +270,9 @@ def plan(
     assert winner is not None and winner.replicas is not None
     chosen = problem.scenario_for(winner.candidate).deployments[name]
     assert isinstance(chosen, SelfHosted)
-    document = plan_document(loaded.document.data, name, chosen, winner.replicas)
+    document = plan_document(
+        loaded.document.data, name, chosen, winner.replicas, winner.prefill_replicas
+    )
     if output is not None:
         # the plan must load as it is written: validated before anything is written
         validate_document(Document(document), loaded.base_dir, loaded.catalog)

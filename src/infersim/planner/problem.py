@@ -62,16 +62,26 @@ class PlanProblem:
     multi_token_outputs: bool
     """Whether some requests generate more than one token (else no TPOT is measured)."""
 
-    def scenario_for(self, candidate: Candidate, replicas: int | None = None) -> Scenario:
+    def scenario_for(
+        self, candidate: Candidate, replicas: int | None = None, prefill_replicas: int | None = None
+    ) -> Scenario:
         """The served scenario with the candidate on the planned deployment: sized to the
-        SLO, or with `replicas` replicas (`fleet.mode: fixed`)."""
+        SLO (a disaggregated candidate: both pools), or with `replicas` replicas
+        (`fleet.mode: fixed`), `prefill_replicas` of them in the prefill pool when it is
+        disaggregated."""
         deployment = candidate_deployment(self.base, self.base_cost, candidate)
         mode = "size_to_slo"
         if replicas is not None:
             deployment = deployment.model_copy(update={"replicas": replicas})
             mode = "fixed"
         deployments = {**self.scenario.deployments, self.name: deployment}
-        fleet = self.scenario.fleet.model_copy(update={"mode": mode})
+        fleet = self.scenario.fleet.model_copy(
+            update={
+                "mode": mode,
+                "disaggregated": candidate.disaggregated,
+                "prefill_replicas": prefill_replicas if candidate.disaggregated else None,
+            }
+        )
         return self.scenario.model_copy(update={"deployments": deployments, "fleet": fleet})
 
 
@@ -118,6 +128,11 @@ def prepare_problem(
         raise UsageError(f"deployment {name!r} receives no traffic: nothing to plan")
     base = served.deployments[name]
     assert isinstance(base, SelfHosted)
+    if base.prefill_pool is not None:
+        raise UsageError(
+            f"deployments.{name}.prefill_pool: the planner lays out both pools of a "
+            "disaggregated candidate as the candidate (--tp, --ep); remove prefill_pool"
+        )
     weights = expected_class_requests(served, data, horizon, name)
     fleet = served.fleet
     mean = min(expected, fleet.max_simulated_requests) * (1 - fleet.warmup_share)

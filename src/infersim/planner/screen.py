@@ -11,12 +11,14 @@ For each candidate, without simulating:
   every request waits at least its own prefill, so the p99 of TTFT is above that. A floor
   over its SLO bound rules the candidate out;
 - a cost floor: fleet sizing (`serving.fleet.size_fleet`) never goes below the replicas the
-  steady-state capacity within the TPOT bound requires, so neither can the verified plan.
+  steady-state capacity within the TPOT bound requires, so neither can the verified plan
+  (a disaggregated fleet: two replicas, one per pool, as pool sizing bisects each pool).
   That floor over `--max-gpus` or the budget rules it out, and the search skips any
   candidate whose floor is not below the cheapest plan verified so far;
 - an estimate to rank the survivors: the fewest replicas whose p99 wait for a batch slot
   (Erlang C over replicas x SLO batch slots, each holding a request for its mean service
-  time) plus that prompt's prefill fit the TTFT bound.
+  time) plus that prompt's prefill fit the TTFT bound (a disaggregated fleet: the sum of
+  its pools' steady-state lower bounds, `serving.fleet.pool_lower_bounds`).
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from infersim.perf.precision import quality_penalty
 from infersim.planner.problem import PlanProblem
 from infersim.planner.space import PRECISIONS, Candidate, Constraints
 from infersim.scenario.deployment import Slo
+from infersim.serving.fleet import pool_lower_bounds
 from infersim.serving.simulate import deployment_plan
 
 ScreenOutcome = Literal[
@@ -49,6 +52,8 @@ ScreenOutcome = Literal[
 WAIT_TAIL = 0.01
 #: Most replicas the screen's estimate tries above the floor before giving up on the TTFT.
 ESTIMATE_GROWTH = 64
+#: A disaggregated fleet's fewest replicas: one prefill and one decode replica.
+DISAGGREGATED_MIN_REPLICAS = 2
 
 
 @dataclass(frozen=True)
@@ -126,11 +131,19 @@ def screen(problem: PlanProblem, candidate: Candidate, constraints: Constraints)
     if slo.ttft_p99_s is not None and ttft_floor > slo.ttft_p99_s:
         reason = f"TTFT p99 at least {ttft_floor:.3g} s > {slo.ttft_p99_s:g} s"
         return replace(kept, outcome="slo_floor", reason=reason)
-    lowest = max(1, math.ceil(problem.offered_rps / plan.capacity_rps))
-    estimate = estimate_replicas(
-        problem.offered_rps, plan.capacity_rps, lowest, _slo_batch(problem, perf, slo),
-        ttft_floor, slo.ttft_p99_s,
-    )  # fmt: skip
+    if candidate.disaggregated:
+        # pool sizing bisects each pool down from where the SLOs hold: no floor but one
+        # replica per pool; the pools' steady-state lower bounds estimate the fleet
+        lowest = DISAGGREGATED_MIN_REPLICAS
+        expected = problem.offered_rps * plan.horizon_s
+        pools = pool_lower_bounds(plan, expected, plan.mean_prompt_tokens, plan.mean_output_tokens)
+        estimate = max(lowest, sum(pools))
+    else:
+        lowest = max(1, math.ceil(problem.offered_rps / plan.capacity_rps))
+        estimate = estimate_replicas(
+            problem.offered_rps, plan.capacity_rps, lowest, _slo_batch(problem, perf, slo),
+            ttft_floor, slo.ttft_p99_s,
+        )  # fmt: skip
     kept = replace(kept, min_replicas=lowest, estimated_replicas=estimate)
     gpus = lowest * candidate.gpus_per_replica
     if constraints.max_gpus is not None and gpus > constraints.max_gpus:

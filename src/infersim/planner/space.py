@@ -1,11 +1,12 @@
 """The planner's search space: which deployments it considers, and the constraints on them.
 
 A `Candidate` is one point of the space (GPU type, tensor and expert parallelism, precision
-preset, speculative decoding on or off, chunked prefill, the cap on running sequences, how
-GPU-hours are bought); the
-replica count is not part of it: verification sizes it to the SLO. `candidate_deployment`
-turns a candidate into the scenario's deployment with those levers set, everything else
-(model, the token budget, prefix caching, quality) kept as the scenario gives it.
+preset, speculative decoding on or off, chunked prefill, the cap on running sequences,
+prefill/decode disaggregation, how GPU-hours are bought); the replica count is not part of
+it: verification sizes it to the SLO (a disaggregated candidate's both pools, so the pool
+ratio is searched too: `serving.fleet.size_pools`). `candidate_deployment` turns a
+candidate into the scenario's deployment with those levers set, everything else (model,
+the token budget, prefix caching, quality) kept as the scenario gives it.
 """
 
 from __future__ import annotations
@@ -66,13 +67,15 @@ class Candidate:
     max_batch_sequences: int | None
     """The cap on sequences running at once on a replica; None: derived from the replica
     (its KV-cache blocks and token budget, `perf.memory`)."""
+    disaggregated: bool
+    """Separate prefill and decode pools, both at the candidate's layout, sized pool by pool."""
     pricing: str
 
-    def _order(self) -> tuple[str, int, int, str, bool, bool, int, str]:
+    def _order(self) -> tuple[str, int, int, str, bool, bool, int, bool, str]:
         cap = 0 if self.max_batch_sequences is None else self.max_batch_sequences
         return (
             self.gpu, self.tensor_parallel, self.expert_parallel, self.precision,
-            self.speculative, self.chunked_prefill, cap, self.pricing,
+            self.speculative, self.chunked_prefill, cap, self.disaggregated, self.pricing,
         )  # fmt: skip
 
     def __lt__(self, other: Candidate) -> bool:
@@ -94,8 +97,8 @@ class Candidate:
 
     @property
     def label(self) -> str:
-        """'h200-sxm tp2 fp8 spec on_demand' (ep, 'no chunked prefill' and a set cap on
-        running sequences, 'mb64', only when set)."""
+        """'h200-sxm tp2 fp8 spec on_demand' (ep, 'no chunked prefill', a set cap on
+        running sequences, 'mb64', and 'disagg' only when set)."""
         parts = [self.gpu, f"tp{self.tensor_parallel}"]
         if self.expert_parallel > 1:
             parts.append(f"ep{self.expert_parallel}")
@@ -106,6 +109,8 @@ class Candidate:
             parts.append("no-chunk")
         if self.max_batch_sequences is not None:
             parts.append(f"mb{self.max_batch_sequences}")
+        if self.disaggregated:
+            parts.append("disagg")
         parts.append(self.pricing)
         return " ".join(parts)
 
@@ -131,6 +136,7 @@ class SearchSpace:
     speculative: tuple[bool, ...]
     chunked_prefill: tuple[bool, ...]
     max_batch_sequences: tuple[int | None, ...]
+    disaggregated: tuple[bool, ...]
     pricing: tuple[str, ...]
 
     def candidates(self) -> list[Candidate]:
@@ -145,6 +151,7 @@ class SearchSpace:
                 self.speculative,
                 self.chunked_prefill,
                 self.max_batch_sequences,
+                self.disaggregated,
                 self.pricing,
             )
         )

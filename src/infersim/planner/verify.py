@@ -38,6 +38,8 @@ class Verified:
     failure: str | None
     failure_kind: FailureKind | None = None
     replicas: int | None = None
+    prefill_replicas: int | None = None
+    """A disaggregated fleet: the replicas of its prefill pool (the rest decode)."""
     gpus: int | None = None
     usd_per_month: float | None = None
     """The fleet's monthly bill: paid GPU-hours x $/GPU-hour, as the ledger books it."""
@@ -68,9 +70,10 @@ def verify(
 ) -> Verified:
     """Size the candidate's fleet by simulation and price it (see the module doc). With a
     cap, the fleet of `cap` replicas is simulated first, and sized only if it meets the SLO
-    (sizing then stays within the cap); else the result is 'capped'."""
+    (sizing then stays within the cap); else the result is 'capped'. A disaggregated
+    candidate is sized outright: its pools are sized together, no fleet size stands for it."""
     candidate, cap = task
-    if cap is not None:
+    if cap is not None and not candidate.disaggregated:
         capped = problem.scenario_for(candidate, replicas=cap)
         probe = simulate(capped, problem.seed, problem.catalog, problem.data)
         found = probe.deployment(problem.name)
@@ -96,6 +99,9 @@ def verify(
     slo = scenario.fleet.slo
     replicas = result.peak_replicas
     gpus = replicas * candidate.gpus_per_replica
+    prefill = next((p for p in result.pools if p.role == "prefill"), None)
+    if result.pools:
+        gpus = sum(p.gpus for p in result.pools)
     failure = result.verdict
     kind: FailureKind | None = None if failure is None else "slo"
     if failure is None and constraints.max_gpus is not None and gpus > constraints.max_gpus:
@@ -118,6 +124,7 @@ def verify(
         failure=failure,
         failure_kind=kind,
         replicas=replicas,
+        prefill_replicas=None if prefill is None else prefill.replicas,
         gpus=gpus,
         usd_per_month=fleet.usd_per_month,
         usd_per_gpu_hour=fleet.usd_per_gpu_hour,
