@@ -85,6 +85,7 @@ def test_impossible_constraints_exit_2_naming_them(runner: CliRunner, tmp_path: 
         (("--gpus", "h100-sxm", "--tp", "2", "--max-gpus", "1"), "--max-gpus"),
         (("--precisions", "int4", "--max-quality-penalty", "0.01"), "--max-quality-penalty"),
         (("--gpus", "apple-m2-ultra"), "--pricing"),
+        (("--gpus", "h100-sxm", "--provider", "runpod"), "--provider"),
     ]
     for extra, flag in cases:
         args = [str(file), "--tp", "1,2", "--speculative", "off", *extra, "-o", str(out)]
@@ -103,6 +104,8 @@ def test_bad_flags_exit_2_naming_the_value(runner: CliRunner, tmp_path: Path) ->
         (("--pricing", "leased"), ["--pricing", "'leased'"]),
         (("--deployment", "nope"), ["--deployment", "'nope'"]),
         (("--chunked-prefill", ""), ["--chunked-prefill"]),
+        (("--provider", "runpd"), ["--provider", "'runpd'", "RunPod"]),
+        (("--provider", " , "), ["--provider", "AWS"]),
         (("--disaggregated", "maybe"), ["--disaggregated", "'maybe'"]),
         (("--max-batch", "0"), ["--max-batch", "'0'", "derived"]),
         (("--max-batch", "derived,lots"), ["--max-batch", "'lots'"]),
@@ -148,6 +151,37 @@ def test_a_disaggregated_scenario_plans_both_pools_and_the_plan_fixes_them(
     file = write_scenario(tmp_path / "p.yaml", document)
     code, _, stderr = invoke(runner, str(file), *FAST)
     one_line(code, stderr, 2, "deployments.main.prefill_pool")
+
+
+def test_a_provider_list_prices_from_its_quotes_only(runner: CliRunner, tmp_path: Path) -> None:
+    # AWS quotes h100-sxm at $3.90 and l40s at $1.861 on demand (the catalog's first quotes
+    # are Lambda's and RunPod's): every plan is priced from AWS's, and the written plan
+    # states that price, which `run` bills
+    file = write_scenario(tmp_path / "s.yaml", small_document(rate_per_s=12.0, tpot_s=0.03))
+    out = tmp_path / "plan.yaml"
+    code, text, stderr = invoke(runner, str(file), *FAST, "--provider", "AWS", "-f", "json")
+    assert code == 0, stderr
+    data = json.loads(text)
+    aws = {"h100-sxm": 3.9, "l40s": 1.861}
+    assert data["ranked"]
+    for item in data["ranked"]:
+        if item["usd_per_gpu_hour"] is not None:
+            assert item["usd_per_gpu_hour"] == aws[item["gpu"]]
+    code, _, stderr = invoke(runner, str(file), *FAST, "--provider", "aws", "-o", str(out))
+    assert code == 0, stderr
+    dep = yaml.safe_load(out.read_text(encoding="utf-8"))["deployments"]["main"]
+    assert dep["cost"]["usd_per_gpu_hour"] == aws[dep["gpu"]]
+    result = runner.invoke(app, ["run", str(out), "-f", "json"])
+    assert result.exit_code == 0, result.stderr
+    rerun = json.loads(result.stdout)["runs"][0]
+    assert rerun["pnl"]["gpu_cost_usd"] == data["winner"]["usd_per_month"]
+    assert rerun["serving"]["deployments"]["main"]["ttft_s"]["p99"] == data["winner"]["ttft_p99_s"]
+    # without the list, the catalog's first quotes price them
+    code, text, _ = invoke(runner, str(file), *FAST, "-f", "json")
+    first = {"h100-sxm": 2.99, "l40s": 0.86}
+    for item in json.loads(text)["ranked"]:
+        if item["usd_per_gpu_hour"] is not None:
+            assert item["usd_per_gpu_hour"] == first[item["gpu"]]
 
 
 def test_bad_scenario_is_one_line_exit_2(runner: CliRunner, tmp_path: Path) -> None:

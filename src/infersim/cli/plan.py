@@ -23,6 +23,7 @@ from infersim.cli.common import (
 from infersim.cli.perf import MAX_BATCH_SEQUENCES
 from infersim.errors import UsageError, did_you_mean
 from infersim.planner.problem import prepare_problem, self_hosted_name
+from infersim.planner.providers import parse_providers
 from infersim.planner.search import DEFAULT_TOP_K, NoPlanError, PlanResult
 from infersim.planner.search import plan as run_plan
 from infersim.planner.space import (
@@ -147,6 +148,14 @@ PricingOption = Annotated[
     str | None,
     typer.Option(help=f"GPU-hours bought: {', '.join(PRICINGS)} (default: the scenario's)."),
 ]
+ProviderOption = Annotated[
+    str | None,
+    typer.Option(
+        "--provider",
+        help="Price rented GPUs from these providers' catalog quotes only, e.g. runpod,aws "
+        "(the quote's provider, first word; default: any quote).",
+    ),
+]
 MaxGpusOption = Annotated[
     int | None, typer.Option("--max-gpus", min=1, help="Most GPUs in the fleet.")
 ]
@@ -193,6 +202,7 @@ def plan(
     max_batch: MaxBatchOption = None,
     disaggregated: DisaggregatedOption = None,
     pricing: PricingOption = None,
+    provider: ProviderOption = None,
     max_gpus: MaxGpusOption = None,
     budget: BudgetOption = None,
     max_quality_penalty: QualityOption = None,
@@ -252,7 +262,12 @@ def plan(
     )
     constraints = Constraints(max_gpus, budget, max_quality_penalty)
     data = load_external_data(scenario, loaded.base_dir)
-    problem = prepare_problem(scenario, loaded.catalog, data, name)
+    providers = (
+        parse_providers("--provider", provider, loaded.catalog.gpus.values())
+        if provider is not None
+        else None
+    )
+    problem = prepare_problem(scenario, loaded.catalog, data, name, providers)
     pool = PoolVerifier(problem, constraints, jobs) if jobs > 1 else None
     try:
         with progress_reporter(ctx, f"planning {loaded.label}") as report:

@@ -21,6 +21,7 @@ from infersim.economics import draw_populations
 from infersim.errors import UsageError
 from infersim.pipeline.demand import PopulationTraffic, population_traffic, with_classes
 from infersim.pipeline.run import ECONOMICS_STREAM
+from infersim.planner.providers import provider_quote
 from infersim.planner.space import Candidate, candidate_deployment
 from infersim.scenario.deployment import OwnedGpu, RentedGpu, SelfHosted
 from infersim.scenario.model import Scenario
@@ -61,6 +62,8 @@ class PlanProblem:
     cached_share_max: float
     multi_token_outputs: bool
     """Whether some requests generate more than one token (else no TPOT is measured)."""
+    providers: tuple[str, ...] | None = None
+    """The providers whose catalog quotes price rented GPUs (lower case; None: any quote)."""
 
     def scenario_for(
         self, candidate: Candidate, replicas: int | None = None, prefill_replicas: int | None = None
@@ -69,7 +72,7 @@ class PlanProblem:
         SLO (a disaggregated candidate: both pools), or with `replicas` replicas
         (`fleet.mode: fixed`), `prefill_replicas` of them in the prefill pool when it is
         disaggregated."""
-        deployment = candidate_deployment(self.base, self.base_cost, candidate)
+        deployment = self._priced(candidate_deployment(self.base, self.base_cost, candidate))
         mode = "size_to_slo"
         if replicas is not None:
             deployment = deployment.model_copy(update={"replicas": replicas})
@@ -83,6 +86,31 @@ class PlanProblem:
             }
         )
         return self.scenario.model_copy(update={"deployments": deployments, "fleet": fleet})
+
+    def _priced(self, deployment: SelfHosted) -> SelfHosted:
+        """A rented deployment priced from the provider list (`planner.providers`): the
+        first quote of its kind from one of them, when one has it."""
+        cost = deployment.cost
+        if self.providers is None or not isinstance(cost, RentedGpu):
+            return deployment
+        if cost.usd_per_gpu_hour is not None:
+            return deployment
+        gpu = self.catalog.gpu_of(deployment.gpu)
+        quote = provider_quote(gpu, cost.pricing, self.providers)
+        if quote is None:
+            return deployment
+        priced = cost.model_copy(update={"usd_per_gpu_hour": quote.usd_per_hour})
+        return deployment.model_copy(update={"cost": priced})
+
+    def provider_miss(self, deployment: SelfHosted) -> str | None:
+        """Why the provider list leaves the (priced) deployment without a price, or None."""
+        cost = deployment.cost
+        if self.providers is None or not isinstance(cost, RentedGpu):
+            return None
+        if cost.usd_per_gpu_hour is not None:
+            return None
+        gpu = self.catalog.gpu_of(deployment.gpu)
+        return f"{gpu.id} has no '{cost.pricing}' quote from --provider {','.join(self.providers)}"
 
 
 def self_hosted_name(scenario: Scenario, wanted: str | None) -> str:
@@ -107,9 +135,14 @@ def self_hosted_name(scenario: Scenario, wanted: str | None) -> str:
 
 
 def prepare_problem(
-    scenario: Scenario, catalog: Catalog, data: ExternalData, name: str
+    scenario: Scenario,
+    catalog: Catalog,
+    data: ExternalData,
+    name: str,
+    providers: tuple[str, ...] | None = None,
 ) -> PlanProblem:
-    """The planning problem of deployment `name` (see the module doc)."""
+    """The planning problem of deployment `name` (see the module doc); rented GPUs priced
+    from `providers`' quotes only, when given (`planner.providers`)."""
     rng = np.random.default_rng(
         np.random.SeedSequence(scenario.seed, spawn_key=(ECONOMICS_STREAM,))
     )
@@ -155,6 +188,7 @@ def prepare_problem(
         floor_prompt_tokens=prompt,
         cached_share_max=cached,
         multi_token_outputs=multi,
+        providers=providers,
     )
 
 

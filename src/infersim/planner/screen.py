@@ -3,7 +3,8 @@
 For each candidate, without simulating:
 
 - it must be a valid split and fit in memory (`build_perf_model`), have a price (a catalog
-  quote of its kind, or a purchase price), and respect the quality floor;
+  quote of its kind, from a listed provider when `--provider` lists some, or a purchase
+  price), and respect the quality floor;
 - floors no fleet size can beat: the TPOT of one sequence decoding alone (every request's
   time per output token is at least one iteration over the tokens it emits per step), and the
   TTFT of a prompt the run's p99 prompt is longer than but with a one-in-a-million chance
@@ -40,13 +41,14 @@ from infersim.perf import (
 from infersim.perf.precision import quality_penalty
 from infersim.planner.problem import PlanProblem
 from infersim.planner.space import PRECISIONS, Candidate, Constraints
-from infersim.scenario.deployment import Slo
+from infersim.scenario.deployment import SelfHosted, Slo
 from infersim.serving.fleet import pool_lower_bounds
 from infersim.serving.simulate import deployment_plan
 
 ScreenOutcome = Literal[
-    "kept", "invalid", "does_not_fit", "no_price", "quality", "slo_floor", "max_gpus", "budget"
-]
+    "kept", "invalid", "does_not_fit", "no_price", "provider", "quality", "slo_floor",
+    "max_gpus", "budget",
+]  # fmt: skip
 
 #: Probability the screen's TTFT estimate leaves to the wait for a batch slot (its p99).
 WAIT_TAIL = 0.01
@@ -105,8 +107,11 @@ def screen(problem: PlanProblem, candidate: Candidate, constraints: Constraints)
     scenario = problem.scenario_for(candidate)
     gpu = problem.catalog.gpu_of(candidate.gpu)
     deployment = scenario.deployments[problem.name]
-    cost = getattr(deployment, "cost", None)
-    assert cost is not None
+    assert isinstance(deployment, SelfHosted) and deployment.cost is not None
+    cost = deployment.cost
+    missing = problem.provider_miss(deployment)
+    if missing is not None:
+        return _out(candidate, "provider", missing, penalty)
     try:
         hour = gpu_usd_per_hour(cost, gpu, 0.0)
     except EconomicsError as exc:

@@ -214,6 +214,7 @@ CONSTRAINT_FLAGS = {
     "budget": "--budget",
     "quality": "--max-quality-penalty",
     "no_price": "--pricing",
+    "provider": "--provider",
 }
 
 
@@ -235,11 +236,12 @@ def raise_no_plan(result: PlanResult) -> None:
             f"least demanding, {first_cut.candidate.label}, {first_cut.reason}"
         )
     outcomes = {s.outcome for s in result.screened}
-    if len(outcomes) == 1 and (only := next(iter(outcomes))) in ("quality", "no_price"):
+    if outcomes and outcomes <= {"quality", "no_price", "provider"}:
+        flags = " and ".join(CONSTRAINT_FLAGS[o] for o in sorted(outcomes))
         example = result.screened[0]
         raise UsageError(
-            f"{CONSTRAINT_FLAGS[only]} rules out every configuration searched "
-            f"(e.g. {example.candidate.label}: {example.reason})"
+            f"{flags} {'rule' if len(outcomes) > 1 else 'rules'} out every configuration "
+            f"searched (e.g. {example.candidate.label}: {example.reason})"
         )
     raise NoPlanError(f"no configuration meets the SLO; closest miss: {closest_miss(result)}")
 
