@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 import yaml
 from plan_fixtures import small_document, write_scenario
 from typer.testing import CliRunner
@@ -106,6 +107,9 @@ def test_bad_flags_exit_2_naming_the_value(runner: CliRunner, tmp_path: Path) ->
         (("--chunked-prefill", ""), ["--chunked-prefill"]),
         (("--provider", "runpd"), ["--provider", "'runpd'", "RunPod"]),
         (("--provider", " , "), ["--provider", "AWS"]),
+        (("--executor", "dask"), ["--executor dask needs --scheduler"]),
+        (("--scheduler", "tcp://127.0.0.1:1"), ["--scheduler goes with --executor dask"]),
+        (("--executor", "dask", "--scheduler", "tcp://x:1", "-j", "2"), ["--jobs 2"]),
         (("--disaggregated", "maybe"), ["--disaggregated", "'maybe'"]),
         (("--max-batch", "0"), ["--max-batch", "'0'", "derived"]),
         (("--max-batch", "derived,lots"), ["--max-batch", "'lots'"]),
@@ -182,6 +186,23 @@ def test_a_provider_list_prices_from_its_quotes_only(runner: CliRunner, tmp_path
     for item in json.loads(text)["ranked"]:
         if item["usd_per_gpu_hour"] is not None:
             assert item["usd_per_gpu_hour"] == first[item["gpu"]]
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning:tornado")
+@pytest.mark.filterwarnings("ignore:Port .* is already in use:UserWarning")
+def test_executor_dask_gives_the_same_json(runner: CliRunner, tmp_path: Path) -> None:
+    distributed = pytest.importorskip("distributed")
+    file = write_scenario(tmp_path / "s.yaml", small_document(rate_per_s=12.0, tpot_s=0.03))
+    code, serial, stderr = invoke(runner, str(file), *FAST, "-f", "json")
+    assert code == 0, stderr
+    with distributed.LocalCluster(
+        n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None
+    ) as cluster:
+        address = cluster.scheduler_address
+        args = ("--executor", "dask", "--scheduler", address, "-f", "json")
+        code, on_dask, stderr = invoke(runner, str(file), *FAST, *args)
+    assert code == 0, stderr
+    assert on_dask == serial
 
 
 def test_bad_scenario_is_one_line_exit_2(runner: CliRunner, tmp_path: Path) -> None:

@@ -16,7 +16,13 @@ from infersim.pipeline.run import run_scenario
 from infersim.planner.problem import PlanProblem, prompt_floor_quantile
 from infersim.planner.search import PlanResult, plan, screen_all
 from infersim.planner.space import Constraints, SearchSpace
-from infersim.planner.verify import PoolVerifier, Verified, serial_verifier, verify
+from infersim.planner.verify import (
+    DaskVerifier,
+    PoolVerifier,
+    Verified,
+    serial_verifier,
+    verify,
+)
 from infersim.report.plan import plan_document, plan_json
 from infersim.scenario.compose import Document
 from infersim.scenario.deployment import SelfHosted
@@ -110,6 +116,25 @@ def test_jobs_give_identical_results(tmp_path: Path) -> None:
     assert plan_json(parallel) == plan_json(serial)
     again = run_planner(problem, space)
     assert plan_json(again) == plan_json(serial)
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning:tornado")
+@pytest.mark.filterwarnings("ignore:Port .* is already in use:UserWarning")
+def test_dask_cluster_gives_identical_results(tmp_path: Path) -> None:
+    distributed = pytest.importorskip("distributed")
+    _, problem = small_problem(tmp_path, rate_per_s=12.0, ttft_s=0.8, tpot_s=0.03)
+    space = small_space(gpus=("h100-sxm", "l40s"))
+    serial = run_planner(problem, space)
+    with distributed.LocalCluster(
+        n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None
+    ) as cluster:
+        verifier = DaskVerifier(problem, NO_CONSTRAINTS, cluster.scheduler_address)
+        try:
+            on_dask = plan(problem, space, NO_CONSTRAINTS, verifier, 3)
+        finally:
+            verifier.close()
+    assert on_dask.verified == serial.verified
+    assert plan_json(on_dask) == plan_json(serial)
 
 
 def test_written_plan_reproduces_and_cheaper_candidates_fail(tmp_path: Path) -> None:

@@ -21,8 +21,9 @@ from infersim.cli.common import (
     stderr_console,
 )
 from infersim.cli.perf import MAX_BATCH_SEQUENCES
+from infersim.cli.sweep import ExecutorChoice, SchedulerOption, execution
 from infersim.errors import UsageError, did_you_mean
-from infersim.planner.problem import prepare_problem, self_hosted_name
+from infersim.planner.problem import PlanProblem, prepare_problem, self_hosted_name
 from infersim.planner.providers import parse_providers
 from infersim.planner.search import DEFAULT_TOP_K, NoPlanError, PlanResult
 from infersim.planner.search import plan as run_plan
@@ -33,7 +34,7 @@ from infersim.planner.space import (
     Constraints,
     SearchSpace,
 )
-from infersim.planner.verify import PoolVerifier, serial_verifier
+from infersim.planner.verify import DaskVerifier, PoolVerifier, serial_verifier
 from infersim.report.html import render_html
 from infersim.report.plan import (
     frontier_chart,
@@ -178,6 +179,14 @@ PlanJobsOption = Annotated[
         "--jobs", "-j", min=1, max=256, help="Simulate on this many processes (same results)."
     ),
 ]
+PlanExecutorOption = Annotated[
+    ExecutorChoice,
+    typer.Option(
+        "--executor",
+        help="Simulate on local processes, or on an existing Dask cluster "
+        "(pip install 'infersim\\[dask]'); same results.",
+    ),
+]
 PlanOutputOption = Annotated[
     Path | None,
     typer.Option(
@@ -208,6 +217,8 @@ def plan(
     max_quality_penalty: QualityOption = None,
     top_k: TopKOption = DEFAULT_TOP_K,
     jobs: PlanJobsOption = 1,
+    executor: PlanExecutorOption = ExecutorChoice.LOCAL,
+    scheduler: SchedulerOption = None,
     fmt: FormatOption = OutputFormat.TABLE,
     output: PlanOutputOption = None,
 ) -> None:
@@ -217,11 +228,13 @@ def plan(
     parallelism, precision, speculative decoding, chunked prefill, the cap on running
     sequences, prefill/decode disaggregation (both pools sized) and pricing; screens every
     candidate with the performance model and a queueing estimate, then sizes the promising
-    ones by simulation (fleet.mode size_to_slo, on the very runs reported). Exit 1 when no
+    ones by simulation (fleet.mode size_to_slo, on the very runs reported), here, on --jobs
+    local processes or on a Dask cluster (same results). Exit 1 when no
     configuration meets the SLO (the closest miss is named).
     """
     if output is not None and (output.is_dir() or not output.resolve().parent.is_dir()):
         raise UsageError(f"--output {output}: not a file in an existing directory")
+    _check_executor(jobs, executor, scheduler)
     options = global_options(ctx)
     catalog = options.catalog()
     loaded = load_scenario(file, variant, catalog, options.catalog_dirs)
@@ -268,7 +281,7 @@ def plan(
         else None
     )
     problem = prepare_problem(scenario, loaded.catalog, data, name, providers)
-    pool = PoolVerifier(problem, constraints, jobs) if jobs > 1 else None
+    pool = _verifier(problem, constraints, jobs, executor, scheduler)
     try:
         with progress_reporter(ctx, f"planning {loaded.label}") as report:
             result = run_plan(
@@ -307,6 +320,31 @@ def plan(
         )
 
     emit(ctx, fmt, None, data_out, tables, html=html, trailer=chart)
+
+
+def _verifier(
+    problem: PlanProblem,
+    constraints: Constraints,
+    jobs: int,
+    executor: ExecutorChoice,
+    scheduler: str | None,
+) -> PoolVerifier | DaskVerifier | None:
+    """Where stage 2 simulates: this process (None), local processes, or a Dask cluster
+    (the flags checked by `_check_executor`)."""
+    if executor is ExecutorChoice.DASK:
+        return DaskVerifier(problem, constraints, scheduler or "")
+    return PoolVerifier(problem, constraints, jobs) if jobs > 1 else None
+
+
+def _check_executor(jobs: int, executor: ExecutorChoice, scheduler: str | None) -> None:
+    """The execution flags, before any work: as the analyses check them (`execution`), and
+    --jobs only with local processes."""
+    if executor is ExecutorChoice.DASK and jobs > 1:
+        raise UsageError(
+            f"--jobs {jobs} goes with local processes: --executor dask simulates on the "
+            "cluster's workers"
+        )
+    execution(1, executor, scheduler)
 
 
 def _envelope(label: str, name: str, result: PlanResult) -> dict[str, Any]:

@@ -11,6 +11,7 @@ process it runs in change nothing.
 from __future__ import annotations
 
 import functools
+import importlib
 import math
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -175,3 +176,41 @@ class PoolVerifier:
 
     def close(self) -> None:
         self._pool.shutdown(cancel_futures=True)
+
+
+class DaskVerifier:
+    """Verifications on an existing Dask cluster (the optional `distributed` package, as the
+    analyses use it: `infersim.analysis.execute`), results in the order asked: the same
+    `Verified`s as serial. The problem is sent to the workers once."""
+
+    def __init__(self, problem: PlanProblem, constraints: Constraints, scheduler: str) -> None:
+        # imported here: the analyses' execution module brings their reports with it
+        from infersim.analysis import AnalysisError
+        from infersim.analysis.execute import DASK_CONNECT_TIMEOUT_S, Execution
+
+        Execution(1, "dask", scheduler).check()  # the flags, and `distributed` installed
+        distributed = importlib.import_module("distributed")
+        try:
+            self._client = distributed.Client(
+                scheduler, timeout=f"{DASK_CONNECT_TIMEOUT_S}s", set_as_default=False
+            )
+        except (OSError, TimeoutError, ValueError) as exc:
+            raise AnalysisError(
+                f"--scheduler {scheduler}: cannot reach the Dask scheduler ({exc})"
+            ) from None
+        self._problem = self._client.scatter(problem, broadcast=True)
+        self._constraints = constraints
+
+    def __call__(self, batch: Sequence[Task]) -> list[Verified]:
+        futures = self._client.map(
+            verify,
+            [self._problem] * len(batch),
+            [self._constraints] * len(batch),
+            list(batch),
+            pure=False,
+        )
+        results: list[Verified] = self._client.gather(futures)
+        return results
+
+    def close(self) -> None:
+        self._client.close()
