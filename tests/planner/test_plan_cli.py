@@ -205,6 +205,61 @@ def test_executor_dask_gives_the_same_json(runner: CliRunner, tmp_path: Path) ->
     assert on_dask == serial
 
 
+def test_the_scenarios_plan_section_constrains_and_flags_override(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    document = small_document(rate_per_s=12.0, tpot_s=0.03)
+    document["plan"] = {"gpus": ["l40s"], "providers": ["aws"], "max_quality_penalty": 0.02}
+    file = write_scenario(tmp_path / "s.yaml", document)
+    fast = ("--tp", "1,2", "--precisions", "bf16,fp8,int4", "--speculative", "off")
+    code, text, stderr = invoke(runner, str(file), *fast, "-f", "json")
+    assert code == 0, stderr
+    data = json.loads(text)
+    # l40s only, at AWS's quote; int4 (penalty over 2%) is ruled out by the section
+    assert {item["gpu"] for item in data["ranked"]} == {"l40s"}
+    assert {item["usd_per_gpu_hour"] for item in data["ranked"]} <= {1.861, None}
+    assert data["search"]["candidates"] == 6 and data["search"]["screen"]["quality"] == 2
+    # the flags override the section
+    code, text, stderr = invoke(
+        runner, str(file), *fast, "--gpus", "h100-sxm", "--provider", "lambda", "-f", "json"
+    )
+    assert code == 0, stderr
+    ranked = json.loads(text)["ranked"]
+    assert {(i["gpu"], i["usd_per_gpu_hour"]) for i in ranked} <= {("h100-sxm", 2.99)}
+    # a constraint from the section that rules everything out is named by its field
+    document["plan"] = {"budget_usd_per_month": 1.0}
+    file = write_scenario(tmp_path / "b.yaml", document)
+    code, _, stderr = invoke(runner, str(file), *FAST)
+    one_line(code, stderr, 2, "plan.budget_usd_per_month")
+    assert invoke(runner, str(file), *FAST, "--budget", "100000")[0] == 0
+    document["plan"] = {"gpus": ["h100-sxm"], "providers": ["RunPod"]}
+    file = write_scenario(tmp_path / "p.yaml", document)
+    code, _, stderr = invoke(runner, str(file), "--tp", "1", "--speculative", "off")
+    one_line(code, stderr, 2, "plan.providers", "h100-sxm has no 'on_demand' quote from runpod")
+
+
+def test_bad_plan_sections_exit_2_naming_the_field(runner: CliRunner, tmp_path: Path) -> None:
+    cases: list[tuple[object, str]] = [
+        ({"max_gpus": 0}, "plan.max_gpus"),
+        ({"budget_usd_per_month": -5}, "plan.budget_usd_per_month"),
+        ({"max_quality_penalty": 1.5}, "plan.max_quality_penalty"),
+        ({"gpus": []}, "plan.gpus"),
+        ({"gpus": ["h100"]}, "plan.gpus.0"),
+        ({"providers": ["nobody"]}, "plan.providers.0"),
+        ({"max_gpu": 4}, "plan.max_gpu"),
+        ("cheap", "plan"),
+    ]
+    for section, fragment in cases:
+        document = small_document()
+        document["plan"] = section
+        file = write_scenario(tmp_path / "s.yaml", document)
+        result = runner.invoke(app, ["plan", str(file), *FAST])
+        assert result.exit_code == 2, (section, result.stdout, result.stderr)
+        lines = (result.stdout + result.stderr).strip().splitlines()
+        assert len(lines) == 1 and fragment in lines[0], (section, lines)
+        assert "Traceback" not in result.stdout + result.stderr
+
+
 def test_bad_scenario_is_one_line_exit_2(runner: CliRunner, tmp_path: Path) -> None:
     document = small_document()
     document["fleet"] = {"slo": {"ttft_p99_s": -1}}

@@ -48,6 +48,7 @@ from infersim.report.tables import terminal_width
 from infersim.scenario.compose import Document
 from infersim.scenario.deployment import SelfHosted
 from infersim.scenario.load import load_scenario, validate_document
+from infersim.scenario.plan import PlanConstraints
 from infersim.workload.trace import load_external_data
 
 SCHEMA_VERSION = 1
@@ -111,7 +112,9 @@ DeploymentOption = Annotated[
 GpusOption = Annotated[
     str | None,
     typer.Option(
-        "--gpus", help="GPU types allowed, e.g. h100-sxm,h200-sxm (default: every catalog GPU)."
+        "--gpus",
+        help="GPU types allowed, e.g. h100-sxm,h200-sxm (default: the scenario's plan.gpus, "
+        "else every catalog GPU).",
     ),
 ]
 TpOption = Annotated[str, typer.Option("--tp", help="Tensor-parallel sizes to try.")]
@@ -154,20 +157,27 @@ ProviderOption = Annotated[
     typer.Option(
         "--provider",
         help="Price rented GPUs from these providers' catalog quotes only, e.g. runpod,aws "
-        "(the quote's provider, first word; default: any quote).",
+        "(the quote's provider, first word; overrides plan.providers; default: any quote).",
     ),
 ]
 MaxGpusOption = Annotated[
-    int | None, typer.Option("--max-gpus", min=1, help="Most GPUs in the fleet.")
+    int | None,
+    typer.Option("--max-gpus", min=1, help="Most GPUs in the fleet (overrides plan.max_gpus)."),
 ]
 BudgetOption = Annotated[
-    float | None, typer.Option("--budget", min=0.01, help="Most $/month for the fleet's GPUs.")
+    float | None,
+    typer.Option(
+        "--budget",
+        min=0.01,
+        help="Most $/month for the fleet's GPUs (overrides plan.budget_usd_per_month).",
+    ),
 ]
 QualityOption = Annotated[
     float | None,
     typer.Option(
         "--max-quality-penalty", min=0.0, max=1.0,
-        help="Largest quantization quality penalty allowed (0.02 = 2%).",
+        help="Largest quantization quality penalty allowed (0.02 = 2%; overrides "
+        "plan.max_quality_penalty).",
     ),
 ]  # fmt: skip
 TopKOption = Annotated[
@@ -248,8 +258,14 @@ def plan(
         all_gpus.append(base_gpu)
     base_cost = base.cost or scenario.costs.gpu
     default_pricing = "owned" if base_cost.kind == "owned" else str(base_cost.pricing)
+    section = scenario.plan or PlanConstraints()
+    allowed = tuple(all_gpus)
+    if gpus is not None:
+        allowed = _values("--gpus", gpus, all_gpus)
+    elif section.gpus is not None:  # names checked when the scenario loaded
+        allowed = tuple(dict.fromkeys(section.gpus))
     space = SearchSpace(
-        gpus=_values("--gpus", gpus, all_gpus) if gpus is not None else tuple(all_gpus),
+        gpus=allowed,
         tensor_parallel=_ints("--tp", tp),
         expert_parallel=_ints("--ep", ep),
         precisions=_values("--precisions", precisions, tuple(PRECISIONS)),
@@ -273,13 +289,13 @@ def plan(
         if pricing is not None
         else (default_pricing,),
     )
-    constraints = Constraints(max_gpus, budget, max_quality_penalty)
+    constraints = _constraints(section, max_gpus, budget, max_quality_penalty, provider)
+    providers = None
+    if provider is not None:
+        providers = parse_providers("--provider", provider, loaded.catalog.gpus.values())
+    elif section.providers is not None:  # names checked when the scenario loaded
+        providers = tuple(sorted({p.lower() for p in section.providers}))
     data = load_external_data(scenario, loaded.base_dir)
-    providers = (
-        parse_providers("--provider", provider, loaded.catalog.gpus.values())
-        if provider is not None
-        else None
-    )
     problem = prepare_problem(scenario, loaded.catalog, data, name, providers)
     pool = _verifier(problem, constraints, jobs, executor, scheduler)
     try:
@@ -320,6 +336,29 @@ def plan(
         )
 
     emit(ctx, fmt, None, data_out, tables, html=html, trailer=chart)
+
+
+def _constraints(
+    section: PlanConstraints,
+    max_gpus: int | None,
+    budget: float | None,
+    max_quality_penalty: float | None,
+    provider: str | None,
+) -> Constraints:
+    """The flags' constraints, else the scenario's `plan:` section's (named by its field)."""
+    given: list[tuple[str, str]] = []
+    if max_gpus is None and section.max_gpus is not None:
+        max_gpus = section.max_gpus
+        given.append(("max_gpus", "plan.max_gpus"))
+    if budget is None and section.budget_usd_per_month is not None:
+        budget = section.budget_usd_per_month
+        given.append(("budget", "plan.budget_usd_per_month"))
+    if max_quality_penalty is None and section.max_quality_penalty is not None:
+        max_quality_penalty = section.max_quality_penalty
+        given.append(("quality", "plan.max_quality_penalty"))
+    if provider is None and section.providers is not None:
+        given.append(("provider", "plan.providers"))
+    return Constraints(max_gpus, budget, max_quality_penalty, tuple(given))
 
 
 def _verifier(

@@ -110,7 +110,7 @@ class PlanProblem:
         if cost.usd_per_gpu_hour is not None:
             return None
         gpu = self.catalog.gpu_of(deployment.gpu)
-        return f"{gpu.id} has no '{cost.pricing}' quote from --provider {','.join(self.providers)}"
+        return f"{gpu.id} has no '{cost.pricing}' quote from {', '.join(self.providers)}"
 
 
 def self_hosted_name(scenario: Scenario, wanted: str | None) -> str:

@@ -14,33 +14,20 @@ from collections.abc import Iterable, Sequence
 
 from infersim.catalog.types import GpuSpec, RentalQuote
 from infersim.catalog.types import Pricing as QuotePricing
-from infersim.errors import UsageError, did_you_mean
-
-
-def provider_name(quote: RentalQuote) -> str:
-    """The quote's provider: the first word of the provider it names."""
-    return quote.provider.split()[0]
-
-
-def catalog_providers(gpus: Iterable[GpuSpec]) -> list[str]:
-    """Every provider some quote of these GPUs names, sorted without case."""
-    names = {provider_name(q) for gpu in gpus for q in gpu.rental}
-    return sorted(names, key=str.lower)
+from infersim.errors import UsageError
+from infersim.scenario.plan import catalog_providers, provider_name, unknown_provider
 
 
 def parse_providers(flag: str, text: str, gpus: Iterable[GpuSpec]) -> tuple[str, ...]:
     """'runpod,AWS' -> ('aws', 'runpod'): providers the catalog's quotes name (no case)."""
     known = catalog_providers(gpus)
-    lowered = {name.lower(): name for name in known}
     items = [part.strip() for part in text.split(",") if part.strip()]
     if not items:
         raise UsageError(f"{flag}: give one or more of {', '.join(known)}")
     for item in items:
-        if item.lower() not in lowered:
-            raise UsageError(
-                f"{flag}: no catalog quote names the provider {item!r}; the quotes name "
-                f"{', '.join(known)}{did_you_mean(item, known)}"
-            )
+        problem = unknown_provider(item, known)
+        if problem is not None:
+            raise UsageError(f"{flag}: {problem}")
     return tuple(sorted({item.lower() for item in items}))
 
 

@@ -102,7 +102,8 @@ def screen(problem: PlanProblem, candidate: Candidate, constraints: Constraints)
     penalty = quality_penalty(PRECISIONS[candidate.precision])
     limit = constraints.max_quality_penalty
     if limit is not None and penalty > limit:
-        reason = f"quality penalty {penalty:.1%} > --max-quality-penalty {limit:.1%}"
+        named = constraints.named("quality")
+        reason = f"quality penalty {penalty:.1%} > {named} {limit:.1%}"
         return _out(candidate, "quality", reason, penalty)
     scenario = problem.scenario_for(candidate)
     gpu = problem.catalog.gpu_of(candidate.gpu)
@@ -111,7 +112,7 @@ def screen(problem: PlanProblem, candidate: Candidate, constraints: Constraints)
     cost = deployment.cost
     missing = problem.provider_miss(deployment)
     if missing is not None:
-        return _out(candidate, "provider", missing, penalty)
+        return _out(candidate, "provider", f"{missing} ({constraints.named('provider')})", penalty)
     try:
         hour = gpu_usd_per_hour(cost, gpu, 0.0)
     except EconomicsError as exc:
@@ -152,12 +153,16 @@ def screen(problem: PlanProblem, candidate: Candidate, constraints: Constraints)
     kept = replace(kept, min_replicas=lowest, estimated_replicas=estimate)
     gpus = lowest * candidate.gpus_per_replica
     if constraints.max_gpus is not None and gpus > constraints.max_gpus:
-        reason = f"needs at least {gpus} GPUs > --max-gpus {constraints.max_gpus}"
+        reason = (
+            f"needs at least {gpus} GPUs > {constraints.named('max_gpus')} {constraints.max_gpus}"
+        )
         return replace(kept, outcome="max_gpus", reason=reason)
     budget = constraints.budget_usd_per_month
     if budget is not None and kept.cost_floor_usd_per_month > budget:
         floor = kept.cost_floor_usd_per_month
-        reason = f"costs at least ${floor:,.0f}/month > --budget ${budget:,.0f}"
+        reason = (
+            f"costs at least ${floor:,.0f}/month > {constraints.named('budget')} ${budget:,.0f}"
+        )
         return replace(kept, outcome="budget", reason=reason)
     return kept
 

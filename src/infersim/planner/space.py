@@ -115,6 +115,16 @@ class Candidate:
         return " ".join(parts)
 
 
+#: How each constraint is named in messages unless the scenario's `plan:` section gave it.
+CONSTRAINT_FLAGS = {
+    "max_gpus": "--max-gpus",
+    "budget": "--budget",
+    "quality": "--max-quality-penalty",
+    "no_price": "--pricing",
+    "provider": "--provider",
+}
+
+
 @dataclass(frozen=True)
 class Constraints:
     """What a plan must respect besides the SLO."""
@@ -123,6 +133,13 @@ class Constraints:
     """GPUs in the whole fleet (replicas x GPUs per replica)."""
     budget_usd_per_month: float | None = None
     max_quality_penalty: float | None = None
+    given_as: tuple[tuple[str, str], ...] = ()
+    """(constraint, name) for those the scenario gave ('budget', 'plan.budget_usd_per_month');
+    the others are named by their flag (`CONSTRAINT_FLAGS`)."""
+
+    def named(self, constraint: str) -> str:
+        """How messages name a constraint: its flag, or the scenario field that gave it."""
+        return dict(self.given_as).get(constraint, CONSTRAINT_FLAGS[constraint])
 
 
 @dataclass(frozen=True)

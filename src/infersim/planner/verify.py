@@ -106,10 +106,12 @@ def verify(
     failure = result.verdict
     kind: FailureKind | None = None if failure is None else "slo"
     if failure is None and constraints.max_gpus is not None and gpus > constraints.max_gpus:
-        failure, kind = f"needs {gpus} GPUs > --max-gpus {constraints.max_gpus}", "max_gpus"
+        named = constraints.named("max_gpus")
+        failure, kind = f"needs {gpus} GPUs > {named} {constraints.max_gpus}", "max_gpus"
     budget = constraints.budget_usd_per_month
     if failure is None and budget is not None and fleet.usd_per_month > budget:
-        failure = f"costs ${fleet.usd_per_month:,.0f}/month > --budget ${budget:,.0f}"
+        named = constraints.named("budget")
+        failure = f"costs ${fleet.usd_per_month:,.0f}/month > {named} ${budget:,.0f}"
         kind = "budget"
     margins = [
         (bound - value) / bound
