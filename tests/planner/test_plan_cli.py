@@ -135,6 +135,7 @@ def test_a_disaggregated_scenario_plans_both_pools_and_the_plan_fixes_them(
     assert code == 0, stderr
     winner = json.loads(text)["winner"]
     assert winner["disaggregated"] and "disagg" in winner["configuration"]
+    assert invoke(runner, str(file), *FAST, "-f", "json")[1] == text  # deterministic
     fleet = yaml.safe_load(out.read_text(encoding="utf-8"))["fleet"]
     assert (fleet["disaggregated"], fleet["prefill_replicas"]) == (True, winner["prefill_replicas"])
     result = runner.invoke(app, ["run", str(out), "-f", "json"])

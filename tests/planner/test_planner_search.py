@@ -105,7 +105,7 @@ def test_pruning_never_drops_a_cheaper_plan(
 
 def test_jobs_give_identical_results(tmp_path: Path) -> None:
     _, problem = small_problem(tmp_path, rate_per_s=12.0, ttft_s=0.8, tpot_s=0.03)
-    space = small_space()
+    space = small_space(disaggregated=(False, True))
     serial = run_planner(problem, space)
     pool = PoolVerifier(problem, NO_CONSTRAINTS, 2)
     try:
