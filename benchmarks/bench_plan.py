@@ -2,6 +2,7 @@
 
     python benchmarks/bench_plan.py            # the full space, serial
     python benchmarks/bench_plan.py --jobs 2   # verification on two processes
+    python benchmarks/bench_plan.py --disaggregated   # also every candidate disaggregated
 
 Workload (`benchmarks/plan-chat-70b.yaml`): Llama-3.1-70B, Poisson arrivals at 10 requests/s,
 lognormal prompts (p50 800, p99 8,000 tokens) and outputs (p50 200, p99 1,500), SLO TTFT p99
@@ -35,6 +36,9 @@ TARGET_WALL_S = 60.0
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", type=int, default=1)
+    parser.add_argument(
+        "--disaggregated", action="store_true", help="search disaggregation off and on"
+    )
     args = parser.parse_args()
     wall0, cpu0 = time.perf_counter(), time.process_time()
     loaded = load_scenario(SCENARIO)
@@ -47,6 +51,8 @@ def main() -> None:
         precisions=("bf16", "fp8", "int4"),
         speculative=(False, True),
         chunked_prefill=(True,),
+        max_batch_sequences=(None,),
+        disaggregated=(False, True) if args.disaggregated else (False,),
         pricing=("on_demand",),
     )
     constraints = Constraints()

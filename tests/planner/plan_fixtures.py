@@ -66,6 +66,8 @@ def small_space(
     gpus: tuple[str, ...] = SMALL_GPUS,
     precisions: tuple[str, ...] = ("bf16", "fp8"),
     speculative: tuple[bool, ...] = (False,),
+    max_batch_sequences: tuple[int | None, ...] = (None,),
+    disaggregated: tuple[bool, ...] = (False,),
 ) -> SearchSpace:
     return SearchSpace(
         gpus=gpus,
@@ -74,6 +76,8 @@ def small_space(
         precisions=precisions,
         speculative=speculative,
         chunked_prefill=(True,),
+        max_batch_sequences=max_batch_sequences,
+        disaggregated=disaggregated,
         pricing=("on_demand",),
     )
 

@@ -16,7 +16,13 @@ from infersim.pipeline.run import run_scenario
 from infersim.planner.problem import PlanProblem, prompt_floor_quantile
 from infersim.planner.search import PlanResult, plan, screen_all
 from infersim.planner.space import Constraints, SearchSpace
-from infersim.planner.verify import PoolVerifier, Verified, serial_verifier, verify
+from infersim.planner.verify import (
+    DaskVerifier,
+    PoolVerifier,
+    Verified,
+    serial_verifier,
+    verify,
+)
 from infersim.report.plan import plan_document, plan_json
 from infersim.scenario.compose import Document
 from infersim.scenario.deployment import SelfHosted
@@ -99,7 +105,7 @@ def test_pruning_never_drops_a_cheaper_plan(
 
 def test_jobs_give_identical_results(tmp_path: Path) -> None:
     _, problem = small_problem(tmp_path, rate_per_s=12.0, ttft_s=0.8, tpot_s=0.03)
-    space = small_space()
+    space = small_space(disaggregated=(False, True))
     serial = run_planner(problem, space)
     pool = PoolVerifier(problem, NO_CONSTRAINTS, 2)
     try:
@@ -110,6 +116,25 @@ def test_jobs_give_identical_results(tmp_path: Path) -> None:
     assert plan_json(parallel) == plan_json(serial)
     again = run_planner(problem, space)
     assert plan_json(again) == plan_json(serial)
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning:tornado")
+@pytest.mark.filterwarnings("ignore:Port .* is already in use:UserWarning")
+def test_dask_cluster_gives_identical_results(tmp_path: Path) -> None:
+    distributed = pytest.importorskip("distributed")
+    _, problem = small_problem(tmp_path, rate_per_s=12.0, ttft_s=0.8, tpot_s=0.03)
+    space = small_space(gpus=("h100-sxm", "l40s"))
+    serial = run_planner(problem, space)
+    with distributed.LocalCluster(
+        n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None
+    ) as cluster:
+        verifier = DaskVerifier(problem, NO_CONSTRAINTS, cluster.scheduler_address)
+        try:
+            on_dask = plan(problem, space, NO_CONSTRAINTS, verifier, 3)
+        finally:
+            verifier.close()
+    assert on_dask.verified == serial.verified
+    assert plan_json(on_dask) == plan_json(serial)
 
 
 def test_written_plan_reproduces_and_cheaper_candidates_fail(tmp_path: Path) -> None:
@@ -145,6 +170,79 @@ def test_written_plan_reproduces_and_cheaper_candidates_fail(tmp_path: Path) -> 
         assert not found.feasible or (found.usd_per_month or 0.0) >= usd
         checked += 1
     assert checked > 0
+
+
+def test_max_batch_is_searched_and_written(tmp_path: Path) -> None:
+    # the cap on running sequences as a lever: the winner is still brute force's cheapest,
+    # and a candidate with a cap writes it into the plan, which `run` reproduces
+    loaded, problem = small_problem(tmp_path, rate_per_s=12.0, ttft_s=0.8, tpot_s=0.03)
+    space = small_space(
+        gpus=("h100-sxm", "l40s"), precisions=("fp8",), max_batch_sequences=(None, 4, 64)
+    )
+    assert len(space.candidates()) == 12
+    result = run_planner(problem, space)
+    best = cheapest(brute_force(problem, space))
+    assert best is not None and result.winner is not None
+    assert result.winner.sort_key() == best.sort_key()
+    capped = [v for v in result.plans if v.candidate.max_batch_sequences == 4]
+    derived = {
+        (v.candidate.gpu, v.candidate.tensor_parallel): v
+        for v in result.plans
+        if v.candidate.max_batch_sequences is None
+    }
+    for item in capped:  # 4 sequences at a time never serve the traffic on fewer replicas
+        free = derived.get((item.candidate.gpu, item.candidate.tensor_parallel))
+        assert free is None or (item.replicas or 0) >= (free.replicas or 0)
+    some = next(v for v in [*capped, *result.plans] if v.candidate.max_batch_sequences)
+    assert some.replicas is not None and "mb" in some.candidate.label
+    chosen = problem.scenario_for(some.candidate).deployments["main"]
+    assert isinstance(chosen, SelfHosted)
+    document = plan_document(loaded.document.data, "main", chosen, some.replicas)
+    assert document["deployments"]["main"]["max_batch_sequences"] == (
+        some.candidate.max_batch_sequences
+    )
+    rerun = validate_document(Document(document), loaded.base_dir, loaded.catalog)
+    served = run_scenario(rerun.scenario, rerun.catalog).serving.deployment("main")
+    assert served.max_batch_sequences == some.candidate.max_batch_sequences
+    assert (served.peak_replicas, served.ttft_s.p99) == (some.replicas, some.ttft_p99_s)
+
+
+def test_disaggregation_is_searched_and_the_written_pools_reproduce(tmp_path: Path) -> None:
+    # disaggregation on/off as a lever, each disaggregated fleet sized pool by pool: the
+    # winner is brute force's cheapest, and a disaggregated plan written with its prefill
+    # pool fixed runs again to the same figures
+    loaded, problem = small_problem(tmp_path, rate_per_s=12.0, ttft_s=0.8, tpot_s=0.03)
+    space = small_space(gpus=("h100-sxm", "l40s"), precisions=("fp8",), disaggregated=(False, True))
+    result = run_planner(problem, space)
+    best = cheapest(brute_force(problem, space))
+    assert best is not None and result.winner is not None
+    assert result.winner.sort_key() == best.sort_key()
+    split = [v for v in result.verified if v.candidate.disaggregated and v.feasible]
+    assert split, [v.candidate.label for v in result.verified]
+    for item in split:
+        assert item.prefill_replicas is not None and item.replicas is not None
+        assert 1 <= item.prefill_replicas < item.replicas
+        assert item.gpus == item.replicas * item.candidate.gpus_per_replica
+    some = split[0]
+    assert some.replicas is not None and "disagg" in some.candidate.label
+    chosen = problem.scenario_for(some.candidate).deployments["main"]
+    assert isinstance(chosen, SelfHosted)
+    document = plan_document(
+        loaded.document.data, "main", chosen, some.replicas, some.prefill_replicas
+    )
+    assert document["fleet"]["prefill_replicas"] == some.prefill_replicas
+    rerun = validate_document(Document(document), loaded.base_dir, loaded.catalog)
+    run = run_scenario(rerun.scenario, rerun.catalog)
+    served = run.serving.deployment("main")
+    pools = {p.role: p.replicas for p in served.pools}
+    assert pools == {
+        "prefill": some.prefill_replicas, "decode": some.replicas - some.prefill_replicas
+    }  # fmt: skip
+    assert served.verdict is None
+    assert (served.ttft_s.p99, served.tpot_s.p99) == (some.ttft_p99_s, some.tpot_p99_s)
+    assert run.ledger.gpu_cost_usd == pytest.approx(some.usd_per_month, rel=1e-12)
+    plain = next(v for v in result.plans if not v.candidate.disaggregated)
+    assert plain.prefill_replicas is None
 
 
 def test_prompt_floor_quantile_is_conservative() -> None:

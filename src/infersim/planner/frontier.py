@@ -41,7 +41,8 @@ def why_runner_up_lost(winner: Verified, runner_up: Verified) -> str:
     elif r_gpus == w_gpus and r_hour == w_hour:
         cause = (
             f"the same {r_gpus} GPUs at ${r_hour:.2f}/GPU-hour; ties go to the first in the "
-            "search's order (GPU, parallelism, precision, speculative decoding off first)"
+            "search's order (GPU, parallelism, precision, speculative decoding off, "
+            "derived batch cap, disaggregation off first)"
         )
     else:
         cause = f"{r_gpus} GPUs at ${r_hour:.2f}/GPU-hour vs the winner's {w_gpus} at ${w_hour:.2f}"

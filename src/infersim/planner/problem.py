@@ -21,6 +21,7 @@ from infersim.economics import draw_populations
 from infersim.errors import UsageError
 from infersim.pipeline.demand import PopulationTraffic, population_traffic, with_classes
 from infersim.pipeline.run import ECONOMICS_STREAM
+from infersim.planner.providers import provider_quote
 from infersim.planner.space import Candidate, candidate_deployment
 from infersim.scenario.deployment import OwnedGpu, RentedGpu, SelfHosted
 from infersim.scenario.model import Scenario
@@ -61,18 +62,55 @@ class PlanProblem:
     cached_share_max: float
     multi_token_outputs: bool
     """Whether some requests generate more than one token (else no TPOT is measured)."""
+    providers: tuple[str, ...] | None = None
+    """The providers whose catalog quotes price rented GPUs (lower case; None: any quote)."""
 
-    def scenario_for(self, candidate: Candidate, replicas: int | None = None) -> Scenario:
+    def scenario_for(
+        self, candidate: Candidate, replicas: int | None = None, prefill_replicas: int | None = None
+    ) -> Scenario:
         """The served scenario with the candidate on the planned deployment: sized to the
-        SLO, or with `replicas` replicas (`fleet.mode: fixed`)."""
-        deployment = candidate_deployment(self.base, self.base_cost, candidate)
+        SLO (a disaggregated candidate: both pools), or with `replicas` replicas
+        (`fleet.mode: fixed`), `prefill_replicas` of them in the prefill pool when it is
+        disaggregated."""
+        deployment = self._priced(candidate_deployment(self.base, self.base_cost, candidate))
         mode = "size_to_slo"
         if replicas is not None:
             deployment = deployment.model_copy(update={"replicas": replicas})
             mode = "fixed"
         deployments = {**self.scenario.deployments, self.name: deployment}
-        fleet = self.scenario.fleet.model_copy(update={"mode": mode})
+        fleet = self.scenario.fleet.model_copy(
+            update={
+                "mode": mode,
+                "disaggregated": candidate.disaggregated,
+                "prefill_replicas": prefill_replicas if candidate.disaggregated else None,
+            }
+        )
         return self.scenario.model_copy(update={"deployments": deployments, "fleet": fleet})
+
+    def _priced(self, deployment: SelfHosted) -> SelfHosted:
+        """A rented deployment priced from the provider list (`planner.providers`): the
+        first quote of its kind from one of them, when one has it."""
+        cost = deployment.cost
+        if self.providers is None or not isinstance(cost, RentedGpu):
+            return deployment
+        if cost.usd_per_gpu_hour is not None:
+            return deployment
+        gpu = self.catalog.gpu_of(deployment.gpu)
+        quote = provider_quote(gpu, cost.pricing, self.providers)
+        if quote is None:
+            return deployment
+        priced = cost.model_copy(update={"usd_per_gpu_hour": quote.usd_per_hour})
+        return deployment.model_copy(update={"cost": priced})
+
+    def provider_miss(self, deployment: SelfHosted) -> str | None:
+        """Why the provider list leaves the (priced) deployment without a price, or None."""
+        cost = deployment.cost
+        if self.providers is None or not isinstance(cost, RentedGpu):
+            return None
+        if cost.usd_per_gpu_hour is not None:
+            return None
+        gpu = self.catalog.gpu_of(deployment.gpu)
+        return f"{gpu.id} has no '{cost.pricing}' quote from {', '.join(self.providers)}"
 
 
 def self_hosted_name(scenario: Scenario, wanted: str | None) -> str:
@@ -97,9 +135,14 @@ def self_hosted_name(scenario: Scenario, wanted: str | None) -> str:
 
 
 def prepare_problem(
-    scenario: Scenario, catalog: Catalog, data: ExternalData, name: str
+    scenario: Scenario,
+    catalog: Catalog,
+    data: ExternalData,
+    name: str,
+    providers: tuple[str, ...] | None = None,
 ) -> PlanProblem:
-    """The planning problem of deployment `name` (see the module doc)."""
+    """The planning problem of deployment `name` (see the module doc); rented GPUs priced
+    from `providers`' quotes only, when given (`planner.providers`)."""
     rng = np.random.default_rng(
         np.random.SeedSequence(scenario.seed, spawn_key=(ECONOMICS_STREAM,))
     )
@@ -118,6 +161,11 @@ def prepare_problem(
         raise UsageError(f"deployment {name!r} receives no traffic: nothing to plan")
     base = served.deployments[name]
     assert isinstance(base, SelfHosted)
+    if base.prefill_pool is not None:
+        raise UsageError(
+            f"deployments.{name}.prefill_pool: the planner lays out both pools of a "
+            "disaggregated candidate as the candidate (--tp, --ep); remove prefill_pool"
+        )
     weights = expected_class_requests(served, data, horizon, name)
     fleet = served.fleet
     mean = min(expected, fleet.max_simulated_requests) * (1 - fleet.warmup_share)
@@ -140,6 +188,7 @@ def prepare_problem(
         floor_prompt_tokens=prompt,
         cached_share_max=cached,
         multi_token_outputs=multi,
+        providers=providers,
     )
 
 

@@ -3,7 +3,8 @@
 For each candidate, without simulating:
 
 - it must be a valid split and fit in memory (`build_perf_model`), have a price (a catalog
-  quote of its kind, or a purchase price), and respect the quality floor;
+  quote of its kind, from a listed provider when `--provider` lists some, or a purchase
+  price), and respect the quality floor;
 - floors no fleet size can beat: the TPOT of one sequence decoding alone (every request's
   time per output token is at least one iteration over the tokens it emits per step), and the
   TTFT of a prompt the run's p99 prompt is longer than but with a one-in-a-million chance
@@ -11,12 +12,14 @@ For each candidate, without simulating:
   every request waits at least its own prefill, so the p99 of TTFT is above that. A floor
   over its SLO bound rules the candidate out;
 - a cost floor: fleet sizing (`serving.fleet.size_fleet`) never goes below the replicas the
-  steady-state capacity within the TPOT bound requires, so neither can the verified plan.
+  steady-state capacity within the TPOT bound requires, so neither can the verified plan
+  (a disaggregated fleet: two replicas, one per pool, as pool sizing bisects each pool).
   That floor over `--max-gpus` or the budget rules it out, and the search skips any
   candidate whose floor is not below the cheapest plan verified so far;
 - an estimate to rank the survivors: the fewest replicas whose p99 wait for a batch slot
   (Erlang C over replicas x SLO batch slots, each holding a request for its mean service
-  time) plus that prompt's prefill fit the TTFT bound.
+  time) plus that prompt's prefill fit the TTFT bound (a disaggregated fleet: the sum of
+  its pools' steady-state lower bounds, `serving.fleet.pool_lower_bounds`).
 """
 
 from __future__ import annotations
@@ -38,17 +41,21 @@ from infersim.perf import (
 from infersim.perf.precision import quality_penalty
 from infersim.planner.problem import PlanProblem
 from infersim.planner.space import PRECISIONS, Candidate, Constraints
-from infersim.scenario.deployment import Slo
+from infersim.scenario.deployment import SelfHosted, Slo
+from infersim.serving.fleet import pool_lower_bounds
 from infersim.serving.simulate import deployment_plan
 
 ScreenOutcome = Literal[
-    "kept", "invalid", "does_not_fit", "no_price", "quality", "slo_floor", "max_gpus", "budget"
-]
+    "kept", "invalid", "does_not_fit", "no_price", "provider", "quality", "slo_floor",
+    "max_gpus", "budget",
+]  # fmt: skip
 
 #: Probability the screen's TTFT estimate leaves to the wait for a batch slot (its p99).
 WAIT_TAIL = 0.01
 #: Most replicas the screen's estimate tries above the floor before giving up on the TTFT.
 ESTIMATE_GROWTH = 64
+#: A disaggregated fleet's fewest replicas: one prefill and one decode replica.
+DISAGGREGATED_MIN_REPLICAS = 2
 
 
 @dataclass(frozen=True)
@@ -95,13 +102,17 @@ def screen(problem: PlanProblem, candidate: Candidate, constraints: Constraints)
     penalty = quality_penalty(PRECISIONS[candidate.precision])
     limit = constraints.max_quality_penalty
     if limit is not None and penalty > limit:
-        reason = f"quality penalty {penalty:.1%} > --max-quality-penalty {limit:.1%}"
+        named = constraints.named("quality")
+        reason = f"quality penalty {penalty:.1%} > {named} {limit:.1%}"
         return _out(candidate, "quality", reason, penalty)
     scenario = problem.scenario_for(candidate)
     gpu = problem.catalog.gpu_of(candidate.gpu)
     deployment = scenario.deployments[problem.name]
-    cost = getattr(deployment, "cost", None)
-    assert cost is not None
+    assert isinstance(deployment, SelfHosted) and deployment.cost is not None
+    cost = deployment.cost
+    missing = problem.provider_miss(deployment)
+    if missing is not None:
+        return _out(candidate, "provider", f"{missing} ({constraints.named('provider')})", penalty)
     try:
         hour = gpu_usd_per_hour(cost, gpu, 0.0)
     except EconomicsError as exc:
@@ -126,20 +137,32 @@ def screen(problem: PlanProblem, candidate: Candidate, constraints: Constraints)
     if slo.ttft_p99_s is not None and ttft_floor > slo.ttft_p99_s:
         reason = f"TTFT p99 at least {ttft_floor:.3g} s > {slo.ttft_p99_s:g} s"
         return replace(kept, outcome="slo_floor", reason=reason)
-    lowest = max(1, math.ceil(problem.offered_rps / plan.capacity_rps))
-    estimate = estimate_replicas(
-        problem.offered_rps, plan.capacity_rps, lowest, _slo_batch(problem, perf, slo),
-        ttft_floor, slo.ttft_p99_s,
-    )  # fmt: skip
+    if candidate.disaggregated:
+        # pool sizing bisects each pool down from where the SLOs hold: no floor but one
+        # replica per pool; the pools' steady-state lower bounds estimate the fleet
+        lowest = DISAGGREGATED_MIN_REPLICAS
+        expected = problem.offered_rps * plan.horizon_s
+        pools = pool_lower_bounds(plan, expected, plan.mean_prompt_tokens, plan.mean_output_tokens)
+        estimate = max(lowest, sum(pools))
+    else:
+        lowest = max(1, math.ceil(problem.offered_rps / plan.capacity_rps))
+        estimate = estimate_replicas(
+            problem.offered_rps, plan.capacity_rps, lowest, _slo_batch(problem, perf, slo),
+            ttft_floor, slo.ttft_p99_s,
+        )  # fmt: skip
     kept = replace(kept, min_replicas=lowest, estimated_replicas=estimate)
     gpus = lowest * candidate.gpus_per_replica
     if constraints.max_gpus is not None and gpus > constraints.max_gpus:
-        reason = f"needs at least {gpus} GPUs > --max-gpus {constraints.max_gpus}"
+        reason = (
+            f"needs at least {gpus} GPUs > {constraints.named('max_gpus')} {constraints.max_gpus}"
+        )
         return replace(kept, outcome="max_gpus", reason=reason)
     budget = constraints.budget_usd_per_month
     if budget is not None and kept.cost_floor_usd_per_month > budget:
         floor = kept.cost_floor_usd_per_month
-        reason = f"costs at least ${floor:,.0f}/month > --budget ${budget:,.0f}"
+        reason = (
+            f"costs at least ${floor:,.0f}/month > {constraints.named('budget')} ${budget:,.0f}"
+        )
         return replace(kept, outcome="budget", reason=reason)
     return kept
 

@@ -167,8 +167,8 @@ def _limiting_constraint(
         return None
     gpus = constraints.max_gpus
     if gpus is not None and most == gpus // candidate.gpus_per_replica:
-        return "--max-gpus", "max_gpus"
-    return "--budget", "budget"
+        return constraints.named("max_gpus"), "max_gpus"
+    return constraints.named("budget"), "budget"
 
 
 def _cap(floor: int, usd_per_replica: float, best_usd: float) -> int:
@@ -209,20 +209,12 @@ def plan(
     return result
 
 
-CONSTRAINT_FLAGS = {
-    "max_gpus": "--max-gpus",
-    "budget": "--budget",
-    "quality": "--max-quality-penalty",
-    "no_price": "--pricing",
-}
-
-
 def raise_no_plan(result: PlanResult) -> None:
     """Why nothing qualified: a constraint (exit 2, naming it) or the SLO (closest miss)."""
     by_constraint = [v for v in result.verified if v.failure_kind in ("max_gpus", "budget")]
     if by_constraint:
         first = min(by_constraint, key=Verified.sort_key)
-        flag = CONSTRAINT_FLAGS[first.failure_kind or "max_gpus"]
+        flag = result.constraints.named(first.failure_kind or "max_gpus")
         raise UsageError(
             f"{flag} leaves no configuration that meets the SLO: the cheapest tried, "
             f"{first.candidate.label}, {first.failure}"
@@ -231,15 +223,16 @@ def raise_no_plan(result: PlanResult) -> None:
     if cut and not result.verified:
         first_cut = min(cut, key=lambda s: (s.cost_floor_usd_per_month, s.candidate))
         raise UsageError(
-            f"{CONSTRAINT_FLAGS[first_cut.outcome]} rules out every configuration: the "
+            f"{result.constraints.named(first_cut.outcome)} rules out every configuration: the "
             f"least demanding, {first_cut.candidate.label}, {first_cut.reason}"
         )
     outcomes = {s.outcome for s in result.screened}
-    if len(outcomes) == 1 and (only := next(iter(outcomes))) in ("quality", "no_price"):
+    if outcomes and outcomes <= {"quality", "no_price", "provider"}:
+        flags = " and ".join(result.constraints.named(o) for o in sorted(outcomes))
         example = result.screened[0]
         raise UsageError(
-            f"{CONSTRAINT_FLAGS[only]} rules out every configuration searched "
-            f"(e.g. {example.candidate.label}: {example.reason})"
+            f"{flags} {'rule' if len(outcomes) > 1 else 'rules'} out every configuration "
+            f"searched (e.g. {example.candidate.label}: {example.reason})"
         )
     raise NoPlanError(f"no configuration meets the SLO; closest miss: {closest_miss(result)}")
 

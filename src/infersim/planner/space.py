@@ -1,10 +1,12 @@
 """The planner's search space: which deployments it considers, and the constraints on them.
 
 A `Candidate` is one point of the space (GPU type, tensor and expert parallelism, precision
-preset, speculative decoding on or off, chunked prefill, how GPU-hours are bought); the
-replica count is not part of it: verification sizes it to the SLO. `candidate_deployment`
-turns a candidate into the scenario's deployment with those levers set, everything else
-(model, batch limits, prefix caching, quality) kept as the scenario gives it.
+preset, speculative decoding on or off, chunked prefill, the cap on running sequences,
+prefill/decode disaggregation, how GPU-hours are bought); the replica count is not part of
+it: verification sizes it to the SLO (a disaggregated candidate's both pools, so the pool
+ratio is searched too: `serving.fleet.size_pools`). `candidate_deployment` turns a
+candidate into the scenario's deployment with those levers set, everything else (model,
+the token budget, prefix caching, quality) kept as the scenario gives it.
 """
 
 from __future__ import annotations
@@ -52,7 +54,7 @@ PRICINGS = ("on_demand", "spot", "reserved", "owned")
 DEFAULT_SPECULATIVE = SpeculativeDecoding(method=SpeculativeMethod.EAGLE)
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True)
 class Candidate:
     """One deployment configuration; its replica count is sized by verification."""
 
@@ -62,7 +64,32 @@ class Candidate:
     precision: str
     speculative: bool
     chunked_prefill: bool
+    max_batch_sequences: int | None
+    """The cap on sequences running at once on a replica; None: derived from the replica
+    (its KV-cache blocks and token budget, `perf.memory`)."""
+    disaggregated: bool
+    """Separate prefill and decode pools, both at the candidate's layout, sized pool by pool."""
     pricing: str
+
+    def _order(self) -> tuple[str, int, int, str, bool, bool, int, bool, str]:
+        cap = 0 if self.max_batch_sequences is None else self.max_batch_sequences
+        return (
+            self.gpu, self.tensor_parallel, self.expert_parallel, self.precision,
+            self.speculative, self.chunked_prefill, cap, self.disaggregated, self.pricing,
+        )  # fmt: skip
+
+    def __lt__(self, other: Candidate) -> bool:
+        """The space's order (a derived cap first): the order ties are broken in."""
+        return self._order() < other._order()
+
+    def __le__(self, other: Candidate) -> bool:
+        return self._order() <= other._order()
+
+    def __gt__(self, other: Candidate) -> bool:
+        return self._order() > other._order()
+
+    def __ge__(self, other: Candidate) -> bool:
+        return self._order() >= other._order()
 
     @property
     def gpus_per_replica(self) -> int:
@@ -70,7 +97,8 @@ class Candidate:
 
     @property
     def label(self) -> str:
-        """'h200-sxm tp2 fp8 spec on_demand' (ep and 'no chunked prefill' only when set)."""
+        """'h200-sxm tp2 fp8 spec on_demand' (ep, 'no chunked prefill', a set cap on
+        running sequences, 'mb64', and 'disagg' only when set)."""
         parts = [self.gpu, f"tp{self.tensor_parallel}"]
         if self.expert_parallel > 1:
             parts.append(f"ep{self.expert_parallel}")
@@ -79,8 +107,22 @@ class Candidate:
             parts.append("spec")
         if not self.chunked_prefill:
             parts.append("no-chunk")
+        if self.max_batch_sequences is not None:
+            parts.append(f"mb{self.max_batch_sequences}")
+        if self.disaggregated:
+            parts.append("disagg")
         parts.append(self.pricing)
         return " ".join(parts)
+
+
+#: How each constraint is named in messages unless the scenario's `plan:` section gave it.
+CONSTRAINT_FLAGS = {
+    "max_gpus": "--max-gpus",
+    "budget": "--budget",
+    "quality": "--max-quality-penalty",
+    "no_price": "--pricing",
+    "provider": "--provider",
+}
 
 
 @dataclass(frozen=True)
@@ -91,6 +133,13 @@ class Constraints:
     """GPUs in the whole fleet (replicas x GPUs per replica)."""
     budget_usd_per_month: float | None = None
     max_quality_penalty: float | None = None
+    given_as: tuple[tuple[str, str], ...] = ()
+    """(constraint, name) for those the scenario gave ('budget', 'plan.budget_usd_per_month');
+    the others are named by their flag (`CONSTRAINT_FLAGS`)."""
+
+    def named(self, constraint: str) -> str:
+        """How messages name a constraint: its flag, or the scenario field that gave it."""
+        return dict(self.given_as).get(constraint, CONSTRAINT_FLAGS[constraint])
 
 
 @dataclass(frozen=True)
@@ -103,6 +152,8 @@ class SearchSpace:
     precisions: tuple[str, ...]
     speculative: tuple[bool, ...]
     chunked_prefill: tuple[bool, ...]
+    max_batch_sequences: tuple[int | None, ...]
+    disaggregated: tuple[bool, ...]
     pricing: tuple[str, ...]
 
     def candidates(self) -> list[Candidate]:
@@ -116,6 +167,8 @@ class SearchSpace:
                 self.precisions,
                 self.speculative,
                 self.chunked_prefill,
+                self.max_batch_sequences,
+                self.disaggregated,
                 self.pricing,
             )
         )
@@ -153,6 +206,7 @@ def candidate_deployment(
             "precision": PRECISIONS[candidate.precision],
             "speculative": speculative,
             "chunked_prefill": candidate.chunked_prefill,
+            "max_batch_sequences": candidate.max_batch_sequences,
             "cost": candidate_cost(base_cost, base_gpu, candidate),
         }
     )

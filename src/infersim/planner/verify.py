@@ -11,6 +11,7 @@ process it runs in change nothing.
 from __future__ import annotations
 
 import functools
+import importlib
 import math
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -38,6 +39,8 @@ class Verified:
     failure: str | None
     failure_kind: FailureKind | None = None
     replicas: int | None = None
+    prefill_replicas: int | None = None
+    """A disaggregated fleet: the replicas of its prefill pool (the rest decode)."""
     gpus: int | None = None
     usd_per_month: float | None = None
     """The fleet's monthly bill: paid GPU-hours x $/GPU-hour, as the ledger books it."""
@@ -68,9 +71,10 @@ def verify(
 ) -> Verified:
     """Size the candidate's fleet by simulation and price it (see the module doc). With a
     cap, the fleet of `cap` replicas is simulated first, and sized only if it meets the SLO
-    (sizing then stays within the cap); else the result is 'capped'."""
+    (sizing then stays within the cap); else the result is 'capped'. A disaggregated
+    candidate is sized outright: its pools are sized together, no fleet size stands for it."""
     candidate, cap = task
-    if cap is not None:
+    if cap is not None and not candidate.disaggregated:
         capped = problem.scenario_for(candidate, replicas=cap)
         probe = simulate(capped, problem.seed, problem.catalog, problem.data)
         found = probe.deployment(problem.name)
@@ -96,13 +100,18 @@ def verify(
     slo = scenario.fleet.slo
     replicas = result.peak_replicas
     gpus = replicas * candidate.gpus_per_replica
+    prefill = next((p for p in result.pools if p.role == "prefill"), None)
+    if result.pools:
+        gpus = sum(p.gpus for p in result.pools)
     failure = result.verdict
     kind: FailureKind | None = None if failure is None else "slo"
     if failure is None and constraints.max_gpus is not None and gpus > constraints.max_gpus:
-        failure, kind = f"needs {gpus} GPUs > --max-gpus {constraints.max_gpus}", "max_gpus"
+        named = constraints.named("max_gpus")
+        failure, kind = f"needs {gpus} GPUs > {named} {constraints.max_gpus}", "max_gpus"
     budget = constraints.budget_usd_per_month
     if failure is None and budget is not None and fleet.usd_per_month > budget:
-        failure = f"costs ${fleet.usd_per_month:,.0f}/month > --budget ${budget:,.0f}"
+        named = constraints.named("budget")
+        failure = f"costs ${fleet.usd_per_month:,.0f}/month > {named} ${budget:,.0f}"
         kind = "budget"
     margins = [
         (bound - value) / bound
@@ -118,6 +127,7 @@ def verify(
         failure=failure,
         failure_kind=kind,
         replicas=replicas,
+        prefill_replicas=None if prefill is None else prefill.replicas,
         gpus=gpus,
         usd_per_month=fleet.usd_per_month,
         usd_per_gpu_hour=fleet.usd_per_gpu_hour,
@@ -168,3 +178,41 @@ class PoolVerifier:
 
     def close(self) -> None:
         self._pool.shutdown(cancel_futures=True)
+
+
+class DaskVerifier:
+    """Verifications on an existing Dask cluster (the optional `distributed` package, as the
+    analyses use it: `infersim.analysis.execute`), results in the order asked: the same
+    `Verified`s as serial. The problem is sent to the workers once."""
+
+    def __init__(self, problem: PlanProblem, constraints: Constraints, scheduler: str) -> None:
+        # imported here: the analyses' execution module brings their reports with it
+        from infersim.analysis import AnalysisError
+        from infersim.analysis.execute import DASK_CONNECT_TIMEOUT_S, Execution
+
+        Execution(1, "dask", scheduler).check()  # the flags, and `distributed` installed
+        distributed = importlib.import_module("distributed")
+        try:
+            self._client = distributed.Client(
+                scheduler, timeout=f"{DASK_CONNECT_TIMEOUT_S}s", set_as_default=False
+            )
+        except (OSError, TimeoutError, ValueError) as exc:
+            raise AnalysisError(
+                f"--scheduler {scheduler}: cannot reach the Dask scheduler ({exc})"
+            ) from None
+        self._problem = self._client.scatter(problem, broadcast=True)
+        self._constraints = constraints
+
+    def __call__(self, batch: Sequence[Task]) -> list[Verified]:
+        futures = self._client.map(
+            verify,
+            [self._problem] * len(batch),
+            [self._constraints] * len(batch),
+            list(batch),
+            pure=False,
+        )
+        results: list[Verified] = self._client.gather(futures)
+        return results
+
+    def close(self) -> None:
+        self._client.close()

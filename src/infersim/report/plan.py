@@ -17,7 +17,8 @@ from infersim.report.terminal_charts import bar
 from infersim.scenario.deployment import SelfHosted
 
 RANKED_COLUMNS = [
-    "rank", "configuration", "replicas", "GPUs", "$/month", "$/Mtok in", "$/Mtok out",
+    "rank", "configuration", "replicas", "prefill/decode", "GPUs", "$/month", "$/Mtok in",
+    "$/Mtok out",
     "TTFT p99 s", "TPOT p99 ms", "SLO attainment", "quality penalty", "headroom", "verdict",
 ]  # fmt: skip
 
@@ -26,12 +27,20 @@ def _num(value: float | None, digits: int = 6) -> float | None:
     return None if value is None else significant(value, digits)
 
 
+def _pools(item: Verified) -> str | None:
+    """A disaggregated fleet's pools, 'prefill/decode' replicas (None: not disaggregated)."""
+    if item.prefill_replicas is None or item.replicas is None:
+        return None
+    return f"{item.prefill_replicas}/{item.replicas - item.prefill_replicas}"
+
+
 def _ranked_row(rank: int | None, item: Verified, penalty: float) -> list[Any]:
     tpot = item.tpot_p99_s
     return [
         rank,
         item.candidate.label,
         item.replicas,
+        _pools(item),
         item.gpus,
         None if item.usd_per_month is None else cents(item.usd_per_month),
         _num(item.usd_per_mtok_input, 4),
@@ -128,8 +137,11 @@ def plan_json(result: PlanResult) -> dict[str, Any]:
             "precision": c.precision,
             "speculative": c.speculative,
             "chunked_prefill": c.chunked_prefill,
+            "max_batch_sequences": c.max_batch_sequences,
+            "disaggregated": c.disaggregated,
             "pricing": c.pricing,
             "replicas": v.replicas,
+            "prefill_replicas": v.prefill_replicas,
             "gpus": v.gpus,
             "usd_per_month": None if v.usd_per_month is None else cents(v.usd_per_month),
             "usd_per_gpu_hour": _num(v.usd_per_gpu_hour),
@@ -231,11 +243,16 @@ def plan_sections(result: PlanResult, tables: Sequence[DataTable]) -> list[Secti
 
 
 def plan_document(
-    document: Mapping[str, Any], name: str, deployment: SelfHosted, replicas: int
+    document: Mapping[str, Any],
+    name: str,
+    deployment: SelfHosted,
+    replicas: int,
+    prefill_replicas: int | None = None,
 ) -> dict[str, Any]:
     """The scenario with the winning deployment at a fixed fleet of `replicas`: what
     `infersim run` reproduces the plan's figures with. The planned levers replace the
-    deployment's (the rest is kept as written); variants are left out (they change the
+    deployment's (the rest is kept as written); a disaggregated plan fixes its prefill pool
+    at `prefill_replicas` (None: not disaggregated); variants are left out (they change the
     deployment the plan chose)."""
     data = copy.deepcopy(dict(document))
     data.pop("variants", None)
@@ -243,7 +260,7 @@ def plan_document(
     chosen = deployment.model_dump(mode="json", exclude_none=True)
     for key in (
         "gpu", "tensor_parallel", "expert_parallel", "precision", "speculative",
-        "chunked_prefill", "cost",
+        "chunked_prefill", "max_batch_sequences", "cost",
     ):  # fmt: skip
         if key in chosen:
             written[key] = chosen[key]
@@ -251,5 +268,12 @@ def plan_document(
             written.pop(key, None)
     written["replicas"] = replicas
     data["deployments"] = {**data["deployments"], name: written}
-    data["fleet"] = {**data.get("fleet", {}), "mode": "fixed"}
+    fleet = {**data.get("fleet", {}), "mode": "fixed"}
+    fleet.pop("prefill_replicas", None)
+    if prefill_replicas is None:
+        fleet.pop("disaggregated", None)
+    else:
+        fleet["disaggregated"] = True
+        fleet["prefill_replicas"] = prefill_replicas
+    data["fleet"] = fleet
     return data

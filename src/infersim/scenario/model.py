@@ -11,6 +11,7 @@ from infersim.catalog.types import ApiPrice, GpuSpec, ModelArch, Strict
 from infersim.scenario.deployment import Deployment, Fleet, Routing
 from infersim.scenario.economics import Costs, Pricing
 from infersim.scenario.fields import Name, PositiveSeconds
+from infersim.scenario.plan import PlanConstraints
 from infersim.scenario.workload import Workload
 
 SCHEMA_URL = "https://infersim.dev/schema/scenario.schema.json"
@@ -84,6 +85,9 @@ class Scenario(Strict):
     costs: Costs = Field(default_factory=Costs)
     horizon: Horizon = Field(default_factory=Horizon)
     expect: list[Expectation] = Field(default_factory=list)
+    plan: PlanConstraints | None = Field(
+        default=None, description="constraints for `infersim plan` (its flags override them)"
+    )
     variants: dict[Name, dict[str, Any]] = Field(
         default_factory=dict,
         description="named sets of overrides (dotted keys allowed), e.g. "

@@ -11,6 +11,7 @@ from infersim.errors import Locate, PathKey, Problem
 from infersim.scenario.deployment import ApiModel, RouterKind, SelfHosted
 from infersim.scenario.model import Scenario
 from infersim.scenario.paths import confinement_problem
+from infersim.scenario.plan import catalog_providers, unknown_provider
 from infersim.scenario.workload import Empirical, Trace
 
 
@@ -122,7 +123,22 @@ def check_references(
                 deployments,
                 "deployment",
             )
+    _check_plan(check, scenario, catalog)
     return check.problems
+
+
+def _check_plan(check: ProblemLog, scenario: Scenario, catalog: Catalog) -> None:
+    """The `plan:` section's names: catalog GPUs, and providers the catalog's quotes name."""
+    plan = scenario.plan
+    if plan is None:
+        return
+    for index, gpu in enumerate(plan.gpus or []):
+        check.name_in(("plan", "gpus", index), gpu, catalog.gpus, "gpu")
+    known = catalog_providers(catalog.gpus.values())
+    for index, provider in enumerate(plan.providers or []):
+        problem = unknown_provider(provider, known)
+        if problem is not None:
+            check.add(("plan", "providers", index), problem)
 
 
 def _check_fleet(check: ProblemLog, scenario: Scenario) -> None:
