@@ -58,6 +58,11 @@ def _fmt(value: float | None, digits: int = 4) -> str:
     return "-" if value is None else f"{value:,.{digits}g}"
 
 
+def _tokens(value: float | None) -> str:
+    """Token counts as whole tokens (percentiles interpolate between them)."""
+    return "-" if value is None else f"{value:,.0f}"
+
+
 def _stats_tables(path: Path, stats: dict[str, Any], plain: bool) -> list[DataTable]:
     from infersim.report.terminal_charts import sparkline
 
@@ -82,7 +87,7 @@ def _stats_tables(path: Path, stats: dict[str, Any], plain: bool) -> list[DataTa
     if stats["labels"]:
         summary.append(["labels", ", ".join(f"{k}: {v:,}" for k, v in stats["labels"].items())])
     lengths = [
-        [kind, *(_fmt(stats[kind][k], 6) for k in ("p50", "p90", "p99", "mean", "max"))]
+        [kind, *(_tokens(stats[kind][k]) for k in ("p50", "p90", "p99", "mean", "max"))]
         for kind in ("prompt_tokens", "output_tokens")
     ]
     return [
