@@ -150,6 +150,8 @@ def run_cluster(
     reuse: BlockReuse | None = None,
     rank: NDArray[np.int64] | None = None,
     itl_from_s: float = 0.0,
+    replica_perfs: Sequence[PerfModel] | None = None,
+    chooser: Chooser | None = None,
 ) -> ClusterRun:
     """Simulate the requests on the replicas until all finish (or overload).
 
@@ -161,7 +163,9 @@ def run_cluster(
     With `reuse`, requests with prefix block hashes find their cached tokens in the caches of
     the replica they reach (after loading lower-tier KV), and fill them when they complete.
     `rank`, if given, is each request's scheduling rank (higher first, may preempt lower);
-    inter-token gaps are recorded from `itl_from_s` on.
+    inter-token gaps are recorded from `itl_from_s` on. A mixed fleet (fixed, not
+    disaggregated) gives each replica its own model in `replica_perfs` and routes arrivals
+    with `chooser` in place of `load_balancer` (see `serving.pool_routing`).
     """
     table = RequestTable(
         _view(arrival_s, np.float64),
@@ -177,16 +181,22 @@ def run_cluster(
         schedule.slots - prefill_replicas
     )
     prefill_model = prefill_perf if prefill_perf is not None else perf
+    if replica_perfs is not None:
+        if pooled or prefill_replicas or len(replica_perfs) != len(roles):
+            raise ValueError("replica_perfs: one model per replica of a fixed, mixed fleet")
+        models = list(replica_perfs)
+    else:
+        models = [prefill_model if role == "prefill" else perf for role in roles]
     replicas = [
-        Replica(
-            prefill_model if role == "prefill" else perf, table, chunked_prefill, role, itl_from_s
-        )
-        for role in roles
+        Replica(model, table, chunked_prefill, role, itl_from_s)
+        for model, role in zip(models, roles, strict=True)
     ]
     transfer_tokens, transfers = 0.0, 0
     decode_counts = schedule.decode_counts if pooled else None
     decode_pool = replicas[prefill_replicas:]
-    if load_balancer == "prefix_aware":
+    if chooser is not None:
+        choose = chooser
+    elif load_balancer == "prefix_aware":
         choose = prefix_aware(reuse) if reuse is not None else _least_outstanding
     else:
         choose = BALANCERS[load_balancer]

@@ -1,0 +1,53 @@
+"""Mixed fleets: one deployment's replicas in pools of different GPU types or regions,
+each pool with its own price, and the policy that routes a request between the pools.
+
+Cheapest first with spill-over: a request goes to the least-loaded replica of the cheapest
+pool that has a replica below its batch capacity (`Replica.max_seqs`, the sequences it runs
+at once: derived from its GPU's memory and the scheduler), else of the next pool by price;
+when every replica is saturated it goes to the replica with the least outstanding work per
+unit of batch capacity, over all pools (where it waits the least). The latency-aware policy
+is the engine's `least_outstanding` balancer over all pools.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from infersim.serving.cluster import Chooser
+from infersim.serving.replica import Replica
+
+
+@dataclass(frozen=True)
+class PoolSpan:
+    """A pool's replicas in the engine's replica list: indices `start` to `stop` (excluded)."""
+
+    name: str
+    start: int
+    stop: int
+    usd_per_replica_hour: float
+
+
+def cheapest_first(pools: Sequence[PoolSpan]) -> Chooser:
+    """The cheapest-first chooser over `pools` (ties: the order given)."""
+    order = sorted(range(len(pools)), key=lambda i: (pools[i].usd_per_replica_hour, i))
+    spans = [(pools[i].start, pools[i].stop) for i in order]
+
+    def choose(replicas: list[Replica], rid: int) -> int:
+        for start, stop in spans:
+            best, best_load = -1, math.inf
+            for index in range(start, min(stop, len(replicas))):
+                replica = replicas[index]
+                if replica.outstanding < replica.max_seqs and replica.outstanding < best_load:
+                    best, best_load = index, replica.outstanding
+            if best >= 0:
+                return best
+        best, best_load = 0, math.inf
+        for index, replica in enumerate(replicas):
+            load = replica.outstanding / replica.max_seqs
+            if load < best_load:
+                best, best_load = index, load
+        return best
+
+    return choose
