@@ -26,7 +26,7 @@ def _perf(gpu: str, max_batch_sequences: int) -> PerfModel:
 def _run(rate_per_s: float, n: int = 4_000, seed: int = 3) -> tuple[ClusterRun, list[PoolSpan]]:
     """Two A100 replicas (the cheap pool, listed second) and two H100 replicas."""
     h100, a100 = _perf("h100-sxm", 8), _perf("a100-sxm-80gb", 8)
-    pools = [PoolSpan("h100", 0, 2, 3.0), PoolSpan("a100", 2, 4, 1.5)]
+    pools = [PoolSpan("h100", 0, 2, 3.0, 8), PoolSpan("a100", 2, 4, 1.5, 8)]
     rng = np.random.default_rng(seed)
     arrivals = np.cumsum(rng.exponential(1.0 / rate_per_s, n))
     prompts = np.full(n, 200, dtype=np.int64)

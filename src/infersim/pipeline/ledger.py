@@ -40,7 +40,7 @@ from infersim.economics.segments import Served
 from infersim.pipeline.demand import SECONDS_PER_MONTH, PopulationTraffic
 from infersim.scenario.deployment import ApiModel, OwnedGpu, RentedGpu, SelfHosted, fleet_gpus
 from infersim.scenario.model import Scenario
-from infersim.serving.result import ClassServing, ServingResult
+from infersim.serving.result import ClassServing, DeploymentServing, ServingResult
 from infersim.workload.arrivals import mean_rate_per_s
 from infersim.workload.stream import class_share
 from infersim.workload.trace import (
@@ -141,7 +141,9 @@ def build_ledger(
         cost = dep.cost or scenario.costs.gpu
         hour_cost = gpu_usd_per_hour(cost, gpu, busy)
         gpu_costs[name] = hour_cost
-        if isinstance(cost, RentedGpu) and (cost.reserved or cost.spot):
+        if dep.pools is not None:  # a mixed fleet: each pool billed at its own price
+            fleet = _fleet_of(name, *_pool_parts(scenario, catalog, dep, result, to_month))
+        elif isinstance(cost, RentedGpu) and (cost.reserved or cost.spot):
             e2e = result.e2e_s.mean if result is not None else None
             bill = capacity_bill(
                 cost, gpu, hour_cost.usd_per_hour, hours, hours * busy,
@@ -191,6 +193,33 @@ def build_ledger(
         capacity,
         tuple(energy),
     )
+
+
+def _pool_parts(
+    scenario: Scenario,
+    catalog: Catalog,
+    dep: SelfHosted,
+    result: DeploymentServing | None,
+    to_month: float,
+) -> tuple[tuple[BillPart, ...], float]:
+    """A mixed fleet's bill parts, one per pool (`pool:<name>`, its GPU-hours at its own
+    GPU's price and utilization), and its busy GPU-hours a month. With no traffic every pool
+    is paid all month, idle."""
+    assert dep.pools is not None
+    served = {} if result is None else {p.name: p for p in result.mixed_pools}
+    parts, busy_hours = [], 0.0
+    for pool in dep.pools:
+        layout = dep.pool_layout(pool)
+        row = served.get(pool.name)
+        if row is None:
+            hours, busy = pool.replicas * layout.gpus_per_replica * HOURS_PER_MONTH, 0.0
+        else:
+            hours, busy = row.gpu_hours_scheduled * to_month, min(row.busy_share, 1.0)
+        cost = layout.cost or scenario.costs.gpu
+        rate = gpu_usd_per_hour(cost, catalog.gpu_of(pool.gpu), busy).usd_per_hour
+        parts.append(BillPart(f"pool:{pool.name}", hours, rate))
+        busy_hours += hours * busy
+    return tuple(parts), busy_hours
 
 
 def _fleet_of(name: str, parts: tuple[BillPart, ...], busy_hours: float) -> FleetCost:

@@ -455,13 +455,18 @@ def economics_tables(result: RunResult, label: str) -> list[DataTable]:
         )
     if result.first_month.batch_tiers:
         tables.append(_batch_tier_table(result.first_month.batch_tiers, label))
-    if ledger.capacity:
+    if ledger.capacity or any(_pooled(f) for f in ledger.fleets):
         tables.append(_bill_table(result, label))
     if ledger.energy:
         tables.append(_energy_table(ledger.energy, label))
     if result.value_chain is not None:
         tables.append(value_chain_table(result.value_chain, label))
     return tables
+
+
+def _pooled(fleet: FleetCost) -> bool:
+    """A mixed fleet: billed per pool."""
+    return any(part.kind.startswith("pool:") for part in fleet.parts)
 
 
 def _bill_table(result: RunResult, label: str) -> DataTable:
@@ -478,7 +483,7 @@ def _bill_table(result: RunResult, label: str) -> DataTable:
                 ]
             )
         bill = result.ledger.capacity.get(fleet.deployment)
-        if bill is not None:
+        if bill is not None or _pooled(fleet):
             rows.append(
                 [
                     fleet.deployment,
@@ -488,6 +493,7 @@ def _bill_table(result: RunResult, label: str) -> DataTable:
                     _money(fleet.usd_per_month),
                 ]
             )
+        if bill is not None:
             rows.append(
                 [
                     fleet.deployment,

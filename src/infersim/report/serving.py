@@ -11,6 +11,7 @@ from infersim.serving.result import (
     DeploymentServing,
     Interval,
     KvTransfer,
+    MixedPoolServing,
     Percentiles,
     PoolServing,
     ServingResult,
@@ -113,6 +114,27 @@ def deployment_json(d: DeploymentServing) -> dict[str, Any]:
         },
         "pools": {p.role: pool_json(p) for p in d.pools},
         "kv_transfer": None if d.kv_transfer is None else kv_transfer_json(d.kv_transfer),
+        **(
+            {"mixed_pools": {p.name: mixed_pool_json(p) for p in d.mixed_pools}}
+            if d.mixed_pools
+            else {}
+        ),
+    }
+
+
+def mixed_pool_json(p: MixedPoolServing) -> dict[str, Any]:
+    """A mixed fleet's pool; its GPU-hours and output tokens add up to the deployment's."""
+    return {
+        "gpu": p.gpu,
+        "replicas": p.replicas,
+        "tensor_parallel": p.tensor_parallel,
+        "gpus_per_replica": p.gpus_per_replica,
+        "gpu_hours_scheduled": _num(p.gpu_hours_scheduled),
+        "gpu_hours_busy": _num(p.gpu_hours_busy),
+        "busy_share": _num(p.busy_share),
+        "output_tokens_per_s": _num(p.output_tokens_per_s),
+        "routing_usd_per_gpu_hour": _num(p.usd_per_gpu_hour),
+        "spill_over_sequences": p.spill_over_sequences,
     }
 
 
@@ -340,6 +362,27 @@ def serving_tables(result: ServingResult, label: str) -> list[DataTable]:
                 caption="; ".join(transfers),
             )
         )  # fmt: skip
+    mixed_rows = [
+        [
+            d.name,
+            p.name,
+            f"{p.replicas:,} x {p.gpus_per_replica} {p.gpu} (tp {p.tensor_parallel})",
+            f"{p.output_tokens_per_s:,.0f}",
+            f"{p.busy_share:.0%}",
+            f"{p.gpu_hours_scheduled:,.1f}",
+            f"{p.spill_over_sequences:,}",
+        ]
+        for d in result.deployments
+        for p in d.mixed_pools
+    ]
+    if mixed_rows:
+        tables.append(
+            DataTable(
+                f"{label}: mixed fleet pools",
+                ["deployment", "pool", "replicas", "out tok/s", "busy", "GPU-h", "spills at"],
+                mixed_rows,
+            )
+        )
     cached = [d for d in result.deployments if d.prefix_cache is not None]
     if cached:
         tables.append(prefix_cache_table(cached, label))

@@ -242,6 +242,52 @@ class PoolLayout(Strict):
     redundant_experts: RedundantExperts = 0
 
 
+class FleetPool(Strict):
+    """Mixed fleets: one pool of the deployment's replicas, on its own GPU type (or in its own
+    region), at its own price."""
+
+    name: Name
+    gpu: CatalogRef = Field(description="catalog GPU id")
+    tensor_parallel: Parallelism = 1
+    replicas: Replicas = 1
+    cost: GpuCost | None = Field(
+        default=None, description="none = the deployment's cost, else costs.gpu"
+    )
+
+
+PoolRouting = Literal["cheapest_first", "least_outstanding"]
+
+
+def _fill_from_pools(value: Any) -> Any:
+    """With pools, the deployment's gpu, tensor_parallel and replicas are the pools': its
+    first pool's layout (what sizing figures start from) and the pools' replicas in all.
+    Given as well, they must agree (a scenario written back out reads the same)."""
+    if not isinstance(value, dict) or not isinstance(value.get("pools"), list):
+        return value
+    pools = value["pools"]
+    if not pools or not all(isinstance(p, dict) for p in pools):
+        return value
+    first = pools[0]
+    counts = [p.get("replicas", 1) for p in pools]
+    if not all(isinstance(c, int) for c in counts):
+        return value  # the pools' own validation names the bad count
+    derived = {
+        "gpu": first.get("gpu"),
+        "tensor_parallel": first.get("tensor_parallel", 1),
+        "replicas": sum(counts),
+    }
+    filled = dict(value)
+    for key, wanted in derived.items():
+        if key not in value:
+            filled[key] = wanted
+        elif value[key] != wanted:
+            source = "the pools' replicas in all" if key == "replicas" else "the first pool's"
+            raise ValueError(
+                f"with pools, {key} is {source} ({wanted!r}), got {value[key]!r}: remove {key}"
+            )
+    return filled
+
+
 class SelfHosted(Strict):
     """A model served on our own (or rented) GPUs; priced by the performance model."""
 
@@ -289,6 +335,66 @@ class SelfHosted(Strict):
         description="for routing: the model's capability in [0, 1] (e.g. a benchmark score) "
         "before its quantization penalty",
     )
+    pools: list[FleetPool] | None = Field(
+        default=None,
+        min_length=2,
+        max_length=16,
+        description="mixed fleet (fleet.mode fixed): the replicas in pools of different GPU "
+        "types or regions, each at its own price; gpu, tensor_parallel and replicas then "
+        "come from the pools",
+    )
+    pool_routing: PoolRouting | None = Field(
+        default=None,
+        description="mixed fleet: cheapest_first (fill the pool with the cheapest replica-hour "
+        "up to its replicas' batch capacity, then spill over to the next) or "
+        "least_outstanding (to the replica with the fewest requests, any pool); none = "
+        "cheapest_first",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _pools_lay_out(cls, value: Any) -> Any:
+        return _fill_from_pools(value)
+
+    @model_validator(mode="after")
+    def _pools_fields(self) -> SelfHosted:
+        if self.pools is None:
+            if self.pool_routing is not None:
+                raise ValueError("pool_routing routes between pools: give pools, or remove it")
+            return self
+        names = [p.name for p in self.pools]
+        if len(set(names)) != len(names):
+            raise ValueError(f"pool names must differ, got {names}")
+        if self.prefill_pool is not None:
+            raise ValueError("a mixed fleet (pools) is not disaggregated: remove prefill_pool")
+        if self.prefix_caching is not None:
+            raise ValueError(
+                "prefix caching is not modelled per pool of a mixed fleet: remove "
+                "prefix_caching, or the pools"
+            )
+        if self.expert_parallel != 1:
+            raise ValueError(
+                f"pools lay out replicas by tensor_parallel only, got expert_parallel "
+                f"{self.expert_parallel}"
+            )
+        return self
+
+    @property
+    def routing_policy(self) -> PoolRouting:
+        return self.pool_routing or "cheapest_first"
+
+    def pool_layout(self, pool: FleetPool) -> SelfHosted:
+        """The deployment as one of its pools runs it."""
+        return self.model_copy(
+            update={
+                "gpu": pool.gpu,
+                "tensor_parallel": pool.tensor_parallel,
+                "replicas": pool.replicas,
+                "cost": pool.cost or self.cost,
+                "pools": None,
+                "pool_routing": None,
+            }
+        )
 
     @model_validator(mode="after")
     def _one_policy(self) -> SelfHosted:
@@ -456,6 +562,8 @@ def prefill_replicas(deployment: SelfHosted, fleet: Fleet) -> int:
 
 def fleet_gpus(deployment: SelfHosted, fleet: Fleet) -> int:
     """GPUs of the deployment's (fixed) fleet: each pool at its own layout."""
+    if deployment.pools is not None:  # a mixed fleet
+        return sum(p.replicas * p.tensor_parallel for p in deployment.pools)
     prefill = prefill_replicas(deployment, fleet)
     decode = deployment.replicas - prefill
     return prefill * deployment.prefill_layout().gpus_per_replica + (
@@ -518,6 +626,7 @@ __all__ = [
     "Autoscale",
     "Deployment",
     "Fleet",
+    "FleetPool",
     "GpuCost",
     "KvDtype",
     "OwnedGpu",

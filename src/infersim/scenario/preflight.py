@@ -301,7 +301,23 @@ def _self_hosted(
     dep: SelfHosted,
     data: ExternalData,
 ) -> None:
-    here: PathKey = ("deployments", name)
+    if dep.pools is not None:  # a mixed fleet: each pool on its own GPU, at its own price
+        for index, pool in enumerate(dep.pools):
+            at: PathKey = ("deployments", name, "pools", index)
+            _one_layout(report, scenario, catalog, name, dep.pool_layout(pool), data, at)
+        return
+    _one_layout(report, scenario, catalog, name, dep, data, ("deployments", name))
+
+
+def _one_layout(
+    report: ProblemLog,
+    scenario: Scenario,
+    catalog: Catalog,
+    name: str,
+    dep: SelfHosted,
+    data: ExternalData,
+    here: PathKey,
+) -> None:
     gpu = catalog.gpu_of(dep.gpu)
     _gpu_cost(report, scenario, here, dep, gpu)
     try:

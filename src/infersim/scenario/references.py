@@ -8,7 +8,7 @@ from pathlib import Path
 from infersim.catalog.load import Catalog, unknown_name_message
 from infersim.catalog.prices import PriceLookupError, resolve_price
 from infersim.errors import Locate, PathKey, Problem
-from infersim.scenario.deployment import ApiModel, RouterKind, SelfHosted
+from infersim.scenario.deployment import ApiModel, RentedGpu, RouterKind, SelfHosted
 from infersim.scenario.model import Scenario
 from infersim.scenario.paths import confinement_problem
 from infersim.scenario.plan import catalog_providers, unknown_provider
@@ -49,7 +49,10 @@ def check_references(
         if isinstance(dep, SelfHosted):
             if isinstance(dep.model, str):
                 check.name_in((*here, "model"), dep.model, catalog.models, "model")
-            if isinstance(dep.gpu, str):
+            if dep.pools is not None:
+                for index, pool in enumerate(dep.pools):
+                    check.name_in((*here, "pools", index, "gpu"), pool.gpu, catalog.gpus, "gpu")
+            elif isinstance(dep.gpu, str):
                 check.name_in((*here, "gpu"), dep.gpu, catalog.gpus, "gpu")
             spec = dep.speculative
             if spec is not None and spec.draft_model is not None:
@@ -63,6 +66,7 @@ def check_references(
     if energy is not None and energy.grid is not None:
         check.name_in(("costs", "energy", "grid"), energy.grid, catalog.grids, "grid region")
     _check_fleet(check, scenario)
+    _check_pools(check, scenario)
     routed = scenario.routing is not None
     if scenario.routing is not None:
         for target in scenario.routing.split:
@@ -183,6 +187,53 @@ def _check_fleet(check: ProblemLog, scenario: Scenario) -> None:
                 f"must leave a decode pool: {fleet.prefill_replicas} of {dep.replicas} replicas "
                 f"of deployment '{name}'",
             )
+
+
+def _check_pools(check: ProblemLog, scenario: Scenario) -> None:
+    """A mixed fleet (a deployment's pools) is a fixed fleet on rented or owned GPUs bought
+    by the hour; what would not take effect on it is refused."""
+    fleet = scenario.fleet
+    for name, dep in scenario.deployments.items():
+        if not isinstance(dep, SelfHosted) or dep.pools is None:
+            continue
+        here: PathKey = ("deployments", name, "pools")
+        if fleet.mode != "fixed":
+            check.add(
+                ("fleet", "mode"),
+                f"deployment '{name}' has pools (a mixed fleet), which take fleet mode 'fixed' "
+                f"only, got '{fleet.mode}'",
+            )
+        if fleet.disaggregated:
+            check.add(
+                ("fleet", "disaggregated"),
+                f"deployment '{name}' has pools (a mixed fleet), which is not disaggregated: "
+                "set fleet.disaggregated: false",
+            )
+        if fleet.load_balancer != "least_outstanding":
+            check.add(
+                ("fleet", "load_balancer"),
+                f"deployment '{name}' routes between its pools by its pool_routing (within a "
+                f"pool: least outstanding), got '{fleet.load_balancer}': remove load_balancer",
+            )
+        for key in ("energy", "value_chain"):
+            if getattr(scenario.costs, key) is not None:
+                check.add(
+                    ("costs", key),
+                    f"is not computed per pool yet, and deployment '{name}' has pools (a mixed "
+                    f"fleet): remove costs.{key}, or the pools",
+                )
+        for index, pool in enumerate(dep.pools):
+            path, cost = (*here, index, "cost"), pool.cost
+            if cost is None:
+                path, cost = ("deployments", name, "cost"), dep.cost
+            if cost is None:
+                path, cost = ("costs", "gpu"), scenario.costs.gpu
+            if isinstance(cost, RentedGpu) and (cost.reserved or cost.spot):
+                check.add(
+                    path,
+                    f"prices pool '{pool.name}' of a mixed fleet, bought by the hour: reserved "
+                    "and spot capacity are not split per pool; remove reserved and spot",
+                )
 
 
 def _deployment_of(

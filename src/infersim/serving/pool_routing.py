@@ -2,11 +2,12 @@
 each pool with its own price, and the policy that routes a request between the pools.
 
 Cheapest first with spill-over: a request goes to the least-loaded replica of the cheapest
-pool that has a replica below its batch capacity (`Replica.max_seqs`, the sequences it runs
-at once: derived from its GPU's memory and the scheduler), else of the next pool by price;
-when every replica is saturated it goes to the replica with the least outstanding work per
-unit of batch capacity, over all pools (where it waits the least). The latency-aware policy
-is the engine's `least_outstanding` balancer over all pools.
+pool that has a replica below its saturation (`PoolSpan.saturated_at`: outstanding requests,
+the largest batch its GPU serves within the SLO's time per output token), else of the next
+pool by price; when every replica is saturated it goes to the replica with the fewest
+outstanding requests per unit of its saturation, over all pools (where it waits the
+least). The latency-aware policy is the engine's `least_outstanding` balancer over all
+pools.
 """
 
 from __future__ import annotations
@@ -27,25 +28,28 @@ class PoolSpan:
     start: int
     stop: int
     usd_per_replica_hour: float
+    saturated_at: int
+    """Outstanding requests at which a replica of the pool spills arrivals over (>= 1)."""
 
 
 def cheapest_first(pools: Sequence[PoolSpan]) -> Chooser:
     """The cheapest-first chooser over `pools` (ties: the order given)."""
     order = sorted(range(len(pools)), key=lambda i: (pools[i].usd_per_replica_hour, i))
-    spans = [(pools[i].start, pools[i].stop) for i in order]
+    spans = [(pools[i].start, pools[i].stop, pools[i].saturated_at) for i in order]
+    limits = [p.saturated_at for p in pools for _ in range(p.start, p.stop)]
 
     def choose(replicas: list[Replica], rid: int) -> int:
-        for start, stop in spans:
+        for start, stop, limit in spans:
             best, best_load = -1, math.inf
             for index in range(start, min(stop, len(replicas))):
-                replica = replicas[index]
-                if replica.outstanding < replica.max_seqs and replica.outstanding < best_load:
-                    best, best_load = index, replica.outstanding
+                load = replicas[index].outstanding
+                if load < limit and load < best_load:
+                    best, best_load = index, load
             if best >= 0:
                 return best
         best, best_load = 0, math.inf
         for index, replica in enumerate(replicas):
-            load = replica.outstanding / replica.max_seqs
+            load = replica.outstanding / limits[index]
             if load < best_load:
                 best, best_load = index, load
         return best

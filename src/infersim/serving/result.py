@@ -165,6 +165,37 @@ class PoolServing:
 
 
 @dataclass(frozen=True)
+class MixedPoolServing:
+    """Mixed fleets: one pool of a deployment's replicas, on its own GPU. The pools'
+    GPU-hours and output tokens add up to the deployment's."""
+
+    name: str
+    gpu: str
+    replicas: int
+    tensor_parallel: int
+    gpus_per_replica: int
+    gpu_hours_scheduled: float
+    gpu_hours_busy: float
+    """At most `gpu_hours_scheduled`: each replica is busy at most the time it is paid."""
+    output_tokens_per_s: float
+    usd_per_gpu_hour: float
+    """The price cheapest-first routing orders the pools by (an owned GPU's at full load;
+    the ledger bills the pool at its simulated utilization)."""
+    spill_over_sequences: int
+    """Cheapest first: outstanding requests on a replica past which arrivals spill over."""
+
+    @property
+    def gpus(self) -> int:
+        return self.replicas * self.gpus_per_replica
+
+    @property
+    def busy_share(self) -> float:
+        """Utilization: busy over paid GPU-hours."""
+        hours = self.gpu_hours_scheduled
+        return self.gpu_hours_busy / hours if hours > 0 else 0.0
+
+
+@dataclass(frozen=True)
 class KvTransfer:
     """Disaggregated serving: KV caches moved from the prefill to the decode pool, over the
     simulated time (scaled to the whole fleet)."""
@@ -184,7 +215,9 @@ class DeploymentServing:
     name: str
     model: str
     gpu: str
+    """The GPU id; a mixed fleet's pools' ids joined by '+'."""
     gpus_per_replica: int
+    """A mixed fleet's: its first pool's (`mixed_pools` gives each pool's)."""
     replicas: float
     """Mean replicas provisioned over the simulated time."""
     peak_replicas: int
@@ -277,6 +310,8 @@ class DeploymentServing:
     kv_transfer: KvTransfer | None = None
     prefix_cache: PrefixCacheReport | None = None
     """Prefix reuse from block hashes (None without hashed requests or prefix caching)."""
+    mixed_pools: tuple[MixedPoolServing, ...] = ()
+    """Mixed fleets: the pools of GPU types or regions (empty otherwise)."""
 
     @property
     def unserved_requests(self) -> float:

@@ -20,6 +20,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from infersim.catalog.load import Catalog
+from infersim.economics.gpu_cost import gpu_usd_per_hour
 from infersim.perf import PerfModel, build_perf_model, slo_throughput
 from infersim.scenario.deployment import Autoscale, Fleet, SchedulerPolicy, SelfHosted
 from infersim.scenario.deployment import prefill_replicas as prefill_pool_replicas
@@ -33,6 +34,7 @@ from infersim.serving.fleet import (
     size_fleet,
     size_pools,
 )
+from infersim.serving.mixed import MixedPool, chooser, replica_perfs
 from infersim.serving.prefix_reuse import (
     PrefixCacheReport,
     ReuseStats,
@@ -85,10 +87,15 @@ class DeploymentPlan:
     every class it serves ranks the same (first come, first served)."""
     class_deadlines_s: tuple[float | None, ...]
     """Per scenario class, its deadline when it is a batch class, else None."""
+    mixed: tuple[MixedPool, ...] = ()
+    """A mixed fleet's pools, in the order given (empty otherwise); `perf` is the first's."""
 
     def fleet_gpus(self, replicas: int) -> int:
         """GPUs of a fleet of `replicas` replicas (a disaggregated one: its prefill pool at
-        its layout, the rest at the decode pool's)."""
+        its layout, the rest at the decode pool's; a mixed one: each pool at its own)."""
+        if self.mixed:
+            assert replicas == sum(p.replicas for p in self.mixed), "a mixed fleet is fixed"
+            return sum(p.replicas * p.perf.gpus_per_replica for p in self.mixed)
         if not self.prefill_replicas:
             return replicas * self.perf.gpus_per_replica
         prefill = min(self.prefill_replicas, replicas)
@@ -139,6 +146,12 @@ def _plan(
     slo = scenario.fleet.slo
     bound = slo.tpot_p99_s if slo.tpot_p99_s is not None else slo.tpot_p50_s
     point = slo_throughput(perf, max(1, round(prompt)), max(1, round(output)), bound)
+    capacity_rps = point.output_tokens_per_s / max(output, 1.0)
+    mixed = _mixed_pools(scenario, catalog, dep, round(prompt), round(output), bound)
+    if mixed:  # per replica, the pools' mean: times the replicas, the fleet's capacity
+        capacity_rps = math.fsum(p.replicas * p.capacity_rps for p in mixed) / sum(
+            p.replicas for p in mixed
+        )
     model = catalog.model_of(dep.model)
     gpu = catalog.gpu_of(dep.gpu)
     fleet = scenario.fleet
@@ -164,7 +177,7 @@ def _plan(
         fleet=scenario.fleet,
         horizon_s=scenario.horizon.simulated_s,
         stationary=_stationary(scenario, name),
-        capacity_rps=point.output_tokens_per_s / max(output, 1.0),
+        capacity_rps=capacity_rps,
         active_params=model.active_params_b * 1e9,
         prefill_replicas=prefill_replicas,
         kv_transfer_s_per_token=transfer,
@@ -174,7 +187,33 @@ def _plan(
         scheduler=dep.scheduler_policy,
         class_ranks=class_ranks(scenario, served),
         class_deadlines_s=tuple(c.deadline_s for c in scenario.workload.classes.values()),
+        mixed=mixed,
     )
+
+
+def _mixed_pools(
+    scenario: Scenario,
+    catalog: Catalog,
+    dep: SelfHosted,
+    prompt_tokens: int,
+    output_tokens: int,
+    tpot_bound_s: float | None,
+) -> tuple[MixedPool, ...]:
+    """A mixed fleet's pools, each at its own GPU's model and price (an owned GPU's at full
+    load), saturating at the largest batch it serves within the SLO's time per output token;
+    none without pools."""
+    if dep.pools is None:
+        return ()
+    pools = []
+    for pool in dep.pools:
+        layout = dep.pool_layout(pool)
+        perf = build_perf_model(layout, catalog)
+        cost = layout.cost or scenario.costs.gpu
+        price = gpu_usd_per_hour(cost, catalog.gpu_of(pool.gpu), 1.0).usd_per_hour
+        point = slo_throughput(perf, max(1, prompt_tokens), max(1, output_tokens), tpot_bound_s)
+        rps = point.output_tokens_per_s / max(output_tokens, 1)
+        pools.append(MixedPool(pool.name, pool.replicas, perf, price, point.batch_sequences, rps))
+    return tuple(pools)
 
 
 @dataclass(frozen=True)
@@ -195,21 +234,26 @@ class Sampling:
 def choose_sampling(plan: DeploymentPlan, schedule: ReplicaSchedule, expected: float) -> Sampling:
     """Everything when the expected requests fit the limit; else k of R replicas with k/R of
     the traffic, and for steady arrivals a window of the horizon. An autoscaled fleet is
-    always simulated whole: thinning its replica counts would round them."""
+    always simulated whole: thinning its replica counts would round them; a mixed fleet on
+    all its replicas (its pools differ), over a window of time when its arrivals are steady."""
     limit = plan.fleet.max_simulated_requests
     peak, horizon = schedule.peak, plan.horizon_s
     k, keep, window = peak, 1.0, horizon
-    if expected > limit and len(schedule.counts) == 1 and schedule.prefill_counts is None:
+    whole = len(schedule.counts) > 1 or schedule.prefill_counts is not None or bool(plan.mixed)
+    if expected > limit and not whole:
         least = min(peak, MIN_SAMPLED_REPLICAS)  # keep some of the load balancer's pooling
         k = max(least, min(peak, math.floor(peak * limit / expected)))
         keep = k / peak
         if expected * keep > limit and plan.stationary:
             window = horizon * limit / (expected * keep)
+    elif expected > limit and plan.mixed and plan.stationary:  # every pool, a window of time
+        window = horizon * limit / expected
     scale = (1.0 / keep) * (horizon / window)
     if scale == 1.0:
         detail = "all replicas, all requests"
-        if expected > limit:  # an autoscaled fleet cannot be thinned without distorting it
-            detail += f" (autoscaling: over max_simulated_requests, {limit:,})"
+        if expected > limit:  # an autoscaled or mixed fleet cannot be thinned
+            why = "a mixed fleet" if plan.mixed else "autoscaling"
+            detail += f" ({why}: over max_simulated_requests, {limit:,})"
         return Sampling(peak, 1.0, horizon, 1.0, detail)
     detail = f"{k} of {peak} replicas, {window:,.0f} of {horizon:,.0f} s; x{scale:,.3g}"
     return Sampling(k, keep, window, scale, detail)
@@ -261,6 +305,8 @@ def sample_run(
         reuse,
         rank=None if plan.class_ranks is None else np.asarray(plan.class_ranks)[stream.class_idx],
         itl_from_s=measured_from_s(plan, stream.time_s),
+        replica_perfs=replica_perfs(plan.mixed) if plan.mixed else None,
+        chooser=chooser(plan) if plan.mixed else None,
     )
     if reuse is not None:
         stream = replace(stream, cached_tokens=reuse.cached)

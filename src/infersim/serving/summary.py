@@ -20,6 +20,7 @@ from numpy.typing import NDArray
 
 from infersim.serving.cluster import ClusterRun, ReplicaSchedule
 from infersim.serving.itl import ItlSource, itl_percentiles
+from infersim.serving.mixed import mixed_rows, mixed_totals
 from infersim.serving.pools import kv_transfer, pool_gpu_seconds, pool_rows, pool_totals
 from infersim.serving.replica import ReplicaStats
 from infersim.serving.result import (
@@ -34,6 +35,7 @@ from infersim.serving.verdict import judge, queue_grows, slo_met
 from infersim.workload.stream import RequestStream
 
 if TYPE_CHECKING:
+    from infersim.perf import PerfModel
     from infersim.serving.simulate import DeploymentPlan
 
 #: Two-sided 95% Student t quantiles by degrees of freedom (1..30); normal beyond.
@@ -139,7 +141,8 @@ def summarize_run(
     # only the experts the batch touched) and every sequence's KV cache
     achieved = plan.perf.efficiency.memory_bandwidth * plan.perf.peak_bandwidth_bytes_per_s
     pools = pool_totals(plan, run, schedule, window_s, scale) if plan.prefill_replicas else {}
-    if plan.prefill_perf is plan.perf:
+    peak_flops = peak_bytes = 0.0  # mixed fleets: the busy replicas' own peaks
+    if plan.prefill_perf is plan.perf and not plan.mixed:
         moved = (
             sum(s.weight_read_s for s in stats) * achieved * gpus
             + sum(s.kv_read_token_steps for s in stats) * plan.perf.kv_bytes_per_token
@@ -151,10 +154,19 @@ def summarize_run(
         )
     else:  # pools of different layouts: each replica counts its own GPUs
         moved = math.fsum(
-            s.weight_read_s * achieved * r.perf.gpus_per_replica
+            s.weight_read_s * _achieved(r.perf, achieved, plan) * r.perf.gpus_per_replica
             + s.kv_read_token_steps * r.perf.kv_bytes_per_token
             for s, r in zip(stats, run.replicas, strict=True)
         )
+        if plan.mixed:
+            pairs = list(zip(stats, run.replicas, strict=True))
+            peak_flops = math.fsum(
+                s.busy_s * r.perf.gpus_per_replica * r.perf.peak_flops_per_gpu for s, r in pairs
+            )
+            peak_bytes = math.fsum(
+                s.busy_s * r.perf.gpus_per_replica * r.perf.peak_bandwidth_bytes_per_s
+                for s, r in pairs
+            )
         busy_gpu_s = math.fsum(
             s.busy_s * r.perf.gpus_per_replica for s, r in zip(stats, run.replicas, strict=True)
         )
@@ -168,7 +180,11 @@ def summarize_run(
             )
         scheduled_h = 0.0  # the pools' sum, below
     provisioned_h = provisioned / 3600.0
-    if pools:  # the pools add up to the deployment
+    if plan.mixed:
+        pools = mixed_totals(plan, run, window_s)
+        scheduled_h = math.fsum(v for k, v in pools.items() if k.endswith(".gpu_hours_scheduled"))
+        busy_h = math.fsum(v for k, v in pools.items() if k.endswith(".gpu_hours_busy"))
+    elif pools:  # the pools add up to the deployment
         scheduled_h = pools["prefill_gpu_hours_scheduled"] + pools["decode_gpu_hours_scheduled"]
         busy_h = pools["prefill_gpu_hours_busy"] + pools["decode_gpu_hours_busy"]
     else:
@@ -190,8 +206,12 @@ def summarize_run(
         "gpu_hours_scheduled": scheduled_h,
         "gpu_hours_busy": busy_h,
         "prefill_share": prefill_s / busy_s if busy_s > 0 else 0.0,
-        "mfu": flops / (busy_gpu_s * plan.perf.peak_flops_per_gpu),
-        "mbu": moved / (busy_gpu_s * plan.perf.peak_bandwidth_bytes_per_s),
+        "mfu": flops / (busy_gpu_s * plan.perf.peak_flops_per_gpu)
+        if not plan.mixed
+        else flops / max(peak_flops, 1e-12),
+        "mbu": moved / (busy_gpu_s * plan.perf.peak_bandwidth_bytes_per_s)
+        if not plan.mixed
+        else moved / max(peak_bytes, 1e-12),
         "replicas": sum(c * (b - a) for c, a, b in _steps(schedule, plan.horizon_s))
         / plan.horizon_s,
         "peak_replicas": float(schedule.peak),
@@ -258,6 +278,13 @@ def _whole_percentiles(values: NDArray[np.float64], weights: NDArray[np.float64]
     if values.size and values.max() > COUNTED_UP_TO:
         return Percentiles.weighted(values, weights)
     return Percentiles.weighted_counts(values, weights)
+
+
+def _achieved(perf: PerfModel, achieved: float, plan: DeploymentPlan) -> float:
+    """A replica's achieved memory bandwidth: the plan's, or in a mixed fleet its own GPU's."""
+    if not plan.mixed:
+        return achieved
+    return perf.efficiency.memory_bandwidth * perf.peak_bandwidth_bytes_per_s
 
 
 def _busy_share(
@@ -451,7 +478,8 @@ def merge_samples(
     return DeploymentServing(
         name=plan.name,
         model=model if isinstance(model, str) else model.id,
-        gpu=gpu if isinstance(gpu, str) else gpu.id,
+        gpu="+".join(p.perf.gpu_id for p in plan.mixed)
+        or (gpu if isinstance(gpu, str) else gpu.id),
         gpus_per_replica=plan.perf.gpus_per_replica,
         replicas=mean["replicas"],
         peak_replicas=round(mean["peak_replicas"]),
@@ -514,4 +542,5 @@ def merge_samples(
         classes=classes,
         pools=pool_rows(plan, mean) if plan.prefill_replicas else (),
         kv_transfer=kv_transfer(mean) if plan.prefill_replicas else None,
+        mixed_pools=mixed_rows(plan, mean) if plan.mixed else (),
     )
