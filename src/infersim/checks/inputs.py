@@ -47,8 +47,10 @@ def resolved_inputs(loaded: LoadedScenario) -> dict[str, InputValue]:
     used: dict[str, dict[str, Any]] = {"gpus": {}, "models": {}}
     for dep in scenario.deployments.values():
         if isinstance(dep, SelfHosted):
-            if isinstance(dep.gpu, str):
-                used["gpus"][dep.gpu] = loaded.catalog.gpu(dep.gpu).model_dump(mode="json")
+            gpus = [p.gpu for p in dep.pools] if dep.pools is not None else [dep.gpu]
+            for gpu in gpus:
+                if isinstance(gpu, str):
+                    used["gpus"][gpu] = loaded.catalog.gpu(gpu).model_dump(mode="json")
             if isinstance(dep.model, str):
                 used["models"][dep.model] = loaded.catalog.model(dep.model).model_dump(mode="json")
     data["catalog"] = {**data.get("catalog", {}), **{k: v for k, v in used.items() if v}}

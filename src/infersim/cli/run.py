@@ -60,7 +60,22 @@ def summary_tables(loaded: LoadedScenario) -> list[DataTable]:
     s = loaded.scenario
     deployments: list[list[Any]] = []
     for name, dep in s.deployments.items():
-        if isinstance(dep, SelfHosted):
+        if isinstance(dep, SelfHosted) and dep.pools is not None:  # a mixed fleet
+            p = dep.precision
+            for pool in dep.pools:
+                spec = loaded.catalog.gpu_of(pool.gpu)
+                deployments.append(
+                    [
+                        f"{name} ({pool.name})",
+                        _ref(dep.model),
+                        pool.gpu,
+                        f"tp{pool.tensor_parallel} ep1",
+                        pool.replicas,
+                        f"w:{p.weights.value} kv:{p.kv_cache.value} a:{p.activations.value}",
+                        f"${spec.default_rental_usd_per_hour:,.2f}",
+                    ]
+                )
+        elif isinstance(dep, SelfHosted):
             gpu = loaded.catalog.gpu_of(dep.gpu)
             p = dep.precision
             deployments.append(

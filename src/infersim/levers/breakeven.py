@@ -238,8 +238,13 @@ def run_breakevens(
     scenario: Scenario, ledger: Ledger, serving: ServingResult, catalog: Catalog
 ) -> list[Breakeven]:
     """Every (self-hosted, API) pair of the run's scenario, in the scenario's order; empty
-    when it lacks either kind or serves no tokens. `catalog` is the one the run used."""
-    hosted = [(n, d) for n, d in scenario.deployments.items() if isinstance(d, SelfHosted)]
+    when it lacks either kind or serves no tokens. `catalog` is the one the run used. A mixed
+    fleet (pools of GPU types) has no single GPU-hour to break even on: it is left out."""
+    hosted = [
+        (n, d)
+        for n, d in scenario.deployments.items()
+        if isinstance(d, SelfHosted) and d.pools is None
+    ]
     apis = [
         (n, api_token_cost(d, n, catalog))
         for n, d in scenario.deployments.items()

@@ -161,6 +161,11 @@ def prepare_problem(
         raise UsageError(f"deployment {name!r} receives no traffic: nothing to plan")
     base = served.deployments[name]
     assert isinstance(base, SelfHosted)
+    if base.pools is not None:
+        raise UsageError(
+            f"deployments.{name}.pools: the planner sizes a fleet of one GPU type; a mixed "
+            "fleet (pools) is not planned yet: remove pools (and pool_routing)"
+        )
     if base.prefill_pool is not None:
         raise UsageError(
             f"deployments.{name}.prefill_pool: the planner lays out both pools of a "

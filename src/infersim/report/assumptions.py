@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from infersim.catalog.types import GpuSpec, ModelArch, Sourced
+from infersim.economics.inputs import FleetCost
 from infersim.pipeline.run import RunResult
 from infersim.report.formats import money
 from infersim.report.tables import DataTable
@@ -44,6 +45,30 @@ def _gpu_price_source(
     )
 
 
+def _pool_rows(
+    loaded: LoadedScenario, name: str, dep: SelfHosted, fleet: FleetCost | None
+) -> list[list[Any]]:
+    """A mixed fleet's pools: each one's GPU, replicas and price as billed (its bill part)."""
+    assert dep.pools is not None
+    rates = {} if fleet is None else {p.kind: p.usd_per_gpu_hour for p in fleet.parts}
+    rows: list[list[Any]] = []
+    for pool in dep.pools:
+        spec = loaded.catalog.gpu_of(pool.gpu)
+        here = f"{name}: pool {pool.name}"
+        rows.append([f"{here} GPU", spec.id, "-", _catalog_source(spec, "GPU", pool.gpu)])
+        rows.append(
+            [f"{here} replicas", f"{pool.replicas:,} x {pool.tensor_parallel} GPUs",
+             "replicas x GPUs", f"scenario deployments.{name}.pools"]
+        )  # fmt: skip
+        rate = rates.get(f"pool:{pool.name}")
+        if rate is not None:
+            rows.append(
+                [f"{here} GPU price", f"${rate:,.2f}", "USD per GPU-hour",
+                 "ledger: the pool's cost, else the deployment's, else costs.gpu"]
+            )  # fmt: skip
+    return rows
+
+
 def assumptions_table(loaded: LoadedScenario, result: RunResult) -> DataTable:
     """The inputs behind the figures: per self-hosted deployment its model, GPUs and GPU
     price (as billed, from the ledger), per API deployment its prices, per plan its price,
@@ -58,16 +83,19 @@ def assumptions_table(loaded: LoadedScenario, result: RunResult) -> DataTable:
             rows.append(
                 [f"{name}: model", model.id, "-", _catalog_source(model, "model", dep.model)]
             )
-            rows.append([f"{name}: GPU", gpu.id, "-", _catalog_source(gpu, "GPU", dep.gpu)])
-            gpus = dep.tensor_parallel * dep.expert_parallel
-            rows.append(
-                [
-                    f"{name}: replicas",
-                    f"{dep.replicas:,} x {gpus} GPUs",
-                    "replicas x GPUs",
-                    f"scenario deployments.{name}",
-                ]
-            )
+            if dep.pools is not None:
+                rows += _pool_rows(loaded, name, dep, fleets.get(name))
+            else:
+                rows.append([f"{name}: GPU", gpu.id, "-", _catalog_source(gpu, "GPU", dep.gpu)])
+                gpus = dep.tensor_parallel * dep.expert_parallel
+                rows.append(
+                    [
+                        f"{name}: replicas",
+                        f"{dep.replicas:,} x {gpus} GPUs",
+                        "replicas x GPUs",
+                        f"scenario deployments.{name}",
+                    ]
+                )
             p = dep.precision
             rows.append(
                 [
@@ -78,7 +106,7 @@ def assumptions_table(loaded: LoadedScenario, result: RunResult) -> DataTable:
                 ]
             )
             fleet = fleets.get(name)
-            if fleet is not None:
+            if fleet is not None and dep.pools is None:
                 rows.append(
                     [
                         f"{name}: GPU price",

@@ -36,7 +36,9 @@ def cheapest_first(pools: Sequence[PoolSpan]) -> Chooser:
     """The cheapest-first chooser over `pools` (ties: the order given)."""
     order = sorted(range(len(pools)), key=lambda i: (pools[i].usd_per_replica_hour, i))
     spans = [(pools[i].start, pools[i].stop, pools[i].saturated_at) for i in order]
-    limits = [p.saturated_at for p in pools for _ in range(p.start, p.stop)]
+    limits = [1] * max(p.stop for p in pools)
+    for pool in pools:
+        limits[pool.start : pool.stop] = [pool.saturated_at] * (pool.stop - pool.start)
 
     def choose(replicas: list[Replica], rid: int) -> int:
         for start, stop, limit in spans:
@@ -47,11 +49,11 @@ def cheapest_first(pools: Sequence[PoolSpan]) -> Chooser:
                     best, best_load = index, load
             if best >= 0:
                 return best
-        best, best_load = 0, math.inf
+        best, least = 0, math.inf
         for index, replica in enumerate(replicas):
-            load = replica.outstanding / limits[index]
-            if load < best_load:
-                best, best_load = index, load
+            relative = replica.outstanding / limits[index]
+            if relative < least:
+                best, least = index, relative
         return best
 
     return choose
