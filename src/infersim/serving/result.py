@@ -129,21 +129,16 @@ PoolRole = Literal["prefill", "decode"]
 
 
 @dataclass(frozen=True)
-class PoolServing:
-    """Disaggregated serving: one pool of a deployment's fleet. The pools' GPU-hours add up
-    to the deployment's; the prefill pool's tokens are the prompts it served (cache hits
-    included), the decode pool's the output tokens."""
+class PoolHours:
+    """A pool of a deployment's replicas, all of one layout, and the GPU-hours it paid and
+    used (the pools of a fleet add up to the deployment)."""
 
-    role: PoolRole
     replicas: int
     tensor_parallel: int
-    expert_parallel: int
     gpus_per_replica: int
     gpu_hours_scheduled: float
     gpu_hours_busy: float
     """At most `gpu_hours_scheduled`: each replica is busy at most the time it is paid."""
-    tokens_per_s: float
-    """Prefill: input tokens per second served; decode: output tokens per second."""
 
     @property
     def gpus(self) -> int:
@@ -154,6 +149,18 @@ class PoolServing:
         """Utilization: busy over paid GPU-hours."""
         hours = self.gpu_hours_scheduled
         return self.gpu_hours_busy / hours if hours > 0 else 0.0
+
+
+@dataclass(frozen=True)
+class PoolServing(PoolHours):
+    """Disaggregated serving: one pool of a deployment's fleet. The pools' GPU-hours add up
+    to the deployment's; the prefill pool's tokens are the prompts it served (cache hits
+    included), the decode pool's the output tokens."""
+
+    role: PoolRole
+    expert_parallel: int
+    tokens_per_s: float
+    """Prefill: input tokens per second served; decode: output tokens per second."""
 
     @property
     def tokens_per_s_per_replica(self) -> float:
@@ -165,34 +172,18 @@ class PoolServing:
 
 
 @dataclass(frozen=True)
-class MixedPoolServing:
+class MixedPoolServing(PoolHours):
     """Mixed fleets: one pool of a deployment's replicas, on its own GPU. The pools'
     GPU-hours and output tokens add up to the deployment's."""
 
     name: str
     gpu: str
-    replicas: int
-    tensor_parallel: int
-    gpus_per_replica: int
-    gpu_hours_scheduled: float
-    gpu_hours_busy: float
-    """At most `gpu_hours_scheduled`: each replica is busy at most the time it is paid."""
     output_tokens_per_s: float
     usd_per_gpu_hour: float
     """The price cheapest-first routing orders the pools by (an owned GPU's at full load;
     the ledger bills the pool at its simulated utilization)."""
     spill_over_sequences: int
     """Cheapest first: outstanding requests on a replica past which arrivals spill over."""
-
-    @property
-    def gpus(self) -> int:
-        return self.replicas * self.gpus_per_replica
-
-    @property
-    def busy_share(self) -> float:
-        """Utilization: busy over paid GPU-hours."""
-        hours = self.gpu_hours_scheduled
-        return self.gpu_hours_busy / hours if hours > 0 else 0.0
 
 
 @dataclass(frozen=True)
