@@ -24,7 +24,7 @@ from typing import Any
 from infersim.checks.metrics import MetricError, resolve
 from infersim.economics.api_prices import billed_as_batch
 from infersim.economics.value_chain import LABELS as VALUE_CHAIN_LABELS
-from infersim.scenario.deployment import ApiModel, RentedGpu, SelfHosted
+from infersim.scenario.deployment import ApiModel, OwnedGpu, RentedGpu, SelfHosted
 from infersim.scenario.model import Scenario
 from infersim.scenario.references import reached_deployments
 
@@ -198,20 +198,38 @@ def skeleton(scenario: Scenario) -> dict[str, Any]:
 
 
 def _bill(scenario: Scenario, name: str) -> dict[str, Any]:
-    """A fleet's bill by kind (`infersim.economics.capacity`)."""
+    """A fleet's bill by kind (`infersim.economics.capacity`); a mixed fleet's by pool
+    (`pool:<name>`, or `pool:<name>:<kind>` for a pool with reserved or spot capacity)."""
     dep = scenario.deployments[name]
     assert isinstance(dep, SelfHosted)
-    cost = dep.cost or scenario.costs.gpu
+    if dep.pools is None:
+        kinds = _bill_kinds(dep.cost or scenario.costs.gpu)
+        capacity = _zeros(CAPACITY) if len(kinds) > 1 else {}
+        return {**{kind: _zeros(BILL_PART) for kind in kinds}, **capacity}
+    out: dict[str, Any] = {}
+    split = False
+    for pool in dep.pools:
+        kinds = _bill_kinds(dep.pool_layout(pool).cost or scenario.costs.gpu)
+        if len(kinds) == 1:
+            out[f"pool:{pool.name}"] = _zeros(BILL_PART)
+            continue
+        split = True
+        out |= {f"pool:{pool.name}:{kind}": _zeros(BILL_PART) for kind in kinds}
+    return {**out, **(_zeros(CAPACITY) if split else {})}
+
+
+def _bill_kinds(cost: RentedGpu | OwnedGpu) -> list[str]:
+    """How a fleet priced by `cost` is bought: one kind, or the capacity bill's parts."""
     if not isinstance(cost, RentedGpu):
-        return {"owned": _zeros(BILL_PART)}
+        return ["owned"]
     if cost.reserved is None and cost.spot is None:
-        return {cost.pricing: _zeros(BILL_PART)}
+        return [cost.pricing]
     kinds = ["on_demand"]
     if cost.reserved is not None:
         kinds.append(f"reserved_{cost.reserved.term_years}y")
     if cost.spot is not None:
         kinds += ["spot", "spot_recompute"]
-    return {**{kind: _zeros(BILL_PART) for kind in kinds}, **_zeros(CAPACITY)}
+    return kinds
 
 
 def _batch_tiers(scenario: Scenario) -> dict[str, Any]:
@@ -234,6 +252,10 @@ def _energy(scenario: Scenario, hosted: list[str]) -> dict[str, Any]:
     if scenario.costs.energy is None:
         return {}
     fleets = {name: _zeros(ENERGY_FLEET) for name in hosted}
+    for name in hosted:
+        dep = scenario.deployments[name]
+        if isinstance(dep, SelfHosted) and dep.pools is not None:
+            fleets[name]["pools"] = {pool.name: _zeros(ENERGY_FLEET) for pool in dep.pools}
     return {"energy": {"billed": False, "deployments": fleets, **_zeros(ENERGY_TOTAL)}}
 
 

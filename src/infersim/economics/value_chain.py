@@ -18,7 +18,8 @@ The month's revenue splits into (USD per month, and as a share of revenue):
 Rented GPUs are priced with `costs.value_chain`'s cloud figures: the catalog's purchase price
 amortized over `cloud_amortization_months` of 730 h (as if the cloud rented every hour it
 owns), power at the fleet's kWh (`costs.energy`'s figures, or its defaults) and
-`cloud_electricity_usd_per_kwh`. The lines add up to the revenue; the shares to 1.
+`cloud_electricity_usd_per_kwh`. A mixed fleet enters pool by pool, each with its own GPU's
+purchase price, power and bill. The lines add up to the revenue; the shares to 1.
 """
 
 from __future__ import annotations
@@ -90,7 +91,7 @@ class ValueChainResult:
 
 @dataclass(frozen=True)
 class FleetInputs:
-    """What the value chain needs of one self-hosted fleet."""
+    """What the value chain needs of one self-hosted fleet (or one pool of a mixed fleet)."""
 
     fleet: FleetCost
     gpu: GpuSpec

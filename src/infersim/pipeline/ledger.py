@@ -11,6 +11,11 @@
   those the fleet could not serve (from the engine where it served them; from the class's
   mean rate and lengths for deployments bought from an API, which serve all they are sent).
 - Per population and deployment, what the fleet served of the population's traffic.
+- A mixed fleet (`deployments.X.pools`) is billed, bought and powered pool by pool
+  (`PoolCost`): each pool's GPU-hours at its own GPU's price and busy share, its reserved and
+  spot capacity split by `capacity_bill` on its own hours (`pool:<name>:<kind>` bill parts),
+  its kWh at its own GPU's power and its carbon at its own grid; the fleet's figures are the
+  pools' sums.
 
 Every monthly figure is the engine's figure over the simulated time x (one month / simulated
 time): the tokens priced are the tokens served, and the hours billed are the hours paid.
@@ -20,9 +25,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from infersim.catalog.load import Catalog
+from infersim.catalog.types import GpuSpec
 from infersim.economics import (
     ClassVolume,
     FleetCost,
@@ -34,11 +40,18 @@ from infersim.economics import (
 from infersim.economics.api_prices import billed_as_batch
 from infersim.economics.attribution import Usage
 from infersim.economics.capacity import CapacityBill, capacity_bill
-from infersim.economics.energy import EnergyUse, fleet_energy, gpu_power_w
+from infersim.economics.energy import EnergyUse, fleet_energy, gpu_power_w, pooled_energy
 from infersim.economics.inputs import BillPart
 from infersim.economics.segments import Served
 from infersim.pipeline.demand import SECONDS_PER_MONTH, PopulationTraffic
-from infersim.scenario.deployment import ApiModel, OwnedGpu, RentedGpu, SelfHosted, fleet_gpus
+from infersim.scenario.deployment import (
+    ApiModel,
+    FleetPool,
+    OwnedGpu,
+    RentedGpu,
+    SelfHosted,
+    fleet_gpus,
+)
 from infersim.scenario.model import Scenario
 from infersim.serving.result import ClassServing, DeploymentServing, ServingResult
 from infersim.workload.arrivals import mean_rate_per_s
@@ -50,6 +63,22 @@ from infersim.workload.trace import (
 )
 
 HOURS_PER_MONTH = SECONDS_PER_MONTH / 3600.0
+
+
+@dataclass(frozen=True)
+class PoolCost:
+    """One pool of a mixed fleet: its GPU, how it is bought, and its bill."""
+
+    pool: str
+    gpu: GpuSpec
+    hour_cost: GpuHourCost
+    """Its GPU-hour at its busy share (on demand, for capacity bought several ways)."""
+    fleet: FleetCost
+    """Its bill (`deployment` is '<fleet>:<pool>'); its parts are the fleet's `pool:<name>...`."""
+    capacity: CapacityBill | None
+    """With reserved or spot capacity: how its hours were bought."""
+    scheduled_gpu_hours_per_month: float
+    """The engine's GPU-hours of the pool (its paid hours, less a reserved commitment above)."""
 
 
 @dataclass(frozen=True)
@@ -70,6 +99,8 @@ class Ledger:
     """Rented fleets with reserved or spot capacity: how their hours were bought."""
     energy: tuple[EnergyUse, ...] = ()
     """Per self-hosted fleet, with `costs.energy`: kWh and carbon (reported, not billed)."""
+    pools: Mapping[str, tuple[PoolCost, ...]] = field(default_factory=dict)
+    """Mixed fleets: per deployment, its pools' bills (they add up to its `FleetCost`)."""
 
     def served(self) -> dict[str, Served]:
         """Per population, what the fleets served of it and what they could not."""
@@ -117,6 +148,7 @@ def build_ledger(
     population_unserved: dict[str, dict[str, Usage]] = {}
     capacity: dict[str, CapacityBill] = {}
     energy: list[EnergyUse] = []
+    pooled: dict[str, tuple[PoolCost, ...]] = {}
     for sent in traffic.values():
         offered.setdefault(sent.population, {})[sent.deployment] = sent.offered
         # what the engine served of it (no arrival in the simulated window: nothing)
@@ -142,7 +174,15 @@ def build_ledger(
         hour_cost = gpu_usd_per_hour(cost, gpu, busy)
         gpu_costs[name] = hour_cost
         if dep.pools is not None:  # a mixed fleet: each pool billed at its own price
-            fleet = _fleet_of(name, *_pool_parts(scenario, catalog, dep, result, to_month))
+            pools = _pool_costs(scenario, catalog, name, dep, result, to_month)
+            pooled[name] = pools
+            fleet = _fleet_of(
+                name,
+                tuple(part for p in pools for part in p.fleet.parts),
+                math.fsum(p.fleet.busy_gpu_hours_per_month for p in pools),
+            )
+            if any(p.capacity is not None for p in pools):
+                capacity[name] = _pooled_capacity(fleet, pools)
         elif isinstance(cost, RentedGpu) and (cost.reserved or cost.spot):
             e2e = result.e2e_s.mean if result is not None else None
             bill = capacity_bill(
@@ -162,7 +202,11 @@ def build_ledger(
             tokens = 0.0
             if result is not None:
                 tokens = (result.served_input_tokens + result.served_output_tokens) * to_month
-            energy.append(_energy(scenario, catalog, name, cost, fleet, tokens))
+            if dep.pools is None:
+                energy.append(_energy(scenario, catalog, name, cost, gpu, fleet, tokens))
+            else:
+                pools = pooled[name]
+                energy.append(_pooled_energy(scenario, catalog, name, dep, pools, result, to_month))
         if result is None:
             token_costs[name] = TokenCost(name, 0.0, 0.0, 0.0, "engine")
             continue
@@ -192,22 +236,25 @@ def build_ledger(
         population_unserved,
         capacity,
         tuple(energy),
+        pooled,
     )
 
 
-def _pool_parts(
+def _pool_costs(
     scenario: Scenario,
     catalog: Catalog,
+    name: str,
     dep: SelfHosted,
     result: DeploymentServing | None,
     to_month: float,
-) -> tuple[tuple[BillPart, ...], float]:
-    """A mixed fleet's bill parts, one per pool (`pool:<name>`, its GPU-hours at its own
-    GPU's price and utilization), and its busy GPU-hours a month. With no traffic every pool
-    is paid all month, idle."""
+) -> tuple[PoolCost, ...]:
+    """A mixed fleet's pools, each billed at its own GPU's price and utilization: one part
+    `pool:<name>`, or with reserved or spot capacity `capacity_bill`'s parts on the pool's own
+    hours, named `pool:<name>:<kind>`. With no traffic every pool is paid all month, idle."""
     assert dep.pools is not None
     served = {} if result is None else {p.name: p for p in result.mixed_pools}
-    parts, busy_hours = [], 0.0
+    e2e = result.e2e_s.mean if result is not None else None
+    out = []
     for pool in dep.pools:
         layout = dep.pool_layout(pool)
         row = served.get(pool.name)
@@ -216,10 +263,46 @@ def _pool_parts(
         else:
             hours, busy = row.gpu_hours_scheduled * to_month, min(row.busy_share, 1.0)
         cost = layout.cost or scenario.costs.gpu
-        rate = gpu_usd_per_hour(cost, catalog.gpu_of(pool.gpu), busy).usd_per_hour
-        parts.append(BillPart(f"pool:{pool.name}", hours, rate))
-        busy_hours += hours * busy
-    return tuple(parts), busy_hours
+        gpu = catalog.gpu_of(pool.gpu)
+        hour_cost = gpu_usd_per_hour(cost, gpu, busy)
+        key, bill = f"pool:{pool.name}", None
+        if isinstance(cost, RentedGpu) and (cost.reserved or cost.spot):
+            bill = capacity_bill(
+                cost, gpu, hour_cost.usd_per_hour, hours, hours * busy,
+                layout.gpus_per_replica, e2e or 0.0,
+            )  # fmt: skip
+            parts = tuple(
+                BillPart(f"{key}:{p.kind}", p.gpu_hours_per_month, p.usd_per_gpu_hour)
+                for p in bill.parts
+            )
+            fleet = _fleet_of(f"{name}:{pool.name}", parts, bill.busy_gpu_hours_per_month)
+        else:
+            part = BillPart(key, hours, hour_cost.usd_per_hour)
+            fleet = _fleet_of(f"{name}:{pool.name}", (part,), hours * busy)
+        out.append(PoolCost(pool.name, gpu, hour_cost, fleet, bill, hours))
+    return tuple(out)
+
+
+def _pooled_capacity(fleet: FleetCost, pools: tuple[PoolCost, ...]) -> CapacityBill:
+    """A mixed fleet's capacity figures: its pools' sums (a pool bought by the hour adds its
+    hours and busy hours, and no reserved idle hours, reclaims or missing capacity)."""
+    scheduled = math.fsum(p.scheduled_gpu_hours_per_month for p in pools)
+    missing = math.fsum(
+        p.capacity.capacity_missing_share * p.scheduled_gpu_hours_per_month
+        for p in pools
+        if p.capacity is not None
+    )
+    return CapacityBill(
+        parts=fleet.parts,
+        busy_gpu_hours_per_month=fleet.busy_gpu_hours_per_month,
+        reserved_idle_gpu_hours_per_month=math.fsum(
+            p.capacity.reserved_idle_gpu_hours_per_month for p in pools if p.capacity is not None
+        ),
+        spot_interruptions_per_month=math.fsum(
+            p.capacity.spot_interruptions_per_month for p in pools if p.capacity is not None
+        ),
+        capacity_missing_share=missing / scheduled if scheduled > 0 else 0.0,
+    )
 
 
 def _fleet_of(name: str, parts: tuple[BillPart, ...], busy_hours: float) -> FleetCost:
@@ -236,27 +319,59 @@ def _energy(
     catalog: Catalog,
     name: str,
     cost: RentedGpu | OwnedGpu,
+    gpu: GpuSpec,
     fleet: FleetCost,
     tokens_per_month: float,
+    pool: FleetPool | None = None,
 ) -> EnergyUse:
-    """A fleet's kWh and carbon: owned GPUs with their cost block's idle share and PUE (the
-    figures their power bill uses), rented ones with `costs.energy`'s."""
+    """A fleet's (or a pool's) kWh and carbon: owned GPUs with their cost block's idle share
+    and PUE (the figures their power bill uses), rented ones with `costs.energy`'s; carbon at
+    the pool's own grid where it gives one, else `costs.energy`'s."""
     energy = scenario.costs.energy
     assert energy is not None
-    dep = scenario.deployments[name]
-    assert isinstance(dep, SelfHosted)
-    gpu = catalog.gpu_of(dep.gpu)
     if isinstance(cost, OwnedGpu):
         idle, pue = cost.power_draw_idle_share, cost.pue
     else:
         idle, pue = energy.idle_power_share, energy.pue
-    intensity = energy.gco2e_per_kwh
-    if energy.grid is not None:
-        intensity = catalog.grid(energy.grid).gco2e_per_kwh
-    return fleet_energy(
+    grid, intensity = energy.grid, energy.gco2e_per_kwh
+    if pool is not None and (pool.grid is not None or pool.gco2e_per_kwh is not None):
+        grid, intensity = pool.grid, pool.gco2e_per_kwh
+    if grid is not None:
+        intensity = catalog.grid(grid).gco2e_per_kwh
+    use = fleet_energy(
         name, fleet.gpu_hours_per_month, gpu_power_w(gpu, idle, fleet.busy_share),
         energy.host_overhead_share, pue, tokens_per_month, intensity,
     )  # fmt: skip
+    return use if pool is None else replace(use, pool=pool.name)
+
+
+def _pooled_energy(
+    scenario: Scenario,
+    catalog: Catalog,
+    name: str,
+    dep: SelfHosted,
+    pools: tuple[PoolCost, ...],
+    result: DeploymentServing | None,
+    to_month: float,
+) -> EnergyUse:
+    """A mixed fleet's kWh and carbon, pool by pool: each at its own GPU's power, busy share
+    and grid. A pool's tokens are the fleet's in the share of the output tokens its replicas
+    computed (as its output tokens per second in the serving figures)."""
+    assert dep.pools is not None
+    tokens = 0.0
+    shares = dict.fromkeys((p.name for p in dep.pools), 0.0)
+    if result is not None:
+        tokens = (result.served_input_tokens + result.served_output_tokens) * to_month
+        if result.output_tokens_per_s > 0:
+            for row in result.mixed_pools:
+                shares[row.name] = row.output_tokens_per_s / result.output_tokens_per_s
+    uses = []
+    for pool, cost in zip(dep.pools, pools, strict=True):
+        layout_cost = dep.pool_layout(pool).cost or scenario.costs.gpu
+        share = tokens * shares[pool.name]
+        use = _energy(scenario, catalog, name, layout_cost, cost.gpu, cost.fleet, share, pool)
+        uses.append(use)
+    return pooled_energy(name, tuple(uses), tokens)
 
 
 def _monthly(

@@ -178,6 +178,15 @@ def _value_chain(
     for fleet in ledger.fleets:
         dep = scenario.deployments[fleet.deployment]
         assert isinstance(dep, SelfHosted)
+        pools = ledger.pools.get(fleet.deployment)
+        if pools is not None:  # a mixed fleet: each pool at its own GPU's price and power
+            used = energy.get(fleet.deployment)
+            pool_energy = {u.pool: u for u in used.pools} if used is not None else {}
+            for pool in pools:
+                fleets[pool.fleet.deployment] = FleetInputs(
+                    pool.fleet, pool.gpu, pool.hour_cost, pool_energy.get(pool.pool)
+                )
+            continue
         fleets[fleet.deployment] = FleetInputs(
             fleet,
             catalog.gpu_of(dep.gpu),

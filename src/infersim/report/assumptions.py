@@ -48,9 +48,10 @@ def _gpu_price_source(
 def _pool_rows(
     loaded: LoadedScenario, name: str, dep: SelfHosted, fleet: FleetCost | None
 ) -> list[list[Any]]:
-    """A mixed fleet's pools: each one's GPU, replicas and price as billed (its bill part)."""
+    """A mixed fleet's pools: each one's GPU, replicas, price as billed (its bill parts: one,
+    or one per kind with reserved or spot capacity) and its own grid, if it gives one."""
     assert dep.pools is not None
-    rates = {} if fleet is None else {p.kind: p.usd_per_gpu_hour for p in fleet.parts}
+    parts = () if fleet is None else fleet.parts
     rows: list[list[Any]] = []
     for pool in dep.pools:
         spec = loaded.catalog.gpu_of(pool.gpu)
@@ -60,11 +61,26 @@ def _pool_rows(
             [f"{here} replicas", f"{pool.replicas:,} x {pool.tensor_parallel} GPUs",
              "replicas x GPUs", f"scenario deployments.{name}.pools"]
         )  # fmt: skip
-        rate = rates.get(f"pool:{pool.name}")
-        if rate is not None:
+        key = f"pool:{pool.name}"
+        for part in parts:
+            if part.kind != key and not part.kind.startswith(f"{key}:"):
+                continue
+            kind = part.kind[len(key) + 1 :]
             rows.append(
-                [f"{here} GPU price", f"${rate:,.2f}", "USD per GPU-hour",
+                [f"{here} GPU price" + (f" ({kind})" if kind else ""),
+                 f"${part.usd_per_gpu_hour:,.2f}", "USD per GPU-hour",
                  "ledger: the pool's cost, else the deployment's, else costs.gpu"]
+            )  # fmt: skip
+        if pool.grid is not None:
+            grid = loaded.catalog.grid(pool.grid)
+            rows.append(
+                [f"{here} grid", f"{grid.gco2e_per_kwh:,.0f}", "gCO2e per kWh",
+                 f"catalog grid '{grid.id}' ({grid.year}): {grid.sources[0].url}"]
+            )  # fmt: skip
+        elif pool.gco2e_per_kwh is not None:
+            rows.append(
+                [f"{here} grid", f"{pool.gco2e_per_kwh:,.0f}", "gCO2e per kWh",
+                 f"scenario deployments.{name}.pools"]
             )  # fmt: skip
     return rows
 

@@ -251,22 +251,27 @@ def _energy_total(uses: tuple[EnergyUse, ...]) -> tuple[float, float | None, flo
     return kwh, tonnes, (tonnes * 1e6 / (tokens / 1000.0) if tokens > 0 else None)
 
 
+def _energy_use_json(u: EnergyUse) -> dict[str, Any]:
+    """One fleet's (or pool's) energy; a mixed fleet's with its pools, which add up to it."""
+    out: dict[str, Any] = {
+        "gpu_power_w": _num(u.gpu_power_w),
+        "pue": _num(u.pue),
+        "host_overhead_share": _num(u.host_overhead_share),
+        "kwh_per_month": _num(u.kwh_per_month),
+        "gco2e_per_kwh": _num(u.gco2e_per_kwh),
+        "tco2e_per_month": _num(u.tco2e_per_month),
+        "gco2e_per_ktok": _num(u.gco2e_per_ktok),
+    }
+    if u.pools:
+        out["pools"] = {p.pool: _energy_use_json(p) for p in u.pools}
+    return out
+
+
 def energy_json(uses: tuple[EnergyUse, ...]) -> dict[str, Any]:
     kwh, tonnes, per_ktok = _energy_total(uses)
     return {
         "billed": False,
-        "deployments": {
-            u.deployment: {
-                "gpu_power_w": _num(u.gpu_power_w),
-                "pue": _num(u.pue),
-                "host_overhead_share": _num(u.host_overhead_share),
-                "kwh_per_month": _num(u.kwh_per_month),
-                "gco2e_per_kwh": _num(u.gco2e_per_kwh),
-                "tco2e_per_month": _num(u.tco2e_per_month),
-                "gco2e_per_ktok": _num(u.gco2e_per_ktok),
-            }
-            for u in uses
-        },
+        "deployments": {u.deployment: _energy_use_json(u) for u in uses},
         "kwh_per_month": _num(kwh),
         "tco2e_per_month": _num(tonnes),
         "gco2e_per_ktok": _num(per_ktok),
@@ -513,7 +518,7 @@ def _energy_table(uses: tuple[EnergyUse, ...], label: str) -> DataTable:
 
     rows = [
         [
-            u.deployment,
+            u.deployment if u.pool is None else f"{u.deployment}: pool {u.pool}",
             f"{u.gpu_power_w:,.0f}",
             f"{u.pue:.2f}",
             f"{u.kwh_per_month:,.0f}",
@@ -521,7 +526,8 @@ def _energy_table(uses: tuple[EnergyUse, ...], label: str) -> DataTable:
             carbon(u.tco2e_per_month, 2),
             carbon(u.gco2e_per_ktok, 3),
         ]
-        for u in uses
+        for whole in uses
+        for u in (whole, *whole.pools)
     ]
     columns = ["deployment", "W/GPU", "PUE", "kWh/month", "gCO2e/kWh", "tCO2e/month", "g/1k tok"]
     title = f"{label}: energy and carbon (reported, not billed), month 1"

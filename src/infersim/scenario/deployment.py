@@ -11,6 +11,7 @@ from infersim.catalog.types import GpuSpec, ModelArch, Strict
 from infersim.scenario.capacity import ReservedCapacity, SpotCapacity
 from infersim.scenario.fields import (
     Fraction,
+    Gco2ePerKwh,
     Name,
     Parallelism,
     PositiveSeconds,
@@ -253,6 +254,22 @@ class FleetPool(Strict):
     cost: GpuCost | None = Field(
         default=None, description="none = the deployment's cost, else costs.gpu"
     )
+    grid: CatalogRef | None = Field(
+        default=None,
+        description="grid region in the catalog (grids.yaml) the pool draws its power from; "
+        "none = costs.energy's (needs costs.energy)",
+    )
+    gco2e_per_kwh: Gco2ePerKwh | None = Field(
+        default=None,
+        description="the pool's grid carbon intensity, instead of a catalog region (needs "
+        "costs.energy)",
+    )
+
+    @model_validator(mode="after")
+    def _one_intensity(self) -> FleetPool:
+        if self.grid is not None and self.gco2e_per_kwh is not None:
+            raise ValueError("give grid or gco2e_per_kwh, not both")
+        return self
 
 
 PoolRouting = Literal["cheapest_first", "least_outstanding"]

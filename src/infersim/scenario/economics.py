@@ -11,6 +11,7 @@ from infersim.scenario.deployment import CatalogRef, GpuCost, RentedGpu
 from infersim.scenario.fields import (
     Count,
     Fraction,
+    Gco2ePerKwh,
     Multiplier,
     Name,
     Tokens,
@@ -113,7 +114,7 @@ class Energy(Strict):
     grid: CatalogRef | None = Field(
         default=None, description="grid region in the catalog (grids.yaml), e.g. 'us', 'france'"
     )
-    gco2e_per_kwh: Annotated[float, Field(ge=0, le=2000, allow_inf_nan=False)] | None = Field(
+    gco2e_per_kwh: Gco2ePerKwh | None = Field(
         default=None, description="the grid's carbon intensity, instead of a catalog region"
     )
     pue: Annotated[float, Field(ge=1, le=5, allow_inf_nan=False)] = Field(

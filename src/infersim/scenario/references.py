@@ -8,7 +8,7 @@ from pathlib import Path
 from infersim.catalog.load import Catalog, unknown_name_message
 from infersim.catalog.prices import PriceLookupError, resolve_price
 from infersim.errors import Locate, PathKey, Problem
-from infersim.scenario.deployment import ApiModel, RentedGpu, RouterKind, SelfHosted
+from infersim.scenario.deployment import ApiModel, RouterKind, SelfHosted
 from infersim.scenario.model import Scenario
 from infersim.scenario.paths import confinement_problem
 from infersim.scenario.plan import catalog_providers, unknown_provider
@@ -52,6 +52,9 @@ def check_references(
             if dep.pools is not None:
                 for index, pool in enumerate(dep.pools):
                     check.name_in((*here, "pools", index, "gpu"), pool.gpu, catalog.gpus, "gpu")
+                    if pool.grid is not None:
+                        at = (*here, "pools", index, "grid")
+                        check.name_in(at, pool.grid, catalog.grids, "grid region")
             elif isinstance(dep.gpu, str):
                 check.name_in((*here, "gpu"), dep.gpu, catalog.gpus, "gpu")
             spec = dep.speculative
@@ -190,8 +193,8 @@ def _check_fleet(check: ProblemLog, scenario: Scenario) -> None:
 
 
 def _check_pools(check: ProblemLog, scenario: Scenario) -> None:
-    """A mixed fleet (a deployment's pools) is a fixed fleet on rented or owned GPUs bought
-    by the hour; what would not take effect on it is refused."""
+    """A mixed fleet (a deployment's pools) is a fixed fleet, each pool priced, bought and
+    powered on its own; what would not take effect on it is refused."""
     fleet = scenario.fleet
     for name, dep in scenario.deployments.items():
         if not isinstance(dep, SelfHosted) or dep.pools is None:
@@ -215,25 +218,14 @@ def _check_pools(check: ProblemLog, scenario: Scenario) -> None:
                 f"deployment '{name}' routes between its pools by its pool_routing (within a "
                 f"pool: least outstanding), got '{fleet.load_balancer}': remove load_balancer",
             )
-        for key in ("energy", "value_chain"):
-            if getattr(scenario.costs, key) is not None:
-                check.add(
-                    ("costs", key),
-                    f"is not computed per pool yet, and deployment '{name}' has pools (a mixed "
-                    f"fleet): remove costs.{key}, or the pools",
-                )
         for index, pool in enumerate(dep.pools):
-            path, cost = (*here, index, "cost"), pool.cost
-            if cost is None:
-                path, cost = ("deployments", name, "cost"), dep.cost
-            if cost is None:
-                path, cost = ("costs", "gpu"), scenario.costs.gpu
-            if isinstance(cost, RentedGpu) and (cost.reserved or cost.spot):
-                check.add(
-                    path,
-                    f"prices pool '{pool.name}' of a mixed fleet, bought by the hour: reserved "
-                    "and spot capacity are not split per pool; remove reserved and spot",
-                )
+            for key in ("grid", "gco2e_per_kwh"):
+                if getattr(pool, key) is not None and scenario.costs.energy is None:
+                    check.add(
+                        (*here, index, key),
+                        f"is pool '{pool.name}'s carbon intensity, which takes effect with "
+                        f"costs.energy only: add costs.energy, or remove {key}",
+                    )
 
 
 def _deployment_of(

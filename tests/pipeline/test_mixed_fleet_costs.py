@@ -1,0 +1,215 @@
+"""A mixed fleet bought, powered and shared out pool by pool: each pool's kWh at its own GPU's
+power and busy share, its carbon at its own grid; reserved and spot capacity split on each
+pool's own hours; the value chain with each pool's GPU. The fleet's figures are the pools'
+sums, the bill's parts add up to the P&L's GPU line, and the value chain to the user's dollar."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from infersim.catalog.load import load_builtin
+from infersim.cli.app import app
+from infersim.economics.inputs import HOURS_PER_MONTH
+from infersim.economics.value_chain import MARGIN, VENDOR_MARGIN
+from infersim.pipeline.run import RunResult, run_scenario
+from infersim.scenario.model import Scenario
+
+CATALOG = load_builtin()
+CENT = 0.005
+
+
+def document(
+    rate_per_s: float,
+    *,
+    h100: dict[str, Any] | None = None,
+    a100: dict[str, Any] | None = None,
+    costs: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Two dear H100 replicas (grid 'us') and two cheap A100 ones (grid 'france'), sold by
+    the token, with energy reported."""
+    return {
+        "name": "mixed-costs",
+        "seed": 3,
+        "deployments": {
+            "main": {
+                "model": "llama-3.1-8b",
+                "pools": [
+                    {"name": "h100", "gpu": "h100-sxm", "replicas": 2, "grid": "us",
+                     "cost": {"usd_per_gpu_hour": 3.0}, **(h100 or {})},
+                    {"name": "a100", "gpu": "a100-sxm-80gb", "replicas": 2, "grid": "france",
+                     "cost": {"usd_per_gpu_hour": 1.5}, **(a100 or {})},
+                ],
+            }
+        },
+        "fleet": {"replications": 1, "slo": {"tpot_p99_s": 0.02}},
+        "workload": {
+            "classes": {
+                "chat": {
+                    "arrival": {"process": "poisson", "rate_per_s": rate_per_s},
+                    "prompt_tokens": {"dist": "fixed", "tokens": 500},
+                    "output_tokens": {"dist": "fixed", "tokens": 200},
+                }
+            }
+        },
+        "pricing": {
+            "api": {
+                "main-api": {"deployment": "main", "input_usd_per_mtok": 0.5,
+                             "output_usd_per_mtok": 1.5}
+            }
+        },
+        "costs": {"energy": {"pue": 1.2, "idle_power_share": 0.3}, **(costs or {})},
+        "horizon": {"simulated_s": 120.0, "months": 1},
+    }  # fmt: skip
+
+
+def run(rate_per_s: float, **changes: Any) -> RunResult:
+    return run_scenario(Scenario.model_validate(document(rate_per_s, **changes)), CATALOG)
+
+
+@pytest.fixture(scope="module")
+def idle() -> RunResult:
+    return run(1e-9)  # no arrival within the simulated time: every GPU idle all month
+
+
+@pytest.fixture(scope="module")
+def loaded() -> RunResult:
+    return run(40.0)  # the cheap pool saturated, spilling over to the dear one
+
+
+def test_zero_load_is_idle_power_x_hours_x_pue_per_pool(idle: RunResult) -> None:
+    (use,) = idle.ledger.energy
+    pools = {p.pool: p for p in use.pools}
+    for name, gpu, replicas in (("h100", "h100-sxm", 2), ("a100", "a100-sxm-80gb", 2)):
+        tdp = CATALOG.gpu(gpu).tdp_w
+        assert tdp is not None
+        hours = replicas * HOURS_PER_MONTH
+        assert pools[name].gpu_hours_per_month == pytest.approx(hours, rel=1e-12)
+        assert pools[name].gpu_power_w == pytest.approx(tdp * 0.3, rel=1e-12)  # its own GPU
+        assert pools[name].kwh_per_month == pytest.approx(
+            tdp * 0.3 * hours / 1000.0 * 1.2, rel=1e-12
+        )
+
+
+@pytest.mark.parametrize("load", ["idle", "loaded"])
+def test_carbon_is_kwh_x_the_pools_own_grid_exactly(load: str, request: Any) -> None:
+    result: RunResult = request.getfixturevalue(load)
+    (use,) = result.ledger.energy
+    pools = {p.pool: p for p in use.pools}
+    for name, grid in (("h100", "us"), ("a100", "france")):
+        intensity = CATALOG.grid(grid).gco2e_per_kwh
+        assert pools[name].gco2e_per_kwh == intensity
+        assert pools[name].tco2e_per_month == pools[name].kwh_per_month * intensity / 1e6
+    assert CATALOG.grid("us").gco2e_per_kwh != CATALOG.grid("france").gco2e_per_kwh
+
+
+@pytest.mark.parametrize("load", ["idle", "loaded"])
+def test_the_fleets_energy_is_the_sum_of_its_pools(load: str, request: Any) -> None:
+    result: RunResult = request.getfixturevalue(load)
+    (use,) = result.ledger.energy
+    (fleet,) = result.ledger.fleets
+    assert use.kwh_per_month == math.fsum(p.kwh_per_month for p in use.pools)
+    assert use.tco2e_per_month == math.fsum(
+        p.tco2e_per_month for p in use.pools if p.tco2e_per_month is not None
+    )
+    assert use.gpu_hours_per_month == pytest.approx(fleet.gpu_hours_per_month, rel=1e-12)
+    assert math.fsum(p.tokens_per_month for p in use.pools) == pytest.approx(
+        use.tokens_per_month, rel=1e-9
+    )
+    # the fleet's intensity is the pools' mean, between the two grids
+    assert use.gco2e_per_kwh is not None
+    assert CATALOG.grid("france").gco2e_per_kwh < use.gco2e_per_kwh
+    assert use.gco2e_per_kwh < CATALOG.grid("us").gco2e_per_kwh
+
+
+def test_a_busier_pool_draws_more_than_at_idle(idle: RunResult, loaded: RunResult) -> None:
+    at_rest = {p.pool: p for p in idle.ledger.energy[0].pools}
+    busy = {p.pool: p for p in loaded.ledger.energy[0].pools}
+    pools = {p.name: p for p in loaded.serving.deployment("main").mixed_pools}
+    for name in ("h100", "a100"):
+        assert pools[name].busy_share > 0.0
+        assert busy[name].kwh_per_month > at_rest[name].kwh_per_month
+        assert busy[name].tokens_per_month > 0.0
+
+
+def test_a_pool_without_a_grid_takes_costs_energys() -> None:
+    result = run(1e-9, h100={"grid": None}, costs={"energy": {"gco2e_per_kwh": 100.0}})
+    pools = {p.pool: p for p in result.ledger.energy[0].pools}
+    assert pools["h100"].gco2e_per_kwh == 100.0
+    assert pools["a100"].gco2e_per_kwh == CATALOG.grid("france").gco2e_per_kwh
+
+
+def test_reserved_on_one_pool_is_paid_at_zero_load_and_the_parts_add_up() -> None:
+    result = run(1e-9, h100={"cost": {"reserved": {"gpus": 5, "term_years": 1}}})
+    (fleet,) = result.ledger.fleets
+    parts = {p.kind: p for p in fleet.parts}
+    assert set(parts) == {"pool:h100:reserved_1y", "pool:h100:on_demand", "pool:a100"}
+    reserved = parts["pool:h100:reserved_1y"]
+    assert reserved.gpu_hours_per_month == 5 * HOURS_PER_MONTH  # paid, used or not
+    assert parts["pool:h100:on_demand"].gpu_hours_per_month == 0.0  # 2 GPUs within the 5
+    bill = math.fsum(p.usd_per_month for p in fleet.parts)
+    assert fleet.usd_per_month == pytest.approx(bill, rel=1e-12)
+    assert abs(result.first_month.pnl.gpu_cost_usd - bill) <= CENT
+    capacity = result.ledger.capacity["main"]
+    assert capacity.reserved_idle_gpu_hours_per_month == pytest.approx(3 * HOURS_PER_MONTH)
+    assert capacity.spot_interruptions_per_month == 0.0
+
+
+def test_spot_on_one_pool_recomputes_and_the_bill_is_the_gpu_line() -> None:
+    spot = {"share": 1.0, "usd_per_gpu_hour": 1.0, "interruptions_per_gpu_hour": 0.05}
+    result = run(40.0, h100={"cost": {"usd_per_gpu_hour": 3.0, "spot": spot}})
+    (fleet,) = result.ledger.fleets
+    parts = {p.kind: p for p in fleet.parts}
+    assert {"pool:h100:spot", "pool:h100:spot_recompute", "pool:a100"} <= set(parts)
+    pool = result.ledger.pools["main"][0]
+    assert pool.capacity is not None and pool.capacity.spot_interruptions_per_month > 0.0
+    assert parts["pool:h100:spot_recompute"].gpu_hours_per_month > 0.0
+    assert math.fsum(p.gpu_hours_per_month for p in fleet.parts) == pytest.approx(
+        fleet.gpu_hours_per_month, rel=1e-12
+    )
+    assert fleet.busy_gpu_hours_per_month <= fleet.gpu_hours_per_month
+    assert abs(result.first_month.pnl.gpu_cost_usd - fleet.usd_per_month) <= CENT
+    capacity = result.ledger.capacity["main"]
+    assert capacity.spot_interruptions_per_month == pool.capacity.spot_interruptions_per_month
+
+
+VALUE_CHAIN = {"value_chain": {"gpu_vendor_gross_margin": 0.7, "cloud_amortization_months": 48}}
+
+
+def test_the_value_chain_prices_each_pools_gpu_and_adds_up() -> None:
+    result = run(40.0, costs=VALUE_CHAIN)
+    chain = result.value_chain
+    assert chain is not None
+    total = math.fsum(s.usd_per_month for s in chain.shares)
+    assert total == pytest.approx(chain.revenue_usd, rel=1e-12)
+    assert chain.usd(MARGIN) != 0.0
+    # the vendor's margin: each pool's hours x its own GPU's purchase price, amortized
+    expected = 0.0
+    for pool in result.ledger.pools["main"]:
+        assert pool.gpu.purchase_usd is not None
+        per_hour = pool.gpu.purchase_usd / (48 * HOURS_PER_MONTH)
+        expected += pool.fleet.gpu_hours_per_month * per_hour * 0.7
+    assert chain.usd(VENDOR_MARGIN) == pytest.approx(expected, rel=1e-12)
+    assert CATALOG.gpu("h100-sxm").purchase_usd != CATALOG.gpu("a100-sxm-80gb").purchase_usd
+
+
+def test_json_and_tables_show_the_pools(tmp_path: Path) -> None:
+    path = tmp_path / "mixed.yaml"
+    path.write_text(yaml.safe_dump(document(5.0)), encoding="utf-8")
+    runner = CliRunner()
+    out = runner.invoke(app, ["run", str(path), "-f", "json"], env={"COLUMNS": "200"})
+    assert out.exit_code == 0, out.output
+    energy = json.loads(out.output)["runs"][0]["energy"]["deployments"]["main"]
+    assert set(energy["pools"]) == {"h100", "a100"}
+    assert energy["kwh_per_month"] == pytest.approx(
+        math.fsum(p["kwh_per_month"] for p in energy["pools"].values()), rel=1e-6
+    )
+    table = runner.invoke(app, ["run", str(path)], env={"COLUMNS": "200"})
+    assert table.exit_code == 0, table.output
+    assert "main: pool h100" in table.output and "main: pool a100" in table.output
