@@ -213,3 +213,59 @@ def test_json_and_tables_show_the_pools(tmp_path: Path) -> None:
     table = runner.invoke(app, ["run", str(path)], env={"COLUMNS": "200"})
     assert table.exit_code == 0, table.output
     assert "main: pool h100" in table.output and "main: pool a100" in table.output
+
+
+def _with_api(document: dict[str, Any]) -> dict[str, Any]:
+    """The scenario with an API deployment beside it, the chat class still on 'main'."""
+    out = {**document, "pricing": {}}
+    out["deployments"] = {
+        **document["deployments"],
+        "api": {"kind": "api", "list_price": "article:gpt-4o"},
+    }
+    chat = {**document["workload"]["classes"]["chat"], "deployment": "main"}
+    out["workload"] = {"classes": {"chat": chat}}
+    return out
+
+
+def _breakeven(document: dict[str, Any]) -> Any:
+    result = run_scenario(Scenario.model_validate(_with_api(document)), CATALOG)
+    (pair,) = result.breakevens
+    return pair
+
+
+def _single(gpu: str, replicas: int, usd: float | None = None, **cost: Any) -> dict[str, Any]:
+    doc = document(5.0)
+    doc["deployments"] = {
+        "main": {"model": "llama-3.1-8b", "gpu": gpu, "replicas": replicas,
+                 "cost": {"usd_per_gpu_hour": usd} if usd is not None else cost}
+    }  # fmt: skip
+    return doc
+
+
+def test_a_mixed_fleet_breaks_even_as_the_sum_of_its_pools() -> None:
+    mixed = _breakeven(document(5.0))
+    h100 = _breakeven(_single("h100-sxm", 2, 3.0))
+    a100 = _breakeven(_single("a100-sxm-80gb", 2, 1.5))
+    assert mixed.self_hosted == "main" and mixed.gpus == 4.0
+    assert mixed.fixed_usd_per_month == pytest.approx(
+        h100.fixed_usd_per_month + a100.fixed_usd_per_month, rel=1e-12
+    )
+    assert mixed.capacity_mtok_per_month == pytest.approx(
+        h100.capacity_mtok_per_month + a100.capacity_mtok_per_month, rel=1e-12
+    )
+    assert mixed.marginal_usd_per_mtok == 0.0  # rented: no marginal cost
+    assert mixed.breakeven_mtok_per_month == pytest.approx(
+        mixed.fixed_usd_per_month / mixed.api_usd_per_mtok, rel=1e-12
+    )
+
+
+def test_pools_of_one_owned_gpu_break_even_as_one_fleet() -> None:
+    owned = {"kind": "owned", "purchase_usd_per_gpu": 25000.0}
+    doc = document(5.0, h100={"cost": owned}, a100={"gpu": "h100-sxm", "cost": owned})
+    doc["deployments"]["main"]["pools"][1]["replicas"] = 1
+    mixed = _breakeven(doc)
+    whole = _breakeven(_single("h100-sxm", 3, **owned))
+    assert mixed.marginal_usd_per_mtok > 0.0
+    for field in ("gpus", "fixed_usd_per_month", "marginal_usd_per_mtok",
+                  "capacity_mtok_per_month", "breakeven_mtok_per_month"):  # fmt: skip
+        assert getattr(mixed, field) == pytest.approx(getattr(whole, field), rel=1e-9), field

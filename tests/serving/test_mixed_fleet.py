@@ -1,6 +1,7 @@
 """Mixed fleets as a scenario: one deployment on pools of different GPU types, each at its own
 price, routed cheapest first with spill-over (or least outstanding); per-pool figures, the
-ledger's bill parts per pool, and the inputs a mixed fleet refuses."""
+ledger's bill parts per pool, and the inputs a mixed fleet refuses (energy, capacity and the
+value chain per pool: tests/pipeline/test_mixed_fleet_costs.py)."""
 
 from __future__ import annotations
 
@@ -134,6 +135,13 @@ def _dep(**changes: Any) -> dict[str, Any]:
     return {**document(1.0)["deployments"]["main"], **changes}
 
 
+def _pool(index: int, **changes: Any) -> dict[str, Any]:
+    """The deployment with one of its pools changed."""
+    pools = [dict(p) for p in _dep()["pools"]]
+    pools[index] |= changes
+    return _dep(pools=pools)
+
+
 @pytest.mark.parametrize(
     ("change", "fragment"),
     [
@@ -158,12 +166,28 @@ def _dep(**changes: Any) -> dict[str, Any]:
         ({"fleet": {"mode": "size_to_slo", "slo": {"tpot_p99_s": 0.02}}}, "fleet.mode"),
         ({"fleet": {"disaggregated": True}}, "fleet.disaggregated"),
         ({"fleet": {"load_balancer": "round_robin"}}, "fleet.load_balancer"),
-        ({"costs": {"energy": {}}}, "costs.energy"),
         (
-            {"deployments": {"main": {**_dep(), "pools": [
-                {**_dep()["pools"][0], "cost": {"reserved": {"gpus": 1}}},
-                _dep()["pools"][1]]}}},
-            "deployments.main.pools.0.cost: prices pool 'h100'",
+            {"deployments": {"main": _pool(0, grid="frnace")},
+             "costs": {"energy": {}}},
+            "deployments.main.pools.0.grid: unknown grid region 'frnace' — did you mean",
+        ),
+        (
+            {"deployments": {"main": _pool(0, grid="france", gco2e_per_kwh=50)},
+             "costs": {"energy": {}}},
+            "give grid or gco2e_per_kwh, not both",
+        ),
+        (
+            {"deployments": {"main": _pool(1, gco2e_per_kwh=-5)}, "costs": {"energy": {}}},
+            "deployments.main.pools.1.gco2e_per_kwh",
+        ),
+        (
+            {"deployments": {"main": _pool(1, grid="france")}},
+            "deployments.main.pools.1.grid: is pool 'a100's carbon intensity, which takes "
+            "effect with costs.energy only",
+        ),
+        (
+            {"deployments": {"main": _pool(1, cost={"reserved": {"gpus": 1, "term_years": 3}})}},
+            "deployments.main.pools.1.cost: a100-sxm-80gb has no 3-year reserved rental quote",
         ),
         (
             {"deployments": {"main": _dep(prefix_caching={"cached_share": 0.5})}},

@@ -19,6 +19,12 @@ size. `costs.serving_overhead_share` is added to both GPU costs; the flat
 is the performance model's (`steady_state_throughput`) at the workload's mean prompt and
 output lengths; the mix is the run's monthly class volumes (`ledger.volumes`), or its served
 tokens where the workload is only user populations.
+
+A mixed fleet (pools of GPU types or regions) breaks even as one fleet: its fixed cost and
+its capacity are its pools' sums, each pool at its own GPU's price and steady state; its
+marginal cost is the fleet's at full load (every pool's power above idle over every pool's
+tokens), the mean of its pools' weighted by their capacity. For rented pools (marginal 0)
+this is exact; for owned ones the cheapest pool's marginal token may cost less or more.
 """
 
 from __future__ import annotations
@@ -234,17 +240,60 @@ def _pair(
     )
 
 
+def _mixed_pair(
+    scenario: Scenario,
+    catalog: Catalog,
+    name: str,
+    dep: SelfHosted,
+    api: tuple[str, TokenCost],
+    mix: TokenMix,
+    volume_mtok: float,
+) -> Breakeven:
+    """A mixed fleet's breakeven: its pools' fixed costs and capacities summed, its marginal
+    cost at full load (see the module doc)."""
+    assert dep.pools is not None
+    overhead = 1.0 + scenario.costs.serving_overhead_share
+    gpus, fixed, extra, tokens_per_s = [], [], [], []
+    for pool in dep.pools:
+        layout = dep.pool_layout(pool)
+        gpu = catalog.gpu_of(pool.gpu)
+        cost = layout.cost or scenario.costs.gpu
+        idle = gpu_usd_per_hour(cost, gpu, 0.0).usd_per_hour * overhead
+        busy = gpu_usd_per_hour(cost, gpu, 1.0).usd_per_hour * overhead
+        count = pool.replicas * layout.gpus_per_replica
+        gpus.append(count)
+        fixed.append(count * HOURS_PER_MONTH * idle)
+        extra.append(count * (busy - idle))
+        tokens_per_s.append(pool.replicas * _replica_tokens_per_s(layout, catalog, mix))
+    fleet_tokens_per_s = math.fsum(tokens_per_s)
+    fixed_usd = math.fsum(fixed)
+    marginal = math.inf
+    if fleet_tokens_per_s > 0:
+        marginal = math.fsum(extra) / (fleet_tokens_per_s * 3600.0 / 1e6)
+    api_usd = mix.usd_per_mtok(api[1])
+    point = None
+    if math.isfinite(marginal):
+        point = breakeven_mtok_per_month(fixed_usd, marginal, api_usd)
+    return Breakeven(
+        self_hosted=name,
+        api=api[0],
+        gpus=float(sum(gpus)),
+        fixed_usd_per_month=fixed_usd,
+        marginal_usd_per_mtok=marginal,
+        api_usd_per_mtok=api_usd,
+        capacity_mtok_per_month=fleet_tokens_per_s * SECONDS_PER_MONTH / 1e6,
+        volume_mtok_per_month=volume_mtok,
+        breakeven_mtok_per_month=point,
+    )
+
+
 def run_breakevens(
     scenario: Scenario, ledger: Ledger, serving: ServingResult, catalog: Catalog
 ) -> list[Breakeven]:
     """Every (self-hosted, API) pair of the run's scenario, in the scenario's order; empty
-    when it lacks either kind or serves no tokens. `catalog` is the one the run used. A mixed
-    fleet (pools of GPU types) has no single GPU-hour to break even on: it is left out."""
-    hosted = [
-        (n, d)
-        for n, d in scenario.deployments.items()
-        if isinstance(d, SelfHosted) and d.pools is None
-    ]
+    when it lacks either kind or serves no tokens. `catalog` is the one the run used; a mixed
+    fleet breaks even as one fleet (see the module doc)."""
+    hosted = [(n, d) for n, d in scenario.deployments.items() if isinstance(d, SelfHosted)]
     apis = [
         (n, api_token_cost(d, n, catalog))
         for n, d in scenario.deployments.items()
@@ -258,6 +307,8 @@ def run_breakevens(
     mix, volume = found
     return [
         _pair(scenario, catalog, serving, name, dep, api, mix, volume)
+        if dep.pools is None
+        else _mixed_pair(scenario, catalog, name, dep, api, mix, volume)
         for name, dep in hosted
         for api in apis
     ]
