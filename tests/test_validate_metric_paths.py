@@ -192,3 +192,34 @@ def test_a_disaggregated_runs_pool_metrics_are_known(tmp_path: Path) -> None:
     scenario = load_scenario(path).scenario
     missing = {p: why for p in known if (why := unknown_metric(scenario, p))}
     assert missing == {}
+
+
+def test_a_mixed_fleets_pool_metrics_are_known(tmp_path: Path) -> None:
+    """Per pool: its bill parts (one, or one per kind with reserved or spot capacity), its
+    energy and carbon, its serving figures."""
+    path = tmp_path / "mixed.yaml"
+    path.write_text(
+        "name: mixed\nseed: 1\n"
+        "deployments:\n  main:\n    model: llama-3.1-8b\n    pools:\n"
+        "      - {name: dear, gpu: h100-sxm, grid: us, cost: {usd_per_gpu_hour: 3.0,"
+        " reserved: {gpus: 1, usd_per_gpu_hour: 2.0}}}\n"
+        "      - {name: cheap, gpu: a100-sxm-80gb, gco2e_per_kwh: 50}\n"
+        "fleet: {replications: 1}\n"
+        "workload: {classes: {chat: {arrival: {process: poisson, rate_per_s: 2.0},"
+        " prompt_tokens: {dist: fixed, tokens: 400}, output_tokens: {dist: fixed, tokens: 50}}}}\n"
+        "pricing: {api: {main-api: {deployment: main, input_usd_per_mtok: 1.0,"
+        " output_usd_per_mtok: 2.0}}}\n"
+        "costs: {energy: {grid: world}, value_chain: {gpu_vendor_gross_margin: 0.7}}\n"
+        "horizon: {simulated_s: 60}\n",
+        encoding="utf-8",
+    )
+    result = CliRunner().invoke(app, ["run", str(path), "-f", "json"])
+    assert result.exit_code == 0, result.output
+    [run] = json.loads(result.stdout)["runs"]
+    known = flatten(run)
+    assert "costs.main.bill.pool:dear:reserved_1y.usd_per_month" in known
+    assert "costs.main.bill.pool:cheap.usd_per_month" in known
+    assert "energy.deployments.main.pools.cheap.tco2e_per_month" in known
+    scenario = load_scenario(path).scenario
+    missing = {p: why for p in known if (why := unknown_metric(scenario, p))}
+    assert missing == {}

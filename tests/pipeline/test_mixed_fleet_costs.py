@@ -213,6 +213,11 @@ def test_json_and_tables_show_the_pools(tmp_path: Path) -> None:
     table = runner.invoke(app, ["run", str(path)], env={"COLUMNS": "200"})
     assert table.exit_code == 0, table.output
     assert "main: pool h100" in table.output and "main: pool a100" in table.output
+    html = tmp_path / "mixed.html"
+    page = runner.invoke(app, ["run", str(path), "-f", "html", "-o", str(html)])
+    assert page.exit_code == 0, page.output
+    text = html.read_text(encoding="utf-8")
+    assert "main: pool h100" in text and "main: pool a100 grid" in text
 
 
 def _with_api(document: dict[str, Any]) -> dict[str, Any]:

@@ -84,6 +84,11 @@ POOL = (
     "tokens_per_s_per_gpu",
 )  # fmt: skip
 KV_TRANSFER = ("transfers", "bytes", "seconds_per_transfer")
+#: Mixed fleets: each pool's figures (`mixed_pools.<name>`).
+MIXED_POOL = (
+    "replicas", "tensor_parallel", "gpus_per_replica", "gpu_hours_scheduled", "gpu_hours_busy",
+    "busy_share", "output_tokens_per_s", "routing_usd_per_gpu_hour", "spill_over_sequences",
+)  # fmt: skip
 DEPLOYMENT_PERCENTILES = (
     "ttft_s", "tpot_s", "e2e_s", "queue_s", "itl_s", "decode_batch_sequences",
     "decode_batch_sequences_per_iteration", "prefill_batch_tokens", "kv_occupancy",
@@ -157,7 +162,15 @@ def _served(scenario: Scenario, deployment: str) -> dict[str, Any]:
         "intervals_95": {key: _zeros(INTERVAL) for key in INTERVALS},
         "classes": {name: _class_served() for name in classes},
         **_pools(scenario),
+        **_mixed_pools(scenario, deployment),
     }
+
+
+def _mixed_pools(scenario: Scenario, deployment: str) -> dict[str, Any]:
+    dep = scenario.deployments[deployment]
+    if not isinstance(dep, SelfHosted) or dep.pools is None:
+        return {}
+    return {"mixed_pools": {pool.name: _zeros(MIXED_POOL) for pool in dep.pools}}
 
 
 def _pools(scenario: Scenario) -> dict[str, Any]:
