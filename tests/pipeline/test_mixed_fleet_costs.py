@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 import yaml
+from test_ledger import assert_conserved
 from typer.testing import CliRunner
 
 from infersim.catalog.load import load_builtin
@@ -274,3 +275,25 @@ def test_pools_of_one_owned_gpu_break_even_as_one_fleet() -> None:
     for field in ("gpus", "fixed_usd_per_month", "marginal_usd_per_mtok",
                   "capacity_mtok_per_month", "breakeven_mtok_per_month"):  # fmt: skip
         assert getattr(mixed, field) == pytest.approx(getattr(whole, field), rel=1e-9), field
+
+
+@pytest.mark.parametrize("rate_per_s", [1e-9, 40.0])
+def test_reserved_and_spot_pools_keep_the_ledgers_laws(rate_per_s: float) -> None:
+    spot = {"share": 0.5, "usd_per_gpu_hour": 1.0, "interruptions_per_gpu_hour": 0.02}
+    result = run(
+        rate_per_s,
+        h100={"cost": {"usd_per_gpu_hour": 3.0, "reserved": {"gpus": 1, "discount": 0.4}}},
+        a100={"cost": {"usd_per_gpu_hour": 1.5, "spot": spot}},
+        costs=VALUE_CHAIN,
+    )
+    assert_conserved(result)
+    (fleet,) = result.ledger.fleets
+    pools = result.ledger.pools["main"]
+    assert math.fsum(p.fleet.usd_per_month for p in pools) == pytest.approx(
+        fleet.usd_per_month, rel=1e-12
+    )
+    assert [part for p in pools for part in p.fleet.parts] == list(fleet.parts)
+    chain = result.value_chain
+    assert chain is not None
+    total = math.fsum(s.usd_per_month for s in chain.shares)
+    assert total == pytest.approx(chain.revenue_usd, rel=1e-12, abs=1e-9)

@@ -96,7 +96,8 @@ class Ledger:
     """Per population and self-hosted deployment: what the fleet was sent and could not
     serve (the engine's offered traffic less what it served)."""
     capacity: Mapping[str, CapacityBill] = field(default_factory=dict)
-    """Rented fleets with reserved or spot capacity: how their hours were bought."""
+    """Rented fleets with reserved or spot capacity (a mixed fleet: on any pool, its pools'
+    figures summed): how their hours were bought."""
     energy: tuple[EnergyUse, ...] = ()
     """Per self-hosted fleet, with `costs.energy`: kWh and carbon (reported, not billed)."""
     pools: Mapping[str, tuple[PoolCost, ...]] = field(default_factory=dict)
@@ -250,7 +251,8 @@ def _pool_costs(
 ) -> tuple[PoolCost, ...]:
     """A mixed fleet's pools, each billed at its own GPU's price and utilization: one part
     `pool:<name>`, or with reserved or spot capacity `capacity_bill`'s parts on the pool's own
-    hours, named `pool:<name>:<kind>`. With no traffic every pool is paid all month, idle."""
+    hours, named `pool:<name>:<kind>` (spot recompute at the fleet's mean end-to-end time: the
+    engine gives no per-pool latency). With no traffic every pool is paid all month, idle."""
     assert dep.pools is not None
     served = {} if result is None else {p.name: p for p in result.mixed_pools}
     e2e = result.e2e_s.mean if result is not None else None
