@@ -297,3 +297,19 @@ def test_reserved_and_spot_pools_keep_the_ledgers_laws(rate_per_s: float) -> Non
     assert chain is not None
     total = math.fsum(s.usd_per_month for s in chain.shares)
     assert total == pytest.approx(chain.revenue_usd, rel=1e-12, abs=1e-9)
+
+
+def test_an_owned_pool_draws_at_its_cost_blocks_idle_share_and_pue() -> None:
+    owned = {"kind": "owned", "power_draw_idle_share": 0.2, "pue": 1.5}
+    result = run(1e-9, h100={"cost": owned})
+    (use,) = result.ledger.energy
+    pools = {p.pool: p for p in use.pools}
+    hours, tdp = 2 * HOURS_PER_MONTH, CATALOG.gpu("h100-sxm").tdp_w
+    assert tdp is not None
+    assert pools["h100"].pue == 1.5 and pools["a100"].pue == 1.2  # rented: costs.energy's
+    assert pools["h100"].kwh_per_month == pytest.approx(tdp * 0.2 * hours / 1000 * 1.5, rel=1e-12)
+    # the fleet's PUE is the one its kWh imply: between its pools'
+    assert 1.2 < use.pue < 1.5
+    assert use.kwh_per_month == pytest.approx(
+        use.gpu_hours_per_month * use.gpu_power_w / 1000.0 * use.pue, rel=1e-12
+    )
