@@ -19,8 +19,8 @@ from infersim.cli.app import main
 sys.argv = ["infersim", *sys.argv[1:]]
 try:
     main()
-except SystemExit:
-    pass
+except SystemExit as exc:
+    assert not exc.code, exc.code
 print(json.dumps(sorted(sys.modules)))
 """
 
@@ -61,11 +61,27 @@ def test_validate_runs_the_preflight_without_the_serving_or_report_stacks() -> N
     modules = imported_by("-q", "validate", str(CONFIGS / "chat-70b-h100.yaml"))
     assert "infersim.scenario.preflight" in modules and "infersim.perf" in modules
     assert heavy(modules) == []
+    # no numpy: the preflight builds perf models and prices, it draws and reads no arrays
+    assert not any(m == "numpy" or m.startswith("numpy.") for m in modules)
+    assert not {"infersim.workload.stream", "infersim.workload.trace"} & modules
+    assert not {"infersim.economics.evaluate", "infersim.economics.margins"} & modules
     assert {m for m in modules if m.startswith("infersim.cli.")} == {
         "infersim.cli.app",
         "infersim.cli.common",
         "infersim.cli.validate",
     }
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        "traces/azure-conv-replay.yaml",  # a trace, read into arrays
+        "analysis/s2-price-decline.yaml",  # a difficulty router, planned on a grid
+    ],
+)
+def test_validate_imports_numpy_where_the_scenario_needs_it(config: str) -> None:
+    modules = imported_by("validate", str(CONFIGS / config))
+    assert "numpy" in modules
 
 
 @pytest.mark.parametrize("name", list(COMMANDS))

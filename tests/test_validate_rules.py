@@ -218,16 +218,16 @@ def test_a_data_file_is_read_once_for_the_file_and_its_variants(
         + "variants:\n  a: {deployments.main.replicas: 3}\n  b: {deployments.main.replicas: 4}\n",
         encoding="utf-8",
     )
-    import infersim.scenario.preflight as preflight
+    import infersim.workload.trace as trace  # the preflight imports its readers when used
 
     reads: list[Path] = []
-    real = preflight.read_empirical
+    real = trace.read_empirical
 
     def counting(file: Path, column: str | None) -> Any:
         reads.append(file)
         return real(file, column)
 
-    monkeypatch.setattr(preflight, "read_empirical", counting)
+    monkeypatch.setattr(trace, "read_empirical", counting)
     checked = validate_file(path)
     assert checked.problems == [] and list(checked.loaded) == [None, "a", "b"]
     assert reads == [tmp_path / "lengths.txt"]

@@ -16,17 +16,28 @@ Everything is computed on a fine grid of difficulties: deterministic, no samplin
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
-
-import numpy as np
-from numpy.typing import NDArray
+from typing import TYPE_CHECKING
 
 from infersim.perf.precision import quality_penalty
 from infersim.scenario.deployment import ApiModel, RouterKind, Routing, SelfHosted
 from infersim.scenario.model import Scenario
 
-GRID = np.linspace(0.0, 1.0, 2001)
+if TYPE_CHECKING:  # numpy is imported where a plan is computed: `validate` may not need it
+    import numpy as np
+    from numpy.typing import NDArray
+
+
+@functools.cache
+def _grid() -> NDArray[np.float64]:
+    """The difficulties, on [0, 1] (read-only: shared by every plan)."""
+    import numpy as np
+
+    grid = np.linspace(0.0, 1.0, 2001)
+    grid.flags.writeable = False
+    return grid
 
 
 @dataclass(frozen=True)
@@ -56,13 +67,18 @@ def effective_quality(scenario: Scenario, name: str) -> float | None:
 def _difficulty_weights(routing: Routing) -> NDArray[np.float64]:
     """Probability mass of each grid point (a normal clipped to [0, 1]: the tails pile up at
     the ends)."""
+    import numpy as np
+
     mean, spread = routing.difficulty_mean, routing.difficulty_spread
-    edges = np.concatenate(([-np.inf], (GRID[1:] + GRID[:-1]) / 2, [np.inf]))
+    grid = _grid()
+    edges = np.concatenate(([-np.inf], (grid[1:] + grid[:-1]) / 2, [np.inf]))
     cdf = np.array([0.5 * math.erfc(-(x - mean) / (spread * math.sqrt(2))) for x in edges])
     return np.diff(cdf)
 
 
 def success(quality: float, difficulty: NDArray[np.float64], width: float) -> NDArray[np.float64]:
+    import numpy as np
+
     result: NDArray[np.float64] = 1.0 / (1.0 + np.exp(-(quality - difficulty) / width))
     return result
 
@@ -72,6 +88,9 @@ def plan_routes(scenario: Scenario, quality_target: float | None = None) -> Rout
     routing = scenario.routing
     if routing is None:
         raise ValueError("the scenario has no routing")
+    import numpy as np
+
+    grid = _grid()
     weights = _difficulty_weights(routing)
     width = routing.quality_curve_width
     names = list(routing.order) if routing.order else list(routing.split)
@@ -83,7 +102,7 @@ def plan_routes(scenario: Scenario, quality_target: float | None = None) -> Rout
         if q is None:
             return math.nan
         w = weights if mask is None else weights * mask
-        return float((success(q, GRID, width) * w).sum())
+        return float((success(q, grid, width) * w).sum())
 
     frontier_quality = expected(frontier)
     if routing.strategy is RouterKind.FIXED_SPLIT:
@@ -100,18 +119,29 @@ def plan_routes(scenario: Scenario, quality_target: float | None = None) -> Rout
         return RoutePlan(served, quality, frontier, frontier_quality)
     target = routing.quality_target if quality_target is None else quality_target
     assert target is not None
-    unassigned = np.ones_like(GRID, dtype=bool)
+    unassigned = np.ones_like(grid, dtype=bool)
     served = {}
     quality = 0.0
     for name in names:
         q = qualities[name]
         assert q is not None  # validation requires a quality for every routed deployment
-        able = success(q, GRID, width) >= target
+        able = success(q, grid, width) >= target
         mine = unassigned if name == frontier else unassigned & able
         served[name] = float(weights[mine].sum())
         quality += expected(name, mine)
         unassigned = unassigned & ~mine
     return RoutePlan(served, quality, frontier, frontier_quality)
+
+
+def class_share(scenario: Scenario, class_name: str, deployment: str) -> float:
+    """The share of a class's requests that `deployment` serves."""
+    cls = scenario.workload.classes[class_name]
+    if cls.deployment is not None:
+        return 1.0 if cls.deployment == deployment else 0.0
+    routing = scenario.routing
+    if routing is None:
+        return 1.0 if deployment == next(iter(scenario.deployments)) else 0.0
+    return plan_routes(scenario).served_per_request.get(deployment, 0.0)
 
 
 def frontier_curve(scenario: Scenario, targets: list[float]) -> list[tuple[float, RoutePlan]]:

@@ -15,8 +15,10 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from infersim.economics.margins import MarginRow
+if TYPE_CHECKING:
+    from infersim.economics.margins import MarginRow
 
 
 @dataclass(frozen=True)

@@ -20,13 +20,16 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-
-import numpy as np
-from numpy.typing import ArrayLike
+from typing import TYPE_CHECKING
 
 from infersim.perf.efficiency import Efficiency
 from infersim.perf.memory import SequenceCapSource
-from infersim.perf.roofline import Bound, DecodeTerms, FloatArray, Parts, Roofline
+from infersim.perf.roofline import Bound, DecodeTerms, Parts, Roofline
+
+if TYPE_CHECKING:  # numpy is imported where arrays are computed: building a model needs none
+    from numpy.typing import ArrayLike
+
+    from infersim.perf.roofline import FloatArray
 
 #: Decode segments up to this many steps are timed with scalar arithmetic, longer ones with
 #: numpy (its fixed cost per call, ~20 us, is that of some 150 scalar steps).
@@ -151,6 +154,8 @@ class PerfModel:
         decode_context_tokens: ArrayLike,
     ) -> FloatArray:
         """`iteration_time_s` over arrays of iteration states (broadcast together)."""
+        import numpy as np
+
         prefill = np.asarray(prefill_tokens, dtype=np.float64)
         prefill_ctx = np.asarray(prefill_context_tokens, dtype=np.float64)
         seqs = np.asarray(decode_seqs, dtype=np.float64)
@@ -216,6 +221,8 @@ class DecodeTimer:
         return self.scalar_s(seqs, ctx0, growth, steps)
 
     def vector_s(self, seqs: int, ctx0: float, growth: float, steps: int) -> list[float]:
+        import numpy as np
+
         ctx = ctx0 + growth * np.arange(steps, dtype=np.float64)
         cumulative: list[float] = np.cumsum(
             self.perf.iteration_times_s(0.0, 0.0, seqs, ctx)

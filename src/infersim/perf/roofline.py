@@ -23,12 +23,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-from numpy.typing import NDArray
+if TYPE_CHECKING:  # numpy is imported where arrays are computed: building a model needs none
+    import numpy as np
+    from numpy.typing import NDArray
 
-FloatArray = NDArray[np.float64]
+    FloatArray = NDArray[np.float64]
 
 
 class Bound(StrEnum):
@@ -144,6 +145,8 @@ class Roofline:
         verify: float,
     ) -> FloatArray:
         """`time_s` over arrays of iteration states (broadcast together)."""
+        import numpy as np
+
         decode = seqs * verify
         tokens = prefill + decode
         linear_c = self.linear_s_per_token * tokens + self.head_s_per_token * decode
@@ -169,6 +172,8 @@ class Roofline:
         """The constants of `times_s` for decode-only iterations of `seqs` sequences, so that a
         step of context `ctx` takes, bit for bit as `times_s` computes it,
         ((linear + max(attention * ctx, kv * (ctx + tokens) + state)) + comm) + fixed."""
+        import numpy as np
+
         decode = float(seqs) * verify
         tokens = 0.0 + decode
         linear_c = self.linear_s_per_token * tokens + self.head_s_per_token * decode

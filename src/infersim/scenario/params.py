@@ -29,10 +29,8 @@ import types
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-import numpy as np
-from numpy.typing import NDArray
 from pydantic import (
     BaseModel,
     Discriminator,
@@ -49,6 +47,10 @@ from infersim.scenario.compose import Document
 from infersim.scenario.fields import CurveRounds
 from infersim.scenario.model import Scenario
 from infersim.schema_paths import annotations_at, is_numeric_at, unwrap
+
+if TYPE_CHECKING:  # numpy is imported where values are drawn: loading a scenario needs none
+    import numpy as np
+    from numpy.typing import NDArray
 
 Z95 = 1.6448536269514722
 Z90 = 1.2815515655446004
@@ -187,6 +189,8 @@ class Uncertain:
 
     def quantile(self, q: float) -> float:
         """The value at probability q (0 < q < 1)."""
+        import numpy as np
+
         return float(self._ppf(np.asarray([q]))[0])
 
     def sample(self, rng: np.random.Generator, n: int) -> NDArray[np.float64]:
@@ -195,6 +199,8 @@ class Uncertain:
     def _ppf(self, u: NDArray[np.float64]) -> NDArray[np.float64]:
         spec = self.spec
         from statistics import NormalDist
+
+        import numpy as np
 
         z = np.asarray([NormalDist().inv_cdf(float(min(max(x, 1e-12), 1 - 1e-12))) for x in u])
         if isinstance(spec, NormalSpec):
@@ -251,6 +257,8 @@ class Curve:
                 if month >= self._m(key):
                     value = step
         else:
+            import numpy as np
+
             points = sorted((self._m(k), v) for k, v in spec.points.items())
             xs, ys = [p[0] for p in points], [p[1] for p in points]
             value = float(np.interp(month, xs, ys))

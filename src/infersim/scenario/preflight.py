@@ -23,9 +23,7 @@ import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import numpy as np
-from numpy.typing import NDArray
+from typing import TYPE_CHECKING
 
 from infersim.catalog.load import Catalog
 from infersim.catalog.types import GpuSpec, ModelArch
@@ -40,6 +38,7 @@ from infersim.errors import ConfigError, InfersimError, PathKey, Problem
 from infersim.perf import build_perf_model
 from infersim.perf.errors import DoesNotFit, InvalidDeploymentError
 from infersim.perf.model import PerfModel
+from infersim.routing import class_share
 from infersim.scenario.deployment import ApiModel, RentedGpu, SelfHosted
 from infersim.scenario.load import LoadedScenario
 from infersim.scenario.model import Scenario
@@ -53,15 +52,14 @@ from infersim.scenario.workload import (
     Trace,
     Uniform,
 )
+from infersim.workload.external import ExternalData
 from infersim.workload.lengths import Z99, lognormal_params
-from infersim.workload.stream import class_share
-from infersim.workload.trace import (
-    ExternalData,
-    TraceData,
-    check_label,
-    read_empirical,
-    read_trace,
-)
+
+if TYPE_CHECKING:  # the file readers (and numpy) are imported when a scenario names a file
+    import numpy as np
+    from numpy.typing import NDArray
+
+    from infersim.workload.trace import TraceData
 
 #: Busy share at which a GPU-hour is priced to check that it can be (any value in [0, 1]).
 PROBE_BUSY_SHARE = 0.5
@@ -77,6 +75,8 @@ class DataFiles:
     )
 
     def trace(self, path: Path, arrival: Trace) -> TraceData | ConfigError:
+        from infersim.workload.trace import check_label, read_trace
+
         how = arrival.model_dump_json(include={"format", "columns", "hash_block_tokens"})
         if (path, how) not in self.traces:
             try:
@@ -92,6 +92,8 @@ class DataFiles:
         return got
 
     def lengths(self, path: Path, column: str | None) -> NDArray[np.int64] | ConfigError:
+        from infersim.workload.trace import read_empirical
+
         if (path, column) not in self.empirical:
             try:
                 self.empirical[path, column] = read_empirical(path, column)

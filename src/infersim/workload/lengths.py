@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-
-import numpy as np
-from numpy.typing import NDArray
+from typing import TYPE_CHECKING
 
 from infersim.scenario.workload import Empirical, Fixed, Lognormal, TokenDist, Uniform
+
+if TYPE_CHECKING:  # numpy is imported where arrays are made: the preflight needs none
+    import numpy as np
+    from numpy.typing import NDArray
 
 #: z-score of the 99th percentile of a standard normal.
 Z99 = 2.3263478740408408
@@ -37,7 +39,7 @@ def mean_tokens(dist: TokenDist, empirical: Mapping[str, NDArray[np.int64]]) -> 
         mu, sigma = lognormal_params(dist)
         mean = math.exp(mu + sigma * sigma / 2)
         return min(mean, float(dist.max_tokens)) if dist.max_tokens else mean
-    return float(np.mean(empirical[dist.path]))
+    return float(empirical[dist.path].mean())
 
 
 def sample_tokens(
@@ -47,6 +49,8 @@ def sample_tokens(
     empirical: Mapping[str, NDArray[np.int64]],
 ) -> NDArray[np.int64]:
     """`n` token counts (>= 1) drawn from `dist`."""
+    import numpy as np
+
     if isinstance(dist, Fixed):
         return np.full(n, dist.tokens, dtype=np.int64)
     if isinstance(dist, Uniform):
@@ -67,6 +71,8 @@ def share_of_tokens_above(
     """The share of all tokens that come from draws longer than `threshold` tokens (e.g. the
     prompt tokens billed at a long-context tier). Lognormal: the size-biased tail
     1 - Phi((ln T - mu - sigma^2) / sigma), ignoring truncation at max_tokens."""
+    import numpy as np
+
     if isinstance(dist, Fixed):
         return 1.0 if dist.tokens > threshold else 0.0
     if isinstance(dist, Uniform):

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from infersim.routing import class_share as class_share  # re-exported for the engine, ledger
 from infersim.routing import plan_routes
 from infersim.scenario.deployment import RouterKind
 from infersim.scenario.model import Scenario
@@ -109,17 +110,6 @@ def class_rng(rng: np.random.Generator, class_name: str) -> np.random.Generator:
     return np.random.default_rng(
         np.random.SeedSequence(parent.entropy, spawn_key=(*parent.spawn_key, key))
     )
-
-
-def class_share(scenario: Scenario, class_name: str, deployment: str) -> float:
-    """The share of a class's requests that `deployment` serves."""
-    cls = scenario.workload.classes[class_name]
-    if cls.deployment is not None:
-        return 1.0 if cls.deployment == deployment else 0.0
-    routing = scenario.routing
-    if routing is None:
-        return 1.0 if deployment == next(iter(scenario.deployments)) else 0.0
-    return plan_routes(scenario).served_per_request.get(deployment, 0.0)
 
 
 def _scaled(cls: RequestClass, factor: float) -> RequestClass:

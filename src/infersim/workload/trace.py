@@ -10,7 +10,6 @@ from __future__ import annotations
 import csv
 import io
 import math
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,6 +20,7 @@ from infersim.errors import ConfigError, Problem
 from infersim.scenario.model import Scenario
 from infersim.scenario.paths import confined
 from infersim.scenario.workload import Empirical, RequestClass, Trace
+from infersim.workload.external import ExternalData
 from infersim.workload.lengths import mean_tokens, share_of_tokens_above
 from infersim.workload.sessions import (
     session_mean_prompt_tokens,
@@ -63,14 +63,6 @@ class TraceData:
 
     def blocks_of(self, row: int) -> NDArray[np.int64]:
         return self.hash_ids[self.hash_offsets[row] : self.hash_offsets[row + 1]]
-
-
-@dataclass(frozen=True)
-class ExternalData:
-    """File contents a scenario refers to, keyed by the path as written in the scenario."""
-
-    traces: Mapping[str, TraceData] = field(default_factory=dict)
-    empirical: Mapping[str, NDArray[np.int64]] = field(default_factory=dict)
 
 
 def _columns_format(arrival: Trace) -> TraceFormat | None:
