@@ -23,18 +23,22 @@ it) whenever interactive work is there.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, field
 
 from infersim.perf import PerfModel, chunk_context_tokens
 
 
-@dataclass(frozen=True)
+@dataclass
 class SlowdownBudget:
     """The budget of one replica's perf model; `chunked`: the chunked decode-first policy."""
 
     perf: PerfModel
     slowdown_max: float
     chunked: bool
+    _alone: tuple[int, float, float] = field(default=(0, 0.0, 0.0), init=False, repr=False)
+    """The last interactive decode step timed: its sequences, context sum and time limit
+    (a replica asks again for the same one until its batch changes)."""
 
     def decode_fits(
         self, interactive_seqs: int, interactive_ctx: float, seqs: int, ctx: float
@@ -42,8 +46,12 @@ class SlowdownBudget:
         """Whether a decode step of `seqs` sequences (context sum `ctx`) takes at most the
         budget over the step of the interactive ones among them alone."""
         time_s = self.perf.iteration_time_s
-        alone_s = time_s(0, 0, interactive_seqs, interactive_ctx)
-        return time_s(0, 0, seqs, ctx) <= alone_s * (1.0 + self.slowdown_max)
+        last_seqs, last_ctx, limit_s = self._alone
+        if last_seqs != interactive_seqs or last_ctx != interactive_ctx:
+            alone_s = time_s(0, 0, interactive_seqs, interactive_ctx)
+            limit_s = alone_s * (1.0 + self.slowdown_max)
+            self._alone = (interactive_seqs, interactive_ctx, limit_s)
+        return time_s(0, 0, seqs, ctx) <= limit_s
 
     def prefill_fits(
         self,
@@ -57,18 +65,40 @@ class SlowdownBudget:
         `batch_ctx`) to the interactive work stays within the budget. `interactive`: its
         prompt tokens, their context sum, its decoding sequences and their context sum;
         `seqs`, `ctx`: every decoding sequence (batch ones included)."""
+        limit_s = self._limit_s(interactive)
+        return self._with_s(interactive, batch_tokens, batch_ctx, seqs, ctx) <= limit_s
+
+    def _alone_s(self, interactive: tuple[int, float, int, float]) -> float:
+        """The time the interactive work takes alone (see `_with_s`)."""
+        tokens, prompt_ctx, interactive_seqs, interactive_ctx = interactive
+        time_s = self.perf.iteration_time_s
+        if self.chunked:
+            return time_s(tokens, prompt_ctx, interactive_seqs, interactive_ctx)
+        if tokens:
+            return time_s(tokens, prompt_ctx, 0, 0)
+        return time_s(0, 0, interactive_seqs, interactive_ctx)
+
+    def _limit_s(self, interactive: tuple[int, float, int, float]) -> float:
+        return self._alone_s(interactive) * (1.0 + self.slowdown_max)
+
+    def _with_s(
+        self,
+        interactive: tuple[int, float, int, float],
+        batch_tokens: int,
+        batch_ctx: float,
+        seqs: int,
+        ctx: float,
+    ) -> float:
         tokens, prompt_ctx, interactive_seqs, interactive_ctx = interactive
         time_s = self.perf.iteration_time_s
         if self.chunked:  # one iteration: the prompts' chunks and every decoding sequence
-            alone_s = time_s(tokens, prompt_ctx, interactive_seqs, interactive_ctx)
-            with_s = time_s(tokens + batch_tokens, prompt_ctx + batch_ctx, seqs, ctx)
-        elif tokens:  # a prefill-only iteration, made longer
-            alone_s = time_s(tokens, prompt_ctx, 0, 0)
-            with_s = time_s(tokens + batch_tokens, prompt_ctx + batch_ctx, 0, 0)
-        else:  # a prefill-only iteration of batch prompts stalls the interactive decode step
-            alone_s = time_s(0, 0, interactive_seqs, interactive_ctx)
-            with_s = alone_s + time_s(batch_tokens, batch_ctx, 0, 0)
-        return with_s <= alone_s * (1.0 + self.slowdown_max)
+            return time_s(tokens + batch_tokens, prompt_ctx + batch_ctx, seqs, ctx)
+        if tokens:  # a prefill-only iteration, made longer
+            return time_s(tokens + batch_tokens, prompt_ctx + batch_ctx, 0, 0)
+        # a prefill-only iteration of batch prompts stalls the interactive decode step
+        return time_s(0, 0, interactive_seqs, interactive_ctx) + time_s(
+            batch_tokens, batch_ctx, 0, 0
+        )
 
     def batch_chunk(
         self,
@@ -81,23 +111,48 @@ class SlowdownBudget:
     ) -> int:
         """The most tokens, up to `chunk`, of a batch prompt with `in_kv` tokens in the KV
         cache that join an iteration already holding `batch` (its batch prompt tokens and
-        their context sum) within the budget: under prefill-first the whole chunk or none,
-        else found by bisection (the time grows with the tokens)."""
+        their context sum) within the budget: under prefill-first the whole chunk or none.
+        Else a search over the tokens (the time grows with them): from the top, the line
+        through the last two times gives the guess (for a convex time, as a dense model's,
+        never below the answer: a guess that fits and whose next does not is the answer),
+        with halving when a guess gains less than half."""
         tokens, batch_ctx = batch
+        limit_s = self._limit_s(interactive)
 
-        def fits(n: int) -> bool:
+        def time_s(n: int) -> float:
             added = chunk_context_tokens(n, in_kv)
-            return self.prefill_fits(interactive, tokens + n, batch_ctx + added, seqs, ctx)
+            return self._with_s(interactive, tokens + n, batch_ctx + added, seqs, ctx)
 
-        if fits(chunk):
+        high_s = time_s(chunk)
+        if high_s <= limit_s:
             return chunk
-        if not self.chunked or not fits(0):
+        if not self.chunked or time_s(0) > limit_s:
             return 0
-        low, high = 0, chunk  # fits(low), not fits(high)
+        low, high = 0, chunk  # low fits, high does not
+        halve = False
         while high - low > 1:
-            middle = (low + high) // 2
-            if fits(middle):
-                low = middle
+            width = high - low
+            below_s = time_s(high - 1)
+            if below_s <= limit_s:
+                return high - 1
+            slope = high_s - below_s
+            high, high_s = high - 1, below_s
+            if high - low <= 1:
+                break
+            if halve or slope <= 0:
+                middle = (low + high) // 2
             else:
-                high = middle
+                guess = high - math.ceil((high_s - limit_s) / slope)
+                middle = min(max(guess, low + 1), high - 1)
+            middle_s = time_s(middle)
+            if middle_s > limit_s:
+                high, high_s = middle, middle_s
+            elif middle + 1 == high:
+                return middle
+            else:
+                next_s = time_s(middle + 1)
+                if next_s > limit_s:
+                    return middle
+                low = middle + 1
+            halve = 2 * (high - low) > width
         return low

@@ -221,6 +221,8 @@ class Replica:
         self.nb = 0
         self.sb_base = 0.0
         self.sb_join = 0
+        self.ip_seqs = 0  # with a budget: interactive prompts prefilling, their context sum
+        self.ip_ctx = 0
         self.prefilling: list[int] = []
         self.todo: dict[int, int] = {}  # prompt tokens still to compute
         self.in_kv: dict[int, int] = {}  # tokens already in the KV cache, while prefilling
@@ -283,8 +285,10 @@ class Replica:
         self.outstanding += 1
         if self.seg_cum is None:
             return False
-        if self.n + len(self.prefilling) >= self.max_seqs and self._victim(rid) is None:
+        if self.n + len(self.prefilling) >= self.max_seqs and not self._may_preempt_for(rid):
             return False
+        if self.budget is not None and self._is_batch(rid) and not self._batch_fits(rid):
+            return False  # a batch request over the budget waits: nothing to replan
         # cut the decode segment at the end of the step in progress
         done = bisect_right(self.seg_cum, now_s - self.start_s)
         keep = min(done + 1, self.seg_steps)
@@ -358,6 +362,14 @@ class Replica:
             return None
         return next(v for v in reversed(self.decoding) if rank[v] == lowest)
 
+    def _may_preempt_for(self, rid: int) -> bool:
+        """Whether `rid` finds a sequence to preempt for room (`_preempt_for`)."""
+        if self._victim(rid) is not None:
+            return True
+        if self.budget is None or self._is_batch(rid):
+            return False
+        return any(self._is_batch(other) for other in self.prefilling)
+
     def _preempt_for(self, rid: int) -> bool:
         """Preempt a lower-rank decoding sequence to make room for `rid` (with a batch
         budget, an interactive `rid` may also preempt a prefilling batch sequence); whether
@@ -402,19 +414,22 @@ class Replica:
         todos, in_kv = self.todo, self.in_kv
         finishing: list[int] = []
         interactive: tuple[int, float, int, float] | None = None  # its work, once known
+        capped, spent = self.capped, False
         for rid in self.prefilling:
             todo = todos[rid]
             chunk = todo if not chunked else min(todo, budget)
             if chunk <= 0 or (prefill_tokens and chunk > budget):
                 break
-            if self.capped and self._is_batch(rid):  # the interactive prompts come first
+            if capped and self._is_batch(rid):  # the interactive prompts come first
                 if interactive is None:
                     batch_ctx = self.batch_context()
                     seqs_ctx = (self.n - self.nb, self.decode_context() - batch_ctx)
                     interactive = (prefill_tokens, prefill_ctx, *seqs_ctx)
-                chunk = self._batch_chunk(interactive, prefill_tokens, prefill_ctx, chunk, rid)
-                if chunk <= 0:
+                room = self._batch_chunk(interactive, prefill_tokens, prefill_ctx, chunk, rid)
+                if room <= 0:
                     break
+                spent = room < chunk  # the budget is spent: the prompts after this one wait
+                chunk = room
             prefill_ctx += chunk_context_tokens(chunk, in_kv[rid])
             prefill_tokens += chunk
             in_kv[rid] += chunk
@@ -422,6 +437,8 @@ class Replica:
             budget -= chunk
             if todo == chunk:
                 finishing.append(rid)
+            if spent:
+                break
         self.finishing = finishing
         if not prefill_tokens and interactive is not None and self.n:
             return None  # batch prompts deferred: the decoding sequences run on
@@ -537,6 +554,9 @@ class Replica:
             self.prefilling.remove(rid)
             context = self._context_of(rid)
             self.reserved -= context
+            if self.budget is not None and not self._is_batch(rid):
+                self.ip_seqs -= 1
+                self.ip_ctx -= context
             del self.todo[rid], self.in_kv[rid]
             if math.isnan(table.first_token_s[rid]):
                 table.first_token_s[rid] = now_s
@@ -654,15 +674,10 @@ class Replica:
     def _prospective(self) -> tuple[int, float, int, float]:
         """The decode batch to come, prefilling sequences counted as decoding: the
         interactive sequences and their context sum, then every sequence and theirs."""
-        prompt_seqs, prompt_ctx = 0, 0
-        for rid in self.prefilling:
-            if not self._is_batch(rid):
-                prompt_seqs += 1
-                prompt_ctx += self._context_of(rid)
         decode_ctx = self.decode_context()
         return (
-            self.n - self.nb + prompt_seqs,
-            decode_ctx - self.batch_context() + prompt_ctx,
+            self.n - self.nb + self.ip_seqs,
+            decode_ctx - self.batch_context() + self.ip_ctx,
             self.n + len(self.prefilling),
             decode_ctx + self.reserved,
         )
@@ -730,6 +745,8 @@ class Replica:
         """Add an admitted prompt to the prefilling ones, interactive ones before batch ones."""
         prefilling = self.prefilling
         if not self._is_batch(rid):
+            self.ip_seqs += 1
+            self.ip_ctx += self._context_of(rid)
             for index, other in enumerate(prefilling):
                 if self._is_batch(other):
                     prefilling.insert(index, rid)
