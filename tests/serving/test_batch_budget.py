@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -13,14 +14,17 @@ import pytest
 from serving_helpers import CATALOG
 
 from infersim.perf import build_perf_model, chunk_context_tokens
-from infersim.pipeline.run import run_scenario
+from infersim.pipeline.run import run_loaded, run_scenario
+from infersim.report.assumptions import assumptions_table
 from infersim.report.serving import serving_json, serving_tables
 from infersim.scenario.deployment import SelfHosted
+from infersim.scenario.load import load_scenario
 from infersim.scenario.model import Scenario
 from infersim.serving.batch_budget import SlowdownBudget
 from infersim.serving.cluster import ClusterRun, ReplicaSchedule, run_cluster
 from infersim.serving.result import DeploymentServing, ServingResult
 from infersim.serving.simulate import simulate
+from infersim.workload.trace import load_external_data
 
 DEP = {"model": "llama-3.1-8b", "gpu": "h100-sxm", "max_batch_sequences": 32}
 CHAT = {"arrival": {"process": "poisson", "rate_per_s": 3.0}}
@@ -115,29 +119,36 @@ def test_batch_past_its_deadline_costs_extra_gpu_hours_under_the_cap_too() -> No
 
 
 # ------------------------------------------------------------------------ no request lost
-def _run(cap: float | None, chunked: bool, **deployment: Any) -> tuple[ClusterRun, Any]:
-    """Interactive (rank 1) and batch (rank 0) requests on one replica, crowded."""
+def _run(
+    cap: float | None, chunked: bool, batch_ranks: int = 1, **deployment: Any
+) -> tuple[ClusterRun, Any]:
+    """Interactive (the top rank) and batch (the `batch_ranks` below) requests on one
+    replica, crowded."""
     perf = build_perf_model(SelfHosted.model_validate({**DEP, **deployment}), CATALOG)
     rng = np.random.default_rng(7)
     n = 600
     times = np.sort(rng.uniform(0.0, 30.0, n))
     prompts = rng.integers(200, 3000, n)
     outputs = rng.integers(20, 400, n)
-    rank = (rng.uniform(size=n) < 0.4).astype(np.int64)  # 40% interactive
+    interactive = rng.uniform(size=n) < 0.4
+    rank = np.where(interactive, batch_ranks, rng.integers(0, batch_ranks, n)).astype(np.int64)
     run = run_cluster(
         perf, times, prompts.astype(np.int64), outputs.astype(np.int64),
         np.zeros(n, dtype=np.int64), ReplicaSchedule([0.0], [1]), "round_robin", chunked,
-        30.0, rank=rank, batch_ranks=1, batch_slowdown_max=cap,
+        30.0, rank=rank, batch_ranks=batch_ranks, batch_slowdown_max=cap,
     )  # fmt: skip
     return run, rank
 
 
 @pytest.mark.parametrize("chunked", [True, False])
-@pytest.mark.parametrize("deployment", [{}, {"gpu_memory_utilization": 0.3}])
+@pytest.mark.parametrize(
+    ("batch_ranks", "deployment"),
+    [(1, {}), (1, {"gpu_memory_utilization": 0.3}), (2, {"max_batch_sequences": 16})],
+)
 def test_no_request_is_lost_under_the_cap_and_its_preemptions(
-    chunked: bool, deployment: dict[str, Any]
+    chunked: bool, batch_ranks: int, deployment: dict[str, Any]
 ) -> None:
-    run, rank = _run(0.02, chunked, **deployment)
+    run, rank = _run(0.02, chunked, batch_ranks, **deployment)
     table = run.table
     stats = run.replicas[0].stats
     assert run.overloaded_at_s is None and stats.rejected == 0
@@ -147,7 +158,7 @@ def test_no_request_is_lost_under_the_cap_and_its_preemptions(
     assert (np.asarray(table.first_token_s) <= finish).all()
     preempted = np.asarray(table.preemptions)
     assert stats.preemptions == preempted.sum() > 0
-    assert stats.batch_preemptions == preempted[rank == 0].sum() > 0
+    assert stats.batch_preemptions == preempted[rank < batch_ranks].sum() > 0
     assert 0 <= stats.batch_recomputed_tokens <= stats.recomputed_tokens
     # every prompt computed once, plus what preemptions made recompute: no more, no less
     first_pass = float(np.sum(np.asarray(table.prompt_tokens)))
@@ -157,13 +168,54 @@ def test_no_request_is_lost_under_the_cap_and_its_preemptions(
 def test_interactive_requests_wait_less_with_the_cap_on_a_crowded_replica() -> None:
     free, rank = _run(None, True)
     capped, _ = _run(0.02, True)
-    interactive = rank == 1
+    interactive = rank == rank.max()
 
     def ttft_p50(run: ClusterRun) -> float:
         ttft = np.asarray(run.table.first_token_s) - np.asarray(run.table.arrival_s)
         return float(np.median(ttft[interactive]))
 
     assert ttft_p50(capped) < ttft_p50(free)
+
+
+def test_a_batch_cap_needs_ranked_requests() -> None:
+    perf = build_perf_model(SelfHosted.model_validate(DEP), CATALOG)
+    zeros = np.zeros(1, dtype=np.int64)
+    with pytest.raises(ValueError, match="need ranked requests"):
+        run_cluster(
+            perf, np.zeros(1), zeros + 10, zeros + 5, zeros, ReplicaSchedule([0.0], [1]),
+            "round_robin", True, 1.0, batch_slowdown_max=0.02,
+        )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("deployment", "fleet"),
+    [
+        ({"replicas": 3}, {"disaggregated": True}),
+        ({"replicas": 6}, {"max_simulated_requests": 300}),
+        (
+            {
+                "pools": [
+                    {"name": "a", "gpu": "h100-sxm", "replicas": 1},
+                    {"name": "b", "gpu": "a100-sxm-80gb", "replicas": 1},
+                ]
+            },
+            {},
+        ),
+    ],
+)
+def test_every_kind_of_fleet_serves_everything_under_the_cap(
+    deployment: dict[str, Any], fleet: dict[str, Any]
+) -> None:
+    chat = {"arrival": {"process": "poisson", "rate_per_s": 8.0}}
+    batch = {"arrival": {"process": "poisson", "rate_per_s": 8.0}, "deadline_s": 3600.0}
+    s = _scenario({"chat": chat, "offline": batch}, cap=0.02, horizon_s=40, **deployment)
+    s = s.model_copy(update={"fleet": s.fleet.model_copy(update=fleet)})
+    d = _serve(Scenario.model_validate(s.model_dump()))
+    assert d.mode == ("sampled" if "max_simulated_requests" in fleet else "des")
+    assert d.rejected == 0 and d.verdict_kind == "ok"
+    assert d.served_output_tokens == pytest.approx(d.output_tokens, rel=1e-12)
+    assert d.completed == pytest.approx(d.requests, rel=1e-12)
+    assert d.batch_served_output_tokens == pytest.approx(d.batch_output_tokens, rel=1e-12)
 
 
 # ----------------------------------------------------------------------- the predictor
@@ -230,3 +282,47 @@ def test_tokens_billed_are_the_tokens_served_under_the_cap() -> None:
     assert cost.input_tokens == pytest.approx(engine.served_input_tokens * to_month, rel=1e-9)
     bill = math.fsum(f.usd_per_month for f in result.ledger.fleets)
     assert abs(result.first_month.pnl.gpu_cost_usd - bill) <= 0.005
+
+
+@pytest.mark.parametrize(
+    ("scheduler", "value", "source"),
+    [
+        ("", "none", "default: no cap (deployments.main.scheduler.batch_slowdown_max not given)"),
+        (
+            "    scheduler: {policy: chunked_decode_first, batch_slowdown_max: 0.02}\n",
+            "2.0%",
+            "scenario deployments.main.scheduler.batch_slowdown_max",
+        ),
+    ],
+)
+def test_the_assumptions_say_which_batch_rule_applied(
+    tmp_path: Path, scheduler: str, value: str, source: str
+) -> None:
+    path = tmp_path / "batch.yaml"
+    path.write_text(
+        "name: batch-rule\n"
+        "deployments:\n"
+        "  main:\n"
+        "    model: llama-3.1-8b\n"
+        "    gpu: h100-sxm\n"
+        f"{scheduler}"
+        "fleet: {replications: 1}\n"
+        "workload:\n"
+        "  classes:\n"
+        "    chat:\n"
+        "      arrival: {process: poisson, rate_per_s: 2.0}\n"
+        "      prompt_tokens: {dist: fixed, tokens: 500}\n"
+        "      output_tokens: {dist: fixed, tokens: 100}\n"
+        "    nightly:\n"
+        "      arrival: {process: poisson, rate_per_s: 2.0}\n"
+        "      prompt_tokens: {dist: fixed, tokens: 500}\n"
+        "      output_tokens: {dist: fixed, tokens: 100}\n"
+        "      deadline_s: 86400\n"
+        "horizon: {simulated_s: 20}\n",
+        encoding="utf-8",
+    )
+    loaded = load_scenario(path)
+    result = run_loaded(loaded, load_external_data(loaded.scenario, loaded.base_dir))
+    rows = assumptions_table(loaded, result).rows
+    row = next(r for r in rows if r[0] == "main: batch slowdown cap")
+    assert row[1] == value and row[3] == source

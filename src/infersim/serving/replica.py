@@ -211,6 +211,8 @@ class Replica:
             self.waiting = RankedQueue(table.rank, levels)
             self.rank_counts = [0] * levels
         # batch classes: the ranks below `batch_ranks`; their decoding sequences' sums
+        if (batch_ranks or batch_slowdown_max is not None) and self.rank_counts is None:
+            raise ValueError("batch_ranks and batch_slowdown_max need ranked requests")
         self.batch_ranks = batch_ranks
         self.budget = (
             None
