@@ -18,7 +18,9 @@ the budget is a share of the iteration the interactive work would run alone:
 
 With no interactive sequence on the replica (a trough) there is nothing to protect and
 batch work runs freely; the replica enforces the budget (evicting batch sequences down to
-it) whenever interactive work is there.
+it) whenever interactive work is there. An interactive request arriving in a trough waits,
+as any arrival does, for the iteration in flight (a decode segment is cut at the step in
+progress; a batch prefill chunk of up to max_batch_tokens runs to its end).
 """
 
 from __future__ import annotations
