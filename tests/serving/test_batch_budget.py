@@ -177,6 +177,60 @@ def test_interactive_requests_wait_less_with_the_cap_on_a_crowded_replica() -> N
     assert ttft_p50(capped) < ttft_p50(free)
 
 
+@pytest.mark.parametrize("chunked", [True, False])
+def test_in_a_trough_batch_work_runs_as_without_the_cap(chunked: bool) -> None:
+    """Batch requests alone on the replica, the interactive ones long after: the cap
+    changes nothing, to the float."""
+    perf = build_perf_model(SelfHosted.model_validate(DEP), CATALOG)
+    rng = np.random.default_rng(11)
+    times = np.concatenate([np.sort(rng.uniform(0.0, 5.0, 200)), [500.0, 501.0]])
+    prompts = rng.integers(200, 2000, times.size).astype(np.int64)
+    outputs = rng.integers(20, 300, times.size).astype(np.int64)
+    rank = np.asarray([0] * 200 + [1, 1], dtype=np.int64)
+
+    def finish_s(cap: float | None) -> list[float]:
+        run = run_cluster(
+            perf, times, prompts, outputs, np.zeros(times.size, dtype=np.int64),
+            ReplicaSchedule([0.0], [1]), "round_robin", chunked, 10.0, rank=rank,
+            batch_ranks=1, batch_slowdown_max=cap,
+        )  # fmt: skip
+        return list(run.table.finish_s)
+
+    free = finish_s(None)
+    assert max(free[:200]) < 500.0  # the batch was done before interactive work came
+    assert finish_s(0.0) == free
+
+
+@pytest.mark.parametrize("cap", [0.0, 0.02, 0.1])
+def test_an_interactive_arrival_evicts_batch_work_down_to_the_budget(cap: float) -> None:
+    """A replica full of batch sequences; one interactive request comes: its decode steps
+    take at most the cap longer than alone, and the batch still all finishes."""
+    perf = build_perf_model(SelfHosted.model_validate(DEP), CATALOG)
+    times = np.asarray([0.0] * 30 + [3.0])
+    prompts = np.asarray([1500] * 30 + [800], dtype=np.int64)
+    outputs = np.asarray([1500] * 30 + [300], dtype=np.int64)
+    rank = np.asarray([0] * 30 + [1], dtype=np.int64)
+
+    def tpot_s(cap: float | None, only_interactive: bool = False) -> tuple[float, ClusterRun]:
+        keep = slice(30, 31) if only_interactive else slice(0, 31)
+        run = run_cluster(
+            perf, times[keep], prompts[keep], outputs[keep], np.zeros(31, dtype=np.int64)[keep],
+            ReplicaSchedule([0.0], [1]), "round_robin", True, 10.0, rank=rank[keep],
+            batch_ranks=0 if only_interactive else 1, batch_slowdown_max=cap,
+        )  # fmt: skip
+        table = run.table
+        last = len(table.finish_s) - 1
+        return (table.finish_s[last] - table.first_token_s[last]) / (300 - 1), run
+
+    alone, _ = tpot_s(None, only_interactive=True)
+    capped, run = tpot_s(cap)
+    uncapped, _ = tpot_s(None)
+    assert uncapped > alone * 1.2  # thirty batch sequences in every step
+    assert alone <= capped <= alone * (1.0 + cap) * 1.001
+    assert run.replicas[0].stats.batch_preemptions > 0
+    assert np.isfinite(np.asarray(run.table.finish_s)).all()
+
+
 def test_a_batch_cap_needs_ranked_requests() -> None:
     perf = build_perf_model(SelfHosted.model_validate(DEP), CATALOG)
     zeros = np.zeros(1, dtype=np.int64)

@@ -10,7 +10,8 @@ the budget is a share of the iteration the interactive work would run alone:
 - Decode: batch sequences decode in the same steps, so each step also reads their weights'
   share of compute and their KV cache. The sequences counted are those decoding plus those
   prefilling (they decode next): an interactive prompt being prefilled is judged by the
-  decode steps it is about to join.
+  decode steps it is about to join. Steps planned together (a decode segment) stop before
+  one over the budget: batch contexts may grow faster than interactive ones.
 - Prefill: a batch prompt's chunk joins an iteration only within the budget. Under chunked
   prefill the chunk is cut to the most tokens that fit; under prefill-first a whole prompt
   runs in a prefill-only iteration, which stalls the interactive sequences: it fits when the

@@ -465,6 +465,8 @@ class Replica:
             self._preempt_last()
             growth = self.n * self.e
         steps = max(1, min(self.finishes[0][0] - self.step, kv_steps, MAX_SEGMENT_STEPS))
+        if self.capped and self.nb:
+            steps = self._budget_steps(steps)
         ctx0 = self.decode_context()
         if steps == 1:
             seconds = self.perf.iteration_time_s(0, 0, self.n, ctx0)
@@ -715,6 +717,33 @@ class Replica:
                 join, base = self.decoding.pop(victim)
                 self._evict(victim, join, base)
             seqs_i, ctx_i, seqs, ctx = self._prospective()
+
+    def _budget_steps(self, steps: int) -> int:
+        """The steps, at most `steps`, of a decode segment whose last is within the budget:
+        batch contexts may grow faster than interactive ones (the next plan preempts)."""
+        budget = self.budget
+        assert budget is not None
+        n, seqs_i, e = self.n, self.n - self.nb, self.e
+        ctx = self.decode_context()
+        ctx_i = ctx - self.batch_context()
+        if not seqs_i:
+            return steps
+
+        def fits(k: int) -> bool:  # the (k+1)-th step
+            return budget.decode_fits(seqs_i, ctx_i + seqs_i * e * k, n, ctx + n * e * k)
+
+        if fits(steps - 1):
+            return steps
+        if not fits(0):
+            return 1
+        low, high = 0, steps - 1  # low fits, high does not
+        while high - low > 1:
+            middle = (low + high) // 2
+            if fits(middle):
+                low = middle
+            else:
+                high = middle
+        return low + 1
 
     def _batch_victim(self) -> tuple[int, bool] | None:
         """The batch sequence to preempt first, and whether it is prefilling: of the lowest
