@@ -57,6 +57,26 @@ def broken(tmp_path: Path, dotted: str, value: object) -> Path:
         ("deployments.main.scheduler", {"policy": "fcfs"}, "deployments.main.scheduler.policy"),
         ("deployments.main.scheduler", {}, "deployments.main.scheduler.policy"),
         ("deployments.main.scheduler", {"policy": "prefill_first", "x": 1}, "scheduler.x"),
+        (
+            "deployments.main.scheduler",
+            {"policy": "prefill_first", "batch_slowdown_max": 1.5},
+            "deployments.main.scheduler.batch_slowdown_max",
+        ),
+        (
+            "deployments.main.scheduler",
+            {"policy": "prefill_first", "batch_slowdown_max": -0.01},
+            "deployments.main.scheduler.batch_slowdown_max",
+        ),
+        (
+            "deployments.main.scheduler",
+            {"policy": "prefill_first", "batch_slowdown_max": "2%"},
+            "deployments.main.scheduler.batch_slowdown_max",
+        ),
+        (
+            "deployments.main.scheduler",
+            {"policy": "chunked_decode_first", "batch_slowdown_max": 0.02},
+            "serves no batch class (one with deadline_s), so it cannot take effect",
+        ),
         ("workload.classes.chat.priority", 1.5, "workload.classes.chat.priority"),
         ("workload.classes.chat.priority", 5000, "workload.classes.chat.priority"),
         ("workload.classes.chat.priority", 2, "every request deployments.main serves ranks"),

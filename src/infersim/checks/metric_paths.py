@@ -72,7 +72,9 @@ DEPLOYMENT_SERVING = (
     "offered_requests_per_s", "capacity_requests_per_s_per_replica", "input_tokens_per_s",
     "output_tokens_per_s", "slo_met_share", "busy_share", "mfu", "mbu", "gpu_hours_provisioned",
     "gpu_hours_scheduled", "gpu_hours_busy", "prefill_share", "output_tokens_per_gpu_hour",
-    "priority_ranks", "deadline_met_share", "batch_extra_gpu_hours",
+    "priority_ranks", "deadline_met_share", "batch_extra_gpu_hours", "batch_slowdown_max",
+    "batch_output_tokens", "batch_served_output_tokens", "batch_preemptions",
+    "batch_recomputed_tokens",
 )  # fmt: skip
 #: Text that is null when there is nothing to say (a null is a metric without a value).
 DEPLOYMENT_NULLABLE = ("verdict",)

@@ -13,6 +13,8 @@ from infersim.report.formats import money
 from infersim.report.tables import DataTable
 from infersim.scenario.deployment import ApiModel, OwnedGpu, RentedGpu, SelfHosted
 from infersim.scenario.load import LoadedScenario
+from infersim.scenario.model import Scenario
+from infersim.scenario.references import reached_deployments
 
 COLUMNS = ["input", "value", "unit", "source"]
 
@@ -85,6 +87,24 @@ def _pool_rows(
     return rows
 
 
+def _batch_rule_row(scenario: Scenario, name: str, dep: SelfHosted) -> list[Any] | None:
+    """The rule batch classes run under beside interactive ones, where a batch class is
+    served (None elsewhere)."""
+    if not any(
+        cls.deadline_s is not None and name in reached_deployments(scenario, cls.deployment)
+        for cls in scenario.workload.classes.values()
+    ):
+        return None
+    cap = None if dep.scheduler is None else dep.scheduler.batch_slowdown_max
+    where = f"deployments.{name}.scheduler.batch_slowdown_max"
+    return [
+        f"{name}: batch slowdown cap",
+        "none" if cap is None else f"{cap:.1%}",
+        "share by which batch work may lengthen an iteration with interactive work",
+        f"default: no cap ({where} not given)" if cap is None else f"scenario {where}",
+    ]
+
+
 def assumptions_table(loaded: LoadedScenario, result: RunResult) -> DataTable:
     """The inputs behind the figures: per self-hosted deployment its model, GPUs and GPU
     price (as billed, from the ledger), per API deployment its prices, per plan its price,
@@ -121,6 +141,9 @@ def assumptions_table(loaded: LoadedScenario, result: RunResult) -> DataTable:
                     f"scenario deployments.{name}.precision",
                 ]
             )
+            batch_rule = _batch_rule_row(s, name, dep)
+            if batch_rule is not None:
+                rows.append(batch_rule)
             fleet = fleets.get(name)
             if fleet is not None and dep.pools is None:
                 rows.append(

@@ -74,6 +74,11 @@ def deployment_json(d: DeploymentServing) -> dict[str, Any]:
         "slo_met_share": _num(d.slo_met_share),
         "deadline_met_share": _num(d.deadline_met_share),
         "batch_extra_gpu_hours": _num(d.batch_extra_gpu_hours),
+        "batch_slowdown_max": _num(d.batch_slowdown_max),
+        "batch_output_tokens": _num(d.batch_output_tokens),
+        "batch_served_output_tokens": _num(d.batch_served_output_tokens),
+        "batch_preemptions": _num(d.batch_preemptions),
+        "batch_recomputed_tokens": _num(d.batch_recomputed_tokens),
         "itl_s": percentiles_json(d.itl_s),
         "decode_batch_sequences": percentiles_json(d.decode_batch_sequences),
         "decode_batch_sequences_per_iteration": percentiles_json(
@@ -250,6 +255,17 @@ def _scheduler(d: DeploymentServing) -> str:
     if d.priority_ranks > 1:
         text += f" with {d.priority_ranks} class priority ranks"
     if d.deadline_met_share is not None:
+        cap = d.batch_slowdown_max
+        text += (
+            "; batch work: no cap beside interactive work"
+            if cap is None
+            else f"; batch work: at most {cap:.1%} longer interactive iterations"
+        )
+        text += (
+            f", {d.batch_served_output_tokens:,.0f} of {d.batch_output_tokens:,.0f} output "
+            f"tokens served, {d.batch_preemptions:,.0f} preemptions "
+            f"({d.batch_recomputed_tokens:,.0f} tokens recomputed)"
+        )
         text += f"; batch within deadline {d.deadline_met_share:.1%}"
         if d.batch_extra_gpu_hours > 0:
             text += f", {d.batch_extra_gpu_hours:,.1f} GPU-h more to meet it"

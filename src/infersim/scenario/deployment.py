@@ -155,6 +155,15 @@ class Scheduler(Strict):
     (batch classes below interactive ones), higher is admitted first and preempts lower."""
 
     policy: SchedulerPolicy
+    batch_slowdown_max: Fraction | None = Field(
+        default=None,
+        description="while interactive work runs on a replica, batch classes' (deadline_s) "
+        "work may lengthen its iterations by at most this share (0.02 = 2%), as the perf "
+        "model predicts them: batch requests are admitted only within it, and batch "
+        "sequences over it are preempted (recomputed later); with no interactive sequence on "
+        "the replica (a trough) batch work runs freely; none = no cap (batch sequences "
+        "decode alongside interactive ones, preempted only for room)",
+    )
 
 
 class PrefixCaching(Strict):

@@ -280,6 +280,7 @@ def _check_class_scheduling(check: ProblemLog, scenario: Scenario) -> None:
     for pop in workload.users.values():
         for dep in reached_deployments(scenario, pop.deployment):
             ranks.setdefault(dep, set()).add((True, 0))
+    _check_batch_caps(check, scenario, ranks)
     for name, cls in workload.classes.items():
         hosted = _self_hosted(scenario, reached_deployments(scenario, cls.deployment))
         if cls.priority == 0:
@@ -298,6 +299,31 @@ def _check_class_scheduling(check: ProblemLog, scenario: Scenario) -> None:
                 f"priority {cls.priority:g} given, but every request {where} serves ranks the "
                 "same, so it would change nothing: give another class there a different "
                 "priority (or a deadline_s), or remove it",
+            )
+
+
+def _check_batch_caps(
+    check: ProblemLog, scenario: Scenario, ranks: dict[str, set[tuple[bool, int]]]
+) -> None:
+    """`scheduler.batch_slowdown_max` caps what batch classes add to interactive work on the
+    same replicas: refuse it where either kind of traffic is missing (it would never act)."""
+    for name, dep in _self_hosted(scenario, list(scenario.deployments)).items():
+        cap = None if dep.scheduler is None else dep.scheduler.batch_slowdown_max
+        if cap is None:
+            continue
+        kinds = {interactive for interactive, _ in ranks.get(name, set())}
+        missing = [
+            words
+            for kind, words in ((False, "no batch class (one with deadline_s)"),
+                                (True, "no interactive class (one without deadline_s)"))
+            if kind not in kinds
+        ]  # fmt: skip
+        if missing:
+            check.add(
+                ("deployments", name, "scheduler", "batch_slowdown_max"),
+                f"batch_slowdown_max {cap:g} given, but deployments.{name} serves "
+                f"{' and '.join(missing)}, so it cannot take effect: remove it, or send "
+                "batch and interactive classes there",
             )
 
 

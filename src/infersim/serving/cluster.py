@@ -152,6 +152,8 @@ def run_cluster(
     itl_from_s: float = 0.0,
     replica_perfs: Sequence[PerfModel] | None = None,
     chooser: Chooser | None = None,
+    batch_ranks: int = 0,
+    batch_slowdown_max: float | None = None,
 ) -> ClusterRun:
     """Simulate the requests on the replicas until all finish (or overload).
 
@@ -165,7 +167,10 @@ def run_cluster(
     `rank`, if given, is each request's scheduling rank (higher first, may preempt lower);
     inter-token gaps are recorded from `itl_from_s` on. A mixed fleet (fixed, not
     disaggregated) gives each replica its own model in `replica_perfs` and routes arrivals
-    with `chooser` in place of `load_balancer` (see `serving.pool_routing`).
+    with `chooser` in place of `load_balancer` (see `serving.pool_routing`). The ranks below
+    `batch_ranks` are batch classes; `batch_slowdown_max`, if given, is the share by which
+    their work may lengthen a replica's iterations beside interactive work
+    (`serving.batch_budget`).
     """
     table = RequestTable(
         _view(arrival_s, np.float64),
@@ -188,7 +193,7 @@ def run_cluster(
     else:
         models = [prefill_model if role == "prefill" else perf for role in roles]
     replicas = [
-        Replica(model, table, chunked_prefill, role, itl_from_s)
+        Replica(model, table, chunked_prefill, role, itl_from_s, batch_ranks, batch_slowdown_max)
         for model, role in zip(models, roles, strict=True)
     ]
     transfer_tokens, transfers = 0.0, 0

@@ -23,6 +23,15 @@ chunks). When requests carry priority ranks, the waiting queue is served highest
 (first come, first served within a rank), and a request that cannot be admitted preempts
 decoding sequences of a lower rank (the lowest, most recently joined first).
 
+With a batch slowdown budget (`serving.batch_budget`), the lowest ranks (batch classes) run
+beside interactive work only within it: a batch request is admitted, and a batch prompt's
+chunk joins an iteration, only while the predicted iteration stays within the budget; batch
+sequences over it are preempted (the prefilling ones, then the decoding ones, of the lowest
+rank and last admitted first) and recomputed later; prompts prefill interactive ones first;
+an interactive request that finds no room preempts a prefilling batch sequence too, and
+growth past the KV cache preempts batch sequences first. With no interactive sequence on the
+replica (a trough) batch work runs freely.
+
 Inter-token latency (ITL, as vLLM's benchmark_serving defines it: the gap between consecutive
 tokens of a request, over all tokens) follows exactly from the records: every decoding
 sequence emits a token at the end of each step, so each step of a segment gives `n` gaps of
@@ -44,6 +53,7 @@ from dataclasses import dataclass, field
 
 from infersim.perf import PerfModel, chunk_context_tokens
 from infersim.perf.model import DecodeTimer
+from infersim.serving.batch_budget import SlowdownBudget
 
 #: Longest segment planned at once (steps); longer runs are planned in several pieces.
 MAX_SEGMENT_STEPS = 2048
@@ -103,6 +113,10 @@ class ReplicaStats:
     kv_read_token_steps: float = 0.0
     preemptions: int = 0
     rejected: int = 0
+    batch_preemptions: int = 0
+    """Of `preemptions`, those of batch classes' sequences."""
+    batch_recomputed_tokens: float = 0.0
+    """Of `recomputed_tokens`, those of batch classes' sequences."""
     batch_sizes: array[int] = field(default_factory=_ints)
     """Per iteration or decode segment (a record): its decode sequences, duration, KV share
     in use, and its work: the prompt tokens of a prefill iteration (>= 0), or minus the
@@ -172,6 +186,8 @@ class Replica:
         chunked_prefill: bool,
         role: str = "mixed",
         itl_from_s: float = 0.0,
+        batch_ranks: int = 0,
+        batch_slowdown_max: float | None = None,
     ) -> None:
         self.perf = perf
         self.role = role  # "mixed"; or, disaggregated, "prefill" / "decode"
@@ -194,6 +210,21 @@ class Replica:
             levels = max(table.rank, default=0) + 1
             self.waiting = RankedQueue(table.rank, levels)
             self.rank_counts = [0] * levels
+        # batch classes: the ranks below `batch_ranks`; their decoding sequences' sums
+        if (batch_ranks or batch_slowdown_max is not None) and self.rank_counts is None:
+            raise ValueError("batch_ranks and batch_slowdown_max need ranked requests")
+        self.batch_ranks = batch_ranks
+        self.budget = (
+            None
+            if batch_slowdown_max is None
+            else SlowdownBudget(perf, batch_slowdown_max, chunked_prefill)
+        )
+        self.capped = False  # the iteration being planned holds interactive work to protect
+        self.nb = 0
+        self.sb_base = 0.0
+        self.sb_join = 0
+        self.ip_seqs = 0  # with a budget: interactive prompts prefilling, their context sum
+        self.ip_ctx = 0
         self.prefilling: list[int] = []
         self.todo: dict[int, int] = {}  # prompt tokens still to compute
         self.in_kv: dict[int, int] = {}  # tokens already in the KV cache, while prefilling
@@ -256,8 +287,10 @@ class Replica:
         self.outstanding += 1
         if self.seg_cum is None:
             return False
-        if self.n + len(self.prefilling) >= self.max_seqs and self._victim(rid) is None:
+        if self.n + len(self.prefilling) >= self.max_seqs and not self._may_preempt_for(rid):
             return False
+        if self.budget is not None and self._is_batch(rid) and not self._batch_fits(rid):
+            return False  # a batch request over the budget waits: nothing to replan
         # cut the decode segment at the end of the step in progress
         done = bisect_right(self.seg_cum, now_s - self.start_s)
         keep = min(done + 1, self.seg_steps)
@@ -276,8 +309,11 @@ class Replica:
         table = self.table
         waiting, prefilling = self.waiting, self.prefilling
         block, capacity = self.block, self.capacity
+        budget = self.budget
         while waiting:
             rid = waiting[0]
+            if budget is not None and self._is_batch(rid) and not self._batch_fits(rid):
+                break  # no interactive request waits behind a batch one
             if self.n + len(prefilling) >= self.max_seqs:
                 if self._preempt_for(rid):
                     continue
@@ -299,31 +335,56 @@ class Replica:
                 self.arrived_with_kv.discard(rid)
                 self._join(rid, need, table.first_token_s[rid])
                 continue
-            prefilling.append(rid)
+            if budget is not None:
+                self._queue_prefill(rid)
+            else:
+                prefilling.append(rid)
             self.reserved += need
             cached = min(table.cached_tokens[rid], need)
             self.todo[rid] = need - cached
             self.in_kv[rid] = cached
             if table.emitted[rid]:
-                self.stats.recomputed_tokens += need - cached
+                self._recomputed(rid, need - cached)
 
     def _victim(self, rid: int) -> int | None:
         """The decoding sequence a waiting `rid` may preempt: one of the lowest rank below
         its own, the most recently joined; None without priorities or such a sequence."""
-        counts = self.rank_counts
-        if counts is None:
+        if self.rank_counts is None:
             return None
+        return self._lowest_below(self.rank[rid])
+
+    def _lowest_below(self, limit: int) -> int | None:
+        """The decoding sequence of the lowest rank below `limit`, the most recently joined
+        (None without one); with priorities."""
+        counts = self.rank_counts
+        assert counts is not None
         rank = self.rank
-        lowest = next((r for r in range(rank[rid]) if counts[r]), None)
+        lowest = next((r for r in range(min(limit, len(counts))) if counts[r]), None)
         if lowest is None:
             return None
         return next(v for v in reversed(self.decoding) if rank[v] == lowest)
 
+    def _may_preempt_for(self, rid: int) -> bool:
+        """Whether `rid` finds a sequence to preempt for room (`_preempt_for`)."""
+        if self._victim(rid) is not None:
+            return True
+        if self.budget is None or self._is_batch(rid):
+            return False
+        return any(self._is_batch(other) for other in self.prefilling)
+
     def _preempt_for(self, rid: int) -> bool:
-        """Preempt a lower-rank decoding sequence to make room for `rid`; whether one was."""
+        """Preempt a lower-rank decoding sequence to make room for `rid` (with a batch
+        budget, an interactive `rid` may also preempt a prefilling batch sequence); whether
+        one was."""
         victim = self._victim(rid)
         if victim is None:
-            return False
+            if self.budget is None or self._is_batch(rid):
+                return False
+            found = self._batch_victim()
+            if found is None:
+                return False
+            self._abort_prefill(found[0])  # no batch sequence decodes: a prefilling one
+            return True
         join, base = self.decoding.pop(victim)
         self._evict(victim, join, base)
         return True
@@ -333,14 +394,20 @@ class Replica:
         """Plan the next iteration or decode segment; its end time, or None when idle."""
         if self.waiting:
             self._admit(now_s)
+        if self.budget is not None:
+            self._hold_to_budget()
         if self.prefilling:
-            return self._start_prefill(now_s)
+            end = self._start_prefill(now_s)
+            if end is not None:
+                return end
         if self.n == 0:
             self.busy = False
             return None
         return self._start_segment(now_s)
 
-    def _start_prefill(self, now_s: float) -> float:
+    def _start_prefill(self, now_s: float) -> float | None:
+        """Plan a prefill iteration; None when the batch budget defers every prompt waiting
+        to be prefilled while sequences decode (they run a decode segment instead)."""
         chunked = self.chunked
         decode_seqs = self.n if chunked and self.role != "prefill" else 0
         budget = self.max_tokens - decode_seqs * self.verify
@@ -348,11 +415,23 @@ class Replica:
         prefill_ctx = 0
         todos, in_kv = self.todo, self.in_kv
         finishing: list[int] = []
+        interactive: tuple[int, float, int, float] | None = None  # its work, once known
+        capped, spent = self.capped, False
         for rid in self.prefilling:
             todo = todos[rid]
             chunk = todo if not chunked else min(todo, budget)
             if chunk <= 0 or (prefill_tokens and chunk > budget):
                 break
+            if capped and self._is_batch(rid):  # the interactive prompts come first
+                if interactive is None:
+                    batch_ctx = self.batch_context()
+                    seqs_ctx = (self.n - self.nb, self.decode_context() - batch_ctx)
+                    interactive = (prefill_tokens, prefill_ctx, *seqs_ctx)
+                room = self._batch_chunk(interactive, prefill_tokens, prefill_ctx, chunk, rid)
+                if room <= 0:
+                    break
+                spent = room < chunk  # the budget is spent: the prompts after this one wait
+                chunk = room
             prefill_ctx += chunk_context_tokens(chunk, in_kv[rid])
             prefill_tokens += chunk
             in_kv[rid] += chunk
@@ -360,7 +439,11 @@ class Replica:
             budget -= chunk
             if todo == chunk:
                 finishing.append(rid)
+            if spent:
+                break
         self.finishing = finishing
+        if not prefill_tokens and interactive is not None and self.n:
+            return None  # batch prompts deferred: the decoding sequences run on
         decode_ctx = self.decode_context() if decode_seqs else 0.0
         perf = self.perf
         seconds = perf.iteration_time_s(prefill_tokens, prefill_ctx, decode_seqs, decode_ctx)
@@ -382,6 +465,8 @@ class Replica:
             self._preempt_last()
             growth = self.n * self.e
         steps = max(1, min(self.finishes[0][0] - self.step, kv_steps, MAX_SEGMENT_STEPS))
+        if self.capped and self.nb:
+            steps = self._budget_steps(steps)
         ctx0 = self.decode_context()
         if steps == 1:
             seconds = self.perf.iteration_time_s(0, 0, self.n, ctx0)
@@ -423,6 +508,12 @@ class Replica:
                 stats.segment_context.append(ctx0)
 
     def _preempt_last(self) -> None:
+        if self.budget is not None:  # batch sequences first
+            victim = self._lowest_below(self.batch_ranks)
+            if victim is not None:
+                join, base = self.decoding.pop(victim)
+                self._evict(victim, join, base)
+                return
         rid, (join, base) = self.decoding.popitem()  # most recently joined
         self._evict(rid, join, base)
 
@@ -430,7 +521,7 @@ class Replica:
         """Preempt a decoding sequence (already out of `decoding`): it waits to be recomputed."""
         self.resume_from[rid] = self.pending.pop(rid, self.last_emit_s)
         if self.rank_counts is not None:
-            self.rank_counts[self.rank[rid]] -= 1
+            self._ranked(rid, join, base, -1)
         self.n -= 1
         self.s_base -= base
         self.s_join -= join
@@ -438,9 +529,7 @@ class Replica:
         self.table.emitted[rid] = min(
             self.table.emitted[rid] + generated, self.table.output_tokens[rid] - 1
         )
-        self.table.preemptions[rid] += 1
-        self.stats.preemptions += 1
-        self.waiting.appendleft(rid)
+        self._preempted(rid)
 
     # ----------------------------------------------------------------------------- completion
     def finish(self, now_s: float) -> list[int]:
@@ -469,6 +558,9 @@ class Replica:
             self.prefilling.remove(rid)
             context = self._context_of(rid)
             self.reserved -= context
+            if self.budget is not None and not self._is_batch(rid):
+                self.ip_seqs -= 1
+                self.ip_ctx -= context
             del self.todo[rid], self.in_kv[rid]
             if math.isnan(table.first_token_s[rid]):
                 table.first_token_s[rid] = now_s
@@ -518,7 +610,7 @@ class Replica:
         if emitted_s < self.pending_from_s:
             self.pending_from_s = emitted_s
         if self.rank_counts is not None:
-            self.rank_counts[self.rank[rid]] += 1
+            self._ranked(rid, self.step, base, 1)
         self.decoding[rid] = (self.step, base)
         self.n += 1
         self.s_base += base
@@ -540,7 +632,7 @@ class Replica:
                 continue
             del self.decoding[rid]
             if self.rank_counts is not None:
-                self.rank_counts[self.rank[rid]] -= 1
+                self._ranked(rid, join, base, -1)
             self.n -= 1
             self.s_base -= base
             self.s_join -= join
@@ -551,3 +643,161 @@ class Replica:
         self.table.finish_s[rid] = now_s
         self.outstanding -= 1
         done.append(rid)
+
+    # ----------------------------------------------------------------------------- batch work
+    def _is_batch(self, rid: int) -> bool:
+        return self.rank[rid] < self.batch_ranks if self.batch_ranks else False
+
+    def batch_context(self) -> float:
+        """The context sum of the decoding batch sequences."""
+        return self.sb_base + self.e * (self.nb * self.step - self.sb_join)
+
+    def _ranked(self, rid: int, join: int, base: float, sign: int) -> None:
+        """Count a sequence joining (+1) or leaving (-1) decode in its rank's figures."""
+        rank = self.rank[rid]
+        assert self.rank_counts is not None
+        self.rank_counts[rank] += sign
+        if rank < self.batch_ranks:
+            self.nb += sign
+            self.sb_base += sign * base
+            self.sb_join += sign * join
+
+    def _preempted(self, rid: int) -> None:
+        """Count a preemption; `rid` waits to be recomputed."""
+        self.table.preemptions[rid] += 1
+        self.stats.preemptions += 1
+        if self._is_batch(rid):
+            self.stats.batch_preemptions += 1
+        self.waiting.appendleft(rid)
+
+    def _recomputed(self, rid: int, tokens: float) -> None:
+        self.stats.recomputed_tokens += tokens
+        if self._is_batch(rid):
+            self.stats.batch_recomputed_tokens += tokens
+
+    def _prospective(self) -> tuple[int, float, int, float]:
+        """The decode batch to come, prefilling sequences counted as decoding: the
+        interactive sequences and their context sum, then every sequence and theirs."""
+        decode_ctx = self.decode_context()
+        return (
+            self.n - self.nb + self.ip_seqs,
+            decode_ctx - self.batch_context() + self.ip_ctx,
+            self.n + len(self.prefilling),
+            decode_ctx + self.reserved,
+        )
+
+    def _batch_fits(self, rid: int) -> bool:
+        """Whether batch request `rid` may be admitted: in a trough, or when its decoding
+        keeps the decode step to come within the budget (a prefill replica: always, its
+        chunks are budgeted)."""
+        assert self.budget is not None
+        if self.role == "prefill":
+            return True
+        seqs_i, ctx_i, seqs, ctx = self._prospective()
+        if not seqs_i:
+            return True
+        return self.budget.decode_fits(seqs_i, ctx_i, seqs + 1, ctx + self._context_of(rid))
+
+    def _hold_to_budget(self) -> None:
+        """Before planning: note whether interactive work is here, and preempt batch
+        sequences until the decode step to come is within the budget."""
+        assert self.budget is not None
+        seqs_i, ctx_i, seqs, ctx = self._prospective()
+        self.capped = seqs_i > 0
+        if not seqs_i or self.role == "prefill":
+            return
+        while seqs > seqs_i and not self.budget.decode_fits(seqs_i, ctx_i, seqs, ctx):
+            found = self._batch_victim()
+            if found is None:
+                return
+            victim, prefilling = found
+            if prefilling:
+                self._abort_prefill(victim)
+            else:
+                join, base = self.decoding.pop(victim)
+                self._evict(victim, join, base)
+            seqs_i, ctx_i, seqs, ctx = self._prospective()
+
+    def _budget_steps(self, steps: int) -> int:
+        """The steps, at most `steps`, of a decode segment whose last is within the budget:
+        batch contexts may grow faster than interactive ones (the next plan preempts)."""
+        budget = self.budget
+        assert budget is not None
+        n, seqs_i, e = self.n, self.n - self.nb, self.e
+        ctx = self.decode_context()
+        ctx_i = ctx - self.batch_context()
+        if not seqs_i:
+            return steps
+
+        def fits(k: int) -> bool:  # the (k+1)-th step
+            return budget.decode_fits(seqs_i, ctx_i + seqs_i * e * k, n, ctx + n * e * k)
+
+        if fits(steps - 1):
+            return steps
+        if not fits(0):
+            return 1
+        low, high = 0, steps - 1  # low fits, high does not
+        while high - low > 1:
+            middle = (low + high) // 2
+            if fits(middle):
+                low = middle
+            else:
+                high = middle
+        return low + 1
+
+    def _batch_victim(self) -> tuple[int, bool] | None:
+        """The batch sequence to preempt first, and whether it is prefilling: of the lowest
+        rank, a prefilling one (the last admitted) before a decoding one (the last joined)."""
+        limit, rank, counts = self.batch_ranks, self.rank, self.rank_counts
+        assert counts is not None
+        decoding_rank = next((r for r in range(limit) if counts[r]), limit)
+        best: int | None = None
+        for rid in reversed(self.prefilling):
+            level = rank[rid]
+            if level < limit and level <= decoding_rank and (best is None or level < rank[best]):
+                best = rid
+        if best is not None:
+            return best, True
+        victim = self._lowest_below(limit)
+        return None if victim is None else (victim, False)
+
+    def _abort_prefill(self, rid: int) -> None:
+        """Preempt a prefilling sequence: its chunks computed so far are recomputed later."""
+        self.prefilling.remove(rid)
+        need = self._context_of(rid)
+        self.reserved -= need
+        todo, in_kv = self.todo.pop(rid), self.in_kv.pop(rid)
+        cached = min(self.table.cached_tokens[rid], need)
+        # a first prefill's computed part is lost; a recompute counted whole is cut short
+        self._recomputed(rid, in_kv - cached if not self.table.emitted[rid] else -todo)
+        self._preempted(rid)
+
+    def _queue_prefill(self, rid: int) -> None:
+        """Add an admitted prompt to the prefilling ones, interactive ones before batch ones."""
+        prefilling = self.prefilling
+        if not self._is_batch(rid):
+            self.ip_seqs += 1
+            self.ip_ctx += self._context_of(rid)
+            for index, other in enumerate(prefilling):
+                if self._is_batch(other):
+                    prefilling.insert(index, rid)
+                    return
+        prefilling.append(rid)
+
+    def _batch_chunk(
+        self,
+        interactive: tuple[int, float, int, float],
+        prefill_tokens: int,
+        prefill_ctx: float,
+        chunk: int,
+        rid: int,
+    ) -> int:
+        """How much of `chunk` of batch prompt `rid` joins the iteration within the budget,
+        after `prefill_tokens` (context sum `prefill_ctx`) planned so far."""
+        assert self.budget is not None
+        batch = (prefill_tokens - interactive[0], prefill_ctx - interactive[1])
+        decode_seqs = self.n if self.chunked and self.role != "prefill" else 0
+        decode_ctx = self.decode_context() if decode_seqs else 0.0
+        return self.budget.batch_chunk(
+            interactive, batch, chunk, self.in_kv[rid], decode_seqs, decode_ctx
+        )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -294,6 +295,13 @@ class DeploymentServing:
     batch_extra_gpu_hours: float = 0.0
     """GPU-hours more it would take, at this fleet's busy GPU-hours per served output token,
     to serve the batch output that missed its deadline (0 when it all fit)."""
+    batch_slowdown_max: float | None = None
+    """The rule batch work ran under beside interactive work: the share by which it may
+    lengthen an iteration (`scheduler.batch_slowdown_max`), or None: no cap."""
+    batch_preemptions: float = 0.0
+    """Of `preemptions`, those of batch classes' sequences."""
+    batch_recomputed_tokens: float = 0.0
+    """Of `recomputed_tokens`, those of batch classes' sequences."""
     intervals: dict[str, Interval] = field(default_factory=dict)
     classes: tuple[ClassServing, ...] = ()
     pools: tuple[PoolServing, ...] = ()
@@ -316,6 +324,16 @@ class DeploymentServing:
     @property
     def unserved_output_tokens(self) -> float:
         return self.output_tokens - self.served_output_tokens
+
+    @property
+    def batch_output_tokens(self) -> float:
+        """Offered output tokens of the batch classes (exactly their rows' sum)."""
+        return math.fsum(c.output_tokens for c in self.classes if c.deadline_s is not None)
+
+    @property
+    def batch_served_output_tokens(self) -> float:
+        """The batch work the fleet absorbed: its batch classes' served output tokens."""
+        return math.fsum(c.served_output_tokens for c in self.classes if c.deadline_s is not None)
 
     @property
     def output_tokens_per_gpu_hour(self) -> float:

@@ -89,6 +89,10 @@ class DeploymentPlan:
     """Per scenario class, its deadline when it is a batch class, else None."""
     mixed: tuple[MixedPool, ...] = ()
     """A mixed fleet's pools, in the order given (empty otherwise); `perf` is the first's."""
+    batch_ranks: int = 0
+    """The ranks below this are batch classes' (0: no batch class ranks apart)."""
+    batch_slowdown_max: float | None = None
+    """The scheduler's cap on what batch work adds to interactive iterations (None: none)."""
 
     def fleet_gpus(self, replicas: int) -> int:
         """GPUs of a fleet of `replicas` replicas (a disaggregated one: its prefill pool at
@@ -117,6 +121,15 @@ def class_ranks(scenario: Scenario, served: list[str]) -> tuple[int, ...] | None
         return None
     dense = {level: index for index, level in enumerate(levels)}
     return tuple(dense.get(key(name), 0) for name in classes)
+
+
+def batch_rank_levels(scenario: Scenario, served: list[str]) -> int:
+    """How many of `class_ranks`' levels are batch classes' (they rank lowest)."""
+    classes = scenario.workload.classes
+    levels = {(classes[n].deadline_s is None, classes[n].priority) for n in served}
+    if len(levels) <= 1:
+        return 0
+    return sum(1 for interactive, _ in levels if not interactive)
 
 
 def _stationary(scenario: Scenario, name: str) -> bool:
@@ -188,6 +201,8 @@ def _plan(
         class_ranks=class_ranks(scenario, served),
         class_deadlines_s=tuple(c.deadline_s for c in scenario.workload.classes.values()),
         mixed=mixed,
+        batch_ranks=batch_rank_levels(scenario, served),
+        batch_slowdown_max=None if dep.scheduler is None else dep.scheduler.batch_slowdown_max,
     )
 
 
@@ -307,6 +322,8 @@ def sample_run(
         itl_from_s=measured_from_s(plan, stream.time_s),
         replica_perfs=replica_perfs(plan.mixed) if plan.mixed else None,
         chooser=chooser(plan) if plan.mixed else None,
+        batch_ranks=plan.batch_ranks,
+        batch_slowdown_max=plan.batch_slowdown_max,
     )
     if reuse is not None:
         stream = replace(stream, cached_tokens=reuse.cached)

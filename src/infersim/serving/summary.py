@@ -202,6 +202,8 @@ def summarize_run(
         "rejected": sum(s.rejected for s in stats) * scale,
         "preemptions": sum(s.preemptions for s in stats) * scale,
         "recomputed_tokens": sum(s.recomputed_tokens for s in stats) * scale,
+        "batch_preemptions": sum(s.batch_preemptions for s in stats) * scale,
+        "batch_recomputed_tokens": sum(s.batch_recomputed_tokens for s in stats) * scale,
         "gpu_hours_provisioned": provisioned_h,
         "gpu_hours_scheduled": scheduled_h,
         "gpu_hours_busy": busy_h,
@@ -538,6 +540,9 @@ def merge_samples(
             float(deadline_met.mean()) if deadline_met is not None and deadline_met.size else None
         ),
         batch_extra_gpu_hours=extra_h,
+        batch_slowdown_max=plan.batch_slowdown_max,
+        batch_preemptions=mean["batch_preemptions"],
+        batch_recomputed_tokens=mean["batch_recomputed_tokens"],
         intervals=intervals,
         classes=classes,
         pools=pool_rows(plan, mean) if plan.prefill_replicas else (),
