@@ -98,6 +98,11 @@ BILL_PART = ("gpu_hours_per_month", "usd_per_gpu_hour", "usd_per_month")
 CAPACITY = (
     "reserved_idle_gpu_hours_per_month", "spot_interruptions_per_month", "capacity_missing_share",
 )  # fmt: skip
+SPOT_SERVING = (
+    "rate_per_replica_hour", "replacement_lag_s", "reclaims", "requests_recomputed",
+    "requests_moved", "recomputed_tokens", "recompute_gpu_hours", "down_gpu_hours",
+)  # fmt: skip
+SPOT_CAPACITY = ("spot_requests_recomputed_per_month", "spot_recompute_gpu_hours_per_month")
 ENERGY_FLEET = (
     "gpu_power_w", "pue", "host_overhead_share", "kwh_per_month", "gco2e_per_kwh",
     "tco2e_per_month", "gco2e_per_ktok",
@@ -157,7 +162,18 @@ def _served(scenario: Scenario, deployment: str) -> dict[str, Any]:
         "intervals_95": {key: _zeros(INTERVAL) for key in INTERVALS},
         "classes": {name: _class_served() for name in classes},
         **_pools(scenario),
+        **_spot(scenario, deployment),
     }
+
+
+def _spot(scenario: Scenario, name: str) -> dict[str, Any]:
+    """Rented GPUs with spot capacity: the engine's reclaims (`serving.interruptions`)."""
+    dep = scenario.deployments[name]
+    assert isinstance(dep, SelfHosted)
+    cost = dep.cost or scenario.costs.gpu
+    if not isinstance(cost, RentedGpu) or cost.spot is None:
+        return {}
+    return {"spot": _zeros(SPOT_SERVING)}
 
 
 def _pools(scenario: Scenario) -> dict[str, Any]:
@@ -209,9 +225,10 @@ def _bill(scenario: Scenario, name: str) -> dict[str, Any]:
     kinds = ["on_demand"]
     if cost.reserved is not None:
         kinds.append(f"reserved_{cost.reserved.term_years}y")
+    spot = _zeros(SPOT_CAPACITY) if cost.spot is not None else {}
     if cost.spot is not None:
-        kinds += ["spot", "spot_recompute"]
-    return {**{kind: _zeros(BILL_PART) for kind in kinds}, **_zeros(CAPACITY)}
+        kinds.append("spot")
+    return {**{kind: _zeros(BILL_PART) for kind in kinds}, **_zeros(CAPACITY), **spot}
 
 
 def _batch_tiers(scenario: Scenario) -> dict[str, Any]:

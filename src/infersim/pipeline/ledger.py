@@ -33,7 +33,7 @@ from infersim.economics import (
 )
 from infersim.economics.api_prices import billed_as_batch
 from infersim.economics.attribution import Usage
-from infersim.economics.capacity import CapacityBill, capacity_bill
+from infersim.economics.capacity import CapacityBill, SpotRun, capacity_bill
 from infersim.economics.energy import EnergyUse, fleet_energy, gpu_power_w
 from infersim.economics.inputs import BillPart
 from infersim.economics.segments import Served
@@ -144,10 +144,9 @@ def build_ledger(
         if dep.pools is not None:  # a mixed fleet: each pool billed at its own price
             fleet = _fleet_of(name, *_pool_parts(scenario, catalog, dep, result, to_month))
         elif isinstance(cost, RentedGpu) and (cost.reserved or cost.spot):
-            e2e = result.e2e_s.mean if result is not None else None
             bill = capacity_bill(
-                cost, gpu, hour_cost.usd_per_hour, hours, hours * busy,
-                dep.gpus_per_replica, e2e or 0.0,
+                cost, gpu, hour_cost.usd_per_hour, hours, hours * busy, dep.gpus_per_replica,
+                spot_run=_spot_run(result, to_month),
             )  # fmt: skip
             capacity[name] = bill
             fleet = _fleet_of(name, bill.parts, bill.busy_gpu_hours_per_month)
@@ -192,6 +191,19 @@ def build_ledger(
         population_unserved,
         capacity,
         tuple(energy),
+    )
+
+
+def _spot_run(result: DeploymentServing | None, to_month: float) -> SpotRun | None:
+    """The engine's spot reclaims over a month (None: the engine did not simulate spot)."""
+    if result is None or result.spot is None:
+        return None
+    spot = result.spot
+    return SpotRun(
+        spot.reclaims * to_month,
+        spot.requests_recomputed * to_month,
+        spot.recompute_gpu_hours * to_month,
+        spot.down_gpu_hours * to_month,
     )
 
 

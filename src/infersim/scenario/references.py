@@ -163,6 +163,20 @@ def _check_fleet(check: ProblemLog, scenario: Scenario) -> None:
                     "set fleet.disaggregated: true, or remove prefill_pool",
                 )
         return
+    for name, dep in scenario.deployments.items():
+        if not isinstance(dep, SelfHosted):
+            continue
+        path: PathKey = ("deployments", name, "cost")
+        cost = dep.cost
+        if cost is None:
+            path, cost = ("costs", "gpu"), scenario.costs.gpu
+        if isinstance(cost, RentedGpu) and cost.spot and cost.spot.interruptions_per_gpu_hour:
+            check.add(
+                (*path, "spot", "interruptions_per_gpu_hour"),
+                f"spot reclaims are simulated on fleets that are not disaggregated, and "
+                f"deployment '{name}' is (fleet.disaggregated): set it to 0, remove spot, or "
+                "set fleet.disaggregated: false",
+            )
     if fleet.mode in ("size_to_slo", "autoscale"):
         if fleet.prefill_replicas is not None:
             verb = "sizes" if fleet.mode == "size_to_slo" else "autoscales"

@@ -19,6 +19,13 @@ import numpy as np
 from numpy.typing import NDArray
 
 from infersim.perf import PerfModel
+from infersim.serving.interruptions import (
+    ReclaimStats,
+    SpotReclaims,
+    prefix_aware_up,
+    skipping_down,
+    window_overlap_s,
+)
 from infersim.serving.prefix_reuse import BlockReuse
 from infersim.serving.replica import Replica, RequestTable
 
@@ -43,6 +50,8 @@ class ClusterRun:
     """Disaggregated: context tokens whose KV cache moved from the prefill to the decode pool."""
     kv_transfers: int = 0
     """Disaggregated: requests handed from the prefill to the decode pool."""
+    reclaims: ReclaimStats | None = None
+    """Spot: what the reclaims did (None without spot reclaims)."""
 
 
 Chooser = Callable[[list[Replica], int], int]
@@ -152,6 +161,7 @@ def run_cluster(
     itl_from_s: float = 0.0,
     replica_perfs: Sequence[PerfModel] | None = None,
     chooser: Chooser | None = None,
+    spot: SpotReclaims | None = None,
 ) -> ClusterRun:
     """Simulate the requests on the replicas until all finish (or overload).
 
@@ -165,7 +175,9 @@ def run_cluster(
     `rank`, if given, is each request's scheduling rank (higher first, may preempt lower);
     inter-token gaps are recorded from `itl_from_s` on. A mixed fleet (fixed, not
     disaggregated) gives each replica its own model in `replica_perfs` and routes arrivals
-    with `chooser` in place of `load_balancer` (see `serving.pool_routing`).
+    with `chooser` in place of `load_balancer` (see `serving.pool_routing`). With `spot`,
+    replicas are reclaimed and replaced as `serving.interruptions` describes (a fleet that
+    is not disaggregated).
     """
     table = RequestTable(
         _view(arrival_s, np.float64),
@@ -218,11 +230,67 @@ def run_cluster(
     now = 0.0
     inf = math.inf
     heappush, heappop = heapq.heappush, heapq.heappop
+    # spot: reclaim candidates and replacements, in time order; requests waiting for a
+    # replica to come back; each slot's end of replacement; loads aimed at a lost replica
+    control: list[tuple[float, int, int]] = []
+    parked: list[tuple[int, float | None, bool]] = []  # (request, last token, never admitted)
+    down_until = [-inf] * len(replicas)
+    down = [0]  # replicas down now
+    lost_loads: set[int] = set()
+    reclaimed = ReclaimStats(spot.rate_per_replica_s if spot is not None else 0.0)
+    up_choose = choose
+    if spot is not None:
+        if prefill_replicas or replica_perfs is not None:
+            raise ValueError("spot reclaims: a fleet neither disaggregated nor mixed")
+        if load_balancer == "prefix_aware" and reuse is not None and chooser is None:
+            up_choose = prefix_aware_up(reuse)
+        else:
+            up_choose = skipping_down(choose)
+        heappush(control, (*spot.next_after(0.0, schedule.slots), 1))
+    t_control = min(change_times[0], control[0][0] if control else inf)
+
+    def dispatch(rid: int, at_s: float, resume_s: float | None, fresh: bool = False) -> None:
+        """A request leaving a reclaimed replica, or arriving (`fresh`) or waiting while
+        none is up: to a replica up, or to wait for one."""
+        nonlocal seq
+        if down[0] and all(r.down for r in pool):
+            parked.append((rid, resume_s, fresh))
+            return
+        target = up_choose(pool, rid)
+        if resume_s is not None:  # its last token came then: the next one's gap counts it
+            replicas[target].resume_from[rid] = resume_s
+        load_s = 0.0
+        if reuse is not None:
+            load_s = reuse.admit(target, rid) if fresh else reuse.readmit(target, rid)
+        if load_s > 0:
+            seq += 1
+            heappush(heap, (at_s + load_s, seq, -1 - n_requests - rid, 0))
+        else:
+            seq = _enqueue(heap, seq, replicas[target], target, rid, at_s)
+
     while True:
         t_arrival = times[next_index] if next_index < n_requests else inf
         t_event = heap[0][0] if heap else inf
-        t_change = change_times[change_pointer]
+        t_change = t_control
         if t_change <= t_arrival and t_change <= t_event and t_change < inf:
+            if control and control[0][0] < change_times[change_pointer]:
+                assert spot is not None
+                if next_index >= n_requests and not heap and not parked:
+                    break  # every request has finished: no more reclaims to simulate
+                t, slot, kind = heappop(control)
+                if kind == 1:  # a reclaim candidate: the next one, and this one if scheduled
+                    heappush(control, (*spot.next_after(t, schedule.slots), 1))
+                    if slot < active:
+                        _reclaim(replicas, slot, t, spot, down_until, down, reclaimed, reuse,
+                                 lost_loads, control, dispatch)  # fmt: skip
+                elif down_until[slot] == t:  # its replacement serves, empty
+                    replicas[slot].down = False
+                    down[0] -= 1
+                    waiting, parked[:] = list(parked), []
+                    for rid, resume_s, fresh in waiting:
+                        dispatch(rid, t, resume_s, fresh)
+                t_control = min(change_times[change_pointer], control[0][0] if control else inf)
+                continue
             active = int(schedule.counts[change_pointer + 1])
             change_pointer += 1
             pool = replicas[:prefill_replicas] if prefill_replicas else replicas[:active]
@@ -231,6 +299,11 @@ def run_cluster(
                 decode_pool = replicas[
                     prefill_replicas : prefill_replicas + decode_counts[change_pointer]
                 ]
+            t_control = min(change_times[change_pointer], control[0][0] if control else inf)
+            if parked:  # a replica added by the schedule may be up
+                waiting, parked[:] = list(parked), []
+                for rid, resume_s, fresh in waiting:
+                    dispatch(rid, t_change, resume_s, fresh)
             continue
         if t_event <= t_arrival:
             if t_event == inf:
@@ -240,6 +313,10 @@ def run_cluster(
             if index < -n_requests and reuse is not None:  # a request's cached KV has loaded
                 rid = -1 - n_requests - index
                 target = reuse.loading.pop(rid)
+                if lost_loads and rid in lost_loads:  # its replica was reclaimed meanwhile
+                    lost_loads.discard(rid)
+                    dispatch(rid, now, None)
+                    continue
                 seq = _enqueue(heap, seq, replicas[target], target, rid, now)
                 continue
             if index < 0:  # a prefilled request's KV cache reaches the decode pool
@@ -272,9 +349,15 @@ def run_cluster(
             continue
         now = t_arrival
         events += 1
-        index = choose(pool, next_index) if len(pool) > 1 else 0
-        load_s = reuse.admit(index, next_index) if reuse is not None else 0.0
-        if load_s > 0:  # its cached KV loads from a lower tier before it queues
+        if spot is not None and (parked or down[0]):
+            dispatch(next_index, now, None, fresh=True)
+            index = -1
+        else:
+            index = choose(pool, next_index) if len(pool) > 1 else 0
+        load_s = reuse.admit(index, next_index) if reuse is not None and index >= 0 else 0.0
+        if index < 0:  # dispatched among the replicas up
+            pass
+        elif load_s > 0:  # its cached KV loads from a lower tier before it queues
             seq += 1
             heappush(heap, (now + load_s, seq, -1 - n_requests - next_index, 0))
         else:
@@ -289,8 +372,48 @@ def run_cluster(
     end_s = max(now, horizon_s)
     up_s = _replica_seconds(schedule, end_s)
     return ClusterRun(
-        table, replicas, end_s, events, overloaded_at, up_s, transfer_tokens, transfers
-    )
+        table, replicas, end_s, events, overloaded_at, up_s, transfer_tokens, transfers,
+        reclaimed if spot is not None else None,
+    )  # fmt: skip
+
+
+def _reclaim(
+    replicas: list[Replica],
+    slot: int,
+    t_s: float,
+    spot: SpotReclaims,
+    down_until: list[float],
+    down: list[int],
+    stats: ReclaimStats,
+    reuse: BlockReuse | None,
+    lost_loads: set[int],
+    control: list[tuple[float, int, int]],
+    dispatch: Callable[[int, float, float | None], None],
+) -> None:
+    """Replica `slot` is reclaimed at `t_s` (see `serving.interruptions`)."""
+    replica = replicas[slot]
+    counted = t_s < spot.window_s
+    until = t_s + spot.replacement_lag_s
+    if counted:
+        stats.reclaims += 1
+        stats.down_replica_s += window_overlap_s(max(t_s, down_until[slot]), until, spot.window_s)
+    down_until[slot] = until
+    heapq.heappush(control, (until, slot, 0))
+    if replica.down:  # its replacement, still booting, is reclaimed: the lag starts again
+        return
+    done, leaving, lost, in_flight = replica.reclaim(t_s)
+    replica.down = True
+    down[0] += 1
+    if reuse is not None:
+        reuse.complete(slot, done)
+        reuse.go_cold(slot)
+        lost_loads.update(rid for rid, target in reuse.loading.items() if target == slot)
+    if counted:
+        stats.requests_moved += len(leaving)
+        stats.requests_recomputed += in_flight
+        stats.recomputed_tokens += lost
+    for rid, resume_s in leaving:
+        dispatch(rid, t_s, resume_s)
 
 
 def _view(values: NDArray[Any], dtype: type[np.generic]) -> memoryview:
