@@ -363,7 +363,8 @@ def deployment_signature(scenario: Scenario, seed: int, index: int, name: str) -
     """What one deployment's serving depends on, as a stable string: its own settings and
     place, the fleet, routing and catalog, the classes it serves (whole, with its share) or
     that routing might send it, and of the other classes what every deployment's per-class
-    figures list (name, priority, deadline). Equal signatures give equal results."""
+    figures list (name, priority, deadline), and rented GPUs with spot capacity (the engine
+    reclaims their replicas). Equal signatures give equal results."""
     classes: dict[str, object] = {}
     for class_name, cls in scenario.workload.classes.items():
         share = class_share(scenario, class_name, name)
@@ -381,6 +382,10 @@ def deployment_signature(scenario: Scenario, seed: int, index: int, name: str) -
         "simulated_s": scenario.horizon.simulated_s,
         "classes": classes,
     }
+    dep = scenario.deployments[name]
+    spot_cost = _spot_cost(scenario, dep) if isinstance(dep, SelfHosted) else None
+    if spot_cost is not None:  # the engine reclaims its replicas
+        parts["spot_cost"] = spot_cost.model_dump(mode="json")
     return json.dumps(parts, sort_keys=True)
 
 
