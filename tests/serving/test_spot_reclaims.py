@@ -10,6 +10,7 @@ import math
 from dataclasses import replace
 from typing import Any
 
+import numpy as np
 import pytest
 from serving_helpers import CATALOG
 
@@ -17,8 +18,13 @@ from infersim.economics.inputs import HOURS_PER_MONTH
 from infersim.pipeline.run import run_scenario
 from infersim.report.serving import serving_json
 from infersim.scenario.model import Scenario
+from infersim.serving.cluster import ReplicaSchedule, run_cluster
+from infersim.serving.interruptions import SpotReclaims
+from infersim.serving.prefix_reuse import block_reuse
 from infersim.serving.result import DeploymentServing
-from infersim.serving.simulate import simulate
+from infersim.serving.simulate import deployment_plan, simulate
+from infersim.workload.stream import build_requests
+from infersim.workload.trace import ExternalData
 
 BASE: dict[str, Any] = {
     "name": "spot",
@@ -100,13 +106,17 @@ def test_a_fleet_of_one_waits_for_its_replacement() -> None:
     ("mode", "extra"),
     [
         ("autoscale", {"fleet__autoscale": {"min_replicas": 2, "max_replicas": 6}}),
+        (
+            "size_to_slo",
+            {"fleet__slo": {"ttft_p99_s": 1.0}, "deployments__main__max_batch_sequences": 8},
+        ),
         ("fixed", {"fleet__load_balancer": "round_robin"}),
         ("fixed", {"fleet__load_balancer": "least_kv"}),
         ("fixed", {"deployments__main__scheduler": {"policy": "prefill_first"}}),
     ],
 )
 def test_every_mode_and_balancer_loses_nothing(mode: str, extra: dict[str, Any]) -> None:
-    d = served(spot(1.0), fleet__mode=mode, **extra)
+    d = served(spot(1.0, lag_s=60.0), fleet__mode=mode, **extra)
     assert d.spot is not None and d.spot.reclaims >= 1
     assert_nothing_lost(d)
 
@@ -197,3 +207,60 @@ def test_same_seed_same_output() -> None:
     b = serving_json(simulate(spotty.model_copy(deep=True), catalog=CATALOG))
     assert json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
     assert "spot" in a["deployments"]["main"]
+
+
+@pytest.mark.parametrize("chunked", [True, False])
+@pytest.mark.parametrize("replicas", [1, 3])
+def test_a_storm_of_reclaims_loses_no_token(chunked: bool, replicas: int) -> None:
+    """Far above any scenario's rate (one reclaim per replica every 20 s, 5 s lag: some hit
+    a replacement still booting), every request still completes with all its tokens, once,
+    after it arrived, and the replicas end empty."""
+    s = scenario(None, horizon__simulated_s=300)
+    plan = deployment_plan(s, CATALOG, "main", ExternalData())
+    stream = build_requests(s, ExternalData(), 300.0, np.random.default_rng(7), "main")
+    storm = SpotReclaims(1 / 20.0, 5.0, np.random.default_rng(11), 300.0)
+    run = run_cluster(
+        plan.perf, stream.time_s, stream.prompt_tokens, stream.output_tokens,
+        stream.cached_tokens, ReplicaSchedule([0.0], [replicas]), "least_outstanding", chunked,
+        300.0, spot=storm,
+    )  # fmt: skip
+    table, reclaimed = run.table, run.reclaims
+    assert reclaimed is not None and reclaimed.reclaims > 10 * replicas
+    assert reclaimed.requests_recomputed > 0 and reclaimed.recomputed_tokens > 0
+    finish, first = np.asarray(table.finish_s), np.asarray(table.first_token_s)
+    assert np.isfinite(finish).all()
+    assert (np.asarray(table.emitted) == stream.output_tokens).all()
+    assert (first >= stream.time_s).all() and (finish >= first).all()
+    for replica in run.replicas:
+        assert replica.outstanding == 0 and not replica.decoding and not replica.waiting
+        assert replica.stats.busy_s <= run.end_s
+
+
+def test_a_storm_with_prefix_reuse_loses_nothing() -> None:
+    """Block-hash prefix caches under a storm: caches go cold with their replica, requests
+    whose KV was loading into a reclaimed replica go elsewhere, each is counted once."""
+    s = scenario(
+        None,
+        horizon__simulated_s=600,
+        deployments__main__prefix_caching={
+            "hbm_capacity_tokens": 20_000,
+            "tiers": [{"name": "dram", "capacity_gib": 64, "bandwidth_gb_per_s": 50}],
+        },
+        workload__classes__chat__arrival={"process": "poisson", "rate_per_s": 3.0},
+        workload__classes__chat__sessions={"turns_per_session": 4, "think_time_s": 10.0},
+    )
+    plan = deployment_plan(s, CATALOG, "main", ExternalData())
+    stream = build_requests(s, ExternalData(), 600.0, np.random.default_rng(7), "main")
+    reuse = block_reuse(plan.perf, plan.deployment, s, ExternalData(), stream, 3)
+    assert reuse is not None
+    storm = SpotReclaims(1 / 20.0, 5.0, np.random.default_rng(11), 600.0)
+    run = run_cluster(
+        plan.perf, stream.time_s, stream.prompt_tokens, stream.output_tokens,
+        stream.cached_tokens, ReplicaSchedule([0.0], [3]), "prefix_aware", True, 600.0,
+        reuse=reuse, spot=storm,
+    )  # fmt: skip
+    assert run.reclaims is not None and run.reclaims.reclaims > 30
+    assert np.isfinite(np.asarray(run.table.finish_s)).all()
+    assert (np.asarray(run.table.emitted) == stream.output_tokens).all()
+    assert reuse.stats.hashed_requests == len(stream)
+    assert reuse.stats.found_lower_tokens > 0 and not reuse.loading
