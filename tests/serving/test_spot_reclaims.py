@@ -33,7 +33,7 @@ BASE: dict[str, Any] = {
         "main": {
             "model": "llama-3.1-8b",
             "gpu": "h100-sxm",
-            "replicas": 4,
+            "replicas": 8,
             "precision": {"weights": "fp8", "kv_cache": "fp8", "activations": "fp8"},
         }
     },
@@ -41,7 +41,7 @@ BASE: dict[str, Any] = {
     "workload": {
         "classes": {
             "chat": {
-                "arrival": {"process": "poisson", "rate_per_s": 8.0},
+                "arrival": {"process": "poisson", "rate_per_s": 4.0},
                 "prompt_tokens": {"dist": "lognormal", "p50_tokens": 600, "p99_tokens": 4000},
                 "output_tokens": {"dist": "lognormal", "p50_tokens": 200, "p99_tokens": 1500},
             }
@@ -95,8 +95,8 @@ def test_heavy_reclaims_never_lose_a_request() -> None:
 def test_a_fleet_of_one_waits_for_its_replacement() -> None:
     """With the only replica down, arrivals wait for the replacement: late, never lost."""
     d = served(spot(1.0, lag_s=300.0), deployments__main__replicas=1,
-               workload__classes__chat__arrival={"process": "poisson", "rate_per_s": 1.0},
-               horizon__simulated_s=7200)  # fmt: skip
+               workload__classes__chat__arrival={"process": "poisson", "rate_per_s": 0.5},
+               horizon__simulated_s=14_400)  # fmt: skip
     assert d.spot is not None and d.spot.reclaims >= 1
     assert d.completed == d.requests > 0
     assert d.ttft_s.p99 is not None and d.ttft_s.p99 > 60.0  # some waited for the replacement
@@ -148,15 +148,15 @@ def test_a_zero_rate_is_no_spot() -> None:
 
 def test_reclaims_follow_their_poisson_expectation() -> None:
     """Each scheduled replica is reclaimed at interruptions_per_gpu_hour x its GPUs x the spot
-    share of the fleet's hours: here 2 of 4 GPUs reserved, half the rest spot (a quarter)."""
+    share of the fleet's hours: here 4 of 8 GPUs reserved, half the rest spot (a quarter)."""
     horizon_s, reps = 40_000.0, 3
     cost_spot = spot(1.0, share=0.5)
     d = served(cost_spot, horizon__simulated_s=horizon_s, fleet__replications=reps,
                workload__classes__chat__arrival={"process": "poisson", "rate_per_s": 0.1},
-               costs__gpu__reserved={"gpus": 2, "usd_per_gpu_hour": 2.0})  # fmt: skip
+               costs__gpu__reserved={"gpus": 4, "usd_per_gpu_hour": 2.0})  # fmt: skip
     assert d.spot is not None
     assert d.spot.rate_per_replica_hour == pytest.approx(0.25)
-    expected = 0.25 * 4 * horizon_s / 3600.0  # per replication
+    expected = 0.25 * 8 * horizon_s / 3600.0  # per replication
     sigma = math.sqrt(expected / reps)  # of the mean over replications
     assert abs(d.spot.reclaims - expected) <= 4 * sigma
     assert d.spot.reclaims > 0
@@ -190,9 +190,10 @@ def test_the_bill_takes_the_engine_figures() -> None:
 def test_latency_pays_the_reclaims() -> None:
     """Near capacity, a replica down queues its share of the traffic on the others; moved
     sequences wait for their recompute (a longer gap between two tokens)."""
-    busy = {
-        "workload__classes__chat__arrival": {"process": "poisson", "rate_per_s": 30.0},
-        "horizon__simulated_s": 1800,
+    busy = {  # 4 replicas of at most 8 sequences each, at some 60% of their capacity
+        "deployments__main__replicas": 4,
+        "deployments__main__max_batch_sequences": 8,
+        "workload__classes__chat__arrival": {"process": "poisson", "rate_per_s": 8.0},
     }
     calm, rough = served(spot(0.0), **busy), served(spot(1.0), **busy)
     assert rough.spot is not None and rough.spot.reclaims >= 1

@@ -239,6 +239,7 @@ def run_cluster(
     lost_loads: set[int] = set()
     reclaimed = ReclaimStats(spot.rate_per_replica_s if spot is not None else 0.0)
     up_choose = choose
+    streams: list[np.random.Generator] = []  # spot: each slot's reclaims
     if spot is not None:
         if prefill_replicas or replica_perfs is not None:
             raise ValueError("spot reclaims: a fleet neither disaggregated nor mixed")
@@ -246,7 +247,9 @@ def run_cluster(
             up_choose = prefix_aware_up(reuse)
         else:
             up_choose = skipping_down(choose)
-        heappush(control, (*spot.next_after(0.0, schedule.slots), 1))
+        streams = spot.streams(schedule.slots)
+        for slot, stream in enumerate(streams):
+            heappush(control, (spot.next_after(stream, 0.0), slot, 1))
     t_control = min(change_times[0], control[0][0] if control else inf)
 
     def dispatch(rid: int, at_s: float, resume_s: float | None, fresh: bool = False) -> None:
@@ -278,8 +281,8 @@ def run_cluster(
                 if next_index >= n_requests and not heap and not parked:
                     break  # every request has finished: no more reclaims to simulate
                 t, slot, kind = heappop(control)
-                if kind == 1:  # a reclaim candidate: the next one, and this one if scheduled
-                    heappush(control, (*spot.next_after(t, schedule.slots), 1))
+                if kind == 1:  # a slot's reclaim: its next one, and this one if it is up
+                    heappush(control, (spot.next_after(streams[slot], t), slot, 1))
                     if slot < active:
                         _reclaim(replicas, slot, t, spot, down_until, down, reclaimed, reuse,
                                  lost_loads, control, dispatch)  # fmt: skip

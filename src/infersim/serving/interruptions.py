@@ -51,14 +51,19 @@ class SpotReclaims:
     window_s: float
     """Reclaims, recompute and down time are counted for reclaims before this time."""
 
-    def next_after(self, t_s: float, slots: int) -> tuple[float, int]:
-        """The next candidate reclaim after `t_s` among `slots` slots (a Poisson process at
-        `slots` x the rate; the caller keeps it when the slot is scheduled then: thinning),
-        and its slot."""
+    def streams(self, slots: int) -> list[np.random.Generator]:
+        """One random stream per replica slot: a fleet of n + 1 replicas is reclaimed as
+        the fleet of n, plus its last slot's reclaims (common random numbers: sizing a fleet
+        compares fleets under the same reclaims, not luckier ones)."""
+        return self.rng.spawn(slots)
+
+    def next_after(self, stream: np.random.Generator, t_s: float) -> float:
+        """A slot's next reclaim after `t_s`: its Poisson process runs on every slot all the
+        time; the cluster keeps a reclaim when the schedule has the slot up then (thinning:
+        a Poisson process over the slot's scheduled time)."""
         if self.rate_per_replica_s <= 0:
-            return math.inf, 0
-        gap = self.rng.exponential(1.0 / (self.rate_per_replica_s * slots))
-        return t_s + float(gap), int(self.rng.integers(slots))
+            return math.inf
+        return t_s + float(stream.exponential(1.0 / self.rate_per_replica_s))
 
 
 @dataclass
