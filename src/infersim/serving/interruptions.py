@@ -22,8 +22,9 @@ interruptions_per_gpu_hour. A reclaim:
   and the bill's hours are the schedule's. A replacement still booting can be reclaimed too
   (the clock runs on every scheduled slot): the lag starts again.
 
-The reclaims come from their own random stream, so a run without spot draws exactly what it
-drew before. Figures count the reclaims within the measured window (the simulated time; the
+The reclaims come from their own random streams, one per replica slot (a fleet of n + 1
+replicas sees the reclaims of the fleet of n, plus its last slot's: sizing compares fleets
+under the same reclaims), so a run without spot draws exactly what it drew before. Figures count the reclaims within the measured window (the simulated time; the
 drain after it belongs, in a steady month, to the next window).
 """
 
