@@ -352,19 +352,16 @@ def run_cluster(
             continue
         now = t_arrival
         events += 1
-        if spot is not None and (parked or down[0]):
+        if spot is not None and (parked or down[0]):  # among the replicas up, or to wait
             dispatch(next_index, now, None, fresh=True)
-            index = -1
         else:
             index = choose(pool, next_index) if len(pool) > 1 else 0
-        load_s = reuse.admit(index, next_index) if reuse is not None and index >= 0 else 0.0
-        if index < 0:  # dispatched among the replicas up
-            pass
-        elif load_s > 0:  # its cached KV loads from a lower tier before it queues
-            seq += 1
-            heappush(heap, (now + load_s, seq, -1 - n_requests - next_index, 0))
-        else:
-            seq = _enqueue(heap, seq, replicas[index], index, next_index, now)
+            load_s = reuse.admit(index, next_index) if reuse is not None else 0.0
+            if load_s > 0:  # its cached KV loads from a lower tier before it queues
+                seq += 1
+                heappush(heap, (now + load_s, seq, -1 - n_requests - next_index, 0))
+            else:
+                seq = _enqueue(heap, seq, replicas[index], index, next_index, now)
         next_index += 1
         if next_index % 1024 == 0:
             if sum(len(r.waiting) for r in replicas) > limit:
@@ -404,11 +401,10 @@ def _reclaim(
     heapq.heappush(control, (until, slot, 0))
     if replica.down:  # its replacement, still booting, is reclaimed: the lag starts again
         return
-    done, leaving, lost, in_flight = replica.reclaim(t_s)
+    _, leaving, lost, in_flight = replica.reclaim(t_s)
     replica.down = True
     down[0] += 1
-    if reuse is not None:
-        reuse.complete(slot, done)
+    if reuse is not None:  # its caches are lost with it (its last completions too)
         reuse.go_cold(slot)
         lost_loads.update(rid for rid, target in reuse.loading.items() if target == slot)
     if counted:

@@ -24,8 +24,9 @@ interruptions_per_gpu_hour. A reclaim:
 
 The reclaims come from their own random streams, one per replica slot (a fleet of n + 1
 replicas sees the reclaims of the fleet of n, plus its last slot's: sizing compares fleets
-under the same reclaims), so a run without spot draws exactly what it drew before. Figures count the reclaims within the measured window (the simulated time; the
-drain after it belongs, in a steady month, to the next window).
+under the same reclaims), so a run without spot draws exactly what it drew before. Figures
+count the reclaims within the simulated time (the drain after it belongs, in a steady
+month, to the next window); a sampled run's are scaled up with its requests.
 """
 
 from __future__ import annotations
