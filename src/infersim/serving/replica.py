@@ -496,6 +496,7 @@ class Replica:
         self.todo.clear()
         self.in_kv.clear()
         self.pending.clear()
+        self.resume_from.clear()
         self.arrived_with_kv.clear()
         self.pending_from_s = math.inf
         self.n = self.reserved = self.s_join = self.outstanding = self.seg_steps = 0
