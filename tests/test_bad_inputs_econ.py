@@ -42,6 +42,30 @@ from test_bad_inputs import broken
             "interruptions_per_gpu_hour",
         ),
         ("costs.gpu", {"kind": "owned", "reserved": {"gpus": 2}}, "reserved"),
+        # spot: a rate per GPU-hour in [0, 1], a positive lag, only on rented GPUs
+        (
+            "costs.gpu",
+            {"kind": "rented", "spot": {"share": 0.5, "interruptions_per_gpu_hour": -0.1}},
+            "costs.gpu.spot.interruptions_per_gpu_hour",
+        ),
+        (
+            "costs.gpu",
+            {"kind": "rented", "spot": {"share": 0.5, "interruptions_per_gpu_hour": 2}},
+            "costs.gpu.spot.interruptions_per_gpu_hour",
+        ),
+        (
+            "costs.gpu",
+            {
+                "kind": "rented",
+                "spot": {"share": 0.5, "interruptions_per_gpu_hour": 0.1, "replacement_lag_s": 0},
+            },
+            "costs.gpu.spot.replacement_lag_s",
+        ),
+        (
+            "costs.gpu",
+            {"kind": "owned", "spot": {"share": 0.5, "interruptions_per_gpu_hour": 0.1}},
+            "spot",
+        ),
         (
             "costs.gpu",
             {"kind": "rented", "reserved": {"gpus": 2, "term_years": 3}},

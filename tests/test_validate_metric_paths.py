@@ -223,3 +223,26 @@ def test_a_mixed_fleets_pool_metrics_are_known(tmp_path: Path) -> None:
     scenario = load_scenario(path).scenario
     missing = {p: why for p in known if (why := unknown_metric(scenario, p))}
     assert missing == {}
+
+
+def test_a_spot_runs_reclaim_metrics_are_known(tmp_path: Path) -> None:
+    path = tmp_path / "spot.yaml"
+    path.write_text(
+        "name: spot\nseed: 1\n"
+        "deployments:\n  main:\n    model: llama-3.1-8b\n    gpu: h100-sxm\n    replicas: 2\n"
+        "costs: {gpu: {kind: rented, reserved: {gpus: 1},"
+        " spot: {share: 0.5, interruptions_per_gpu_hour: 1.0}}}\n"
+        "workload: {classes: {chat: {arrival: {process: poisson, rate_per_s: 2.0},"
+        " prompt_tokens: {dist: fixed, tokens: 400}, output_tokens: {dist: fixed, tokens: 50}}}}\n"
+        "horizon: {simulated_s: 60}\n",
+        encoding="utf-8",
+    )
+    result = CliRunner().invoke(app, ["run", str(path), "-f", "json"])
+    assert result.exit_code == 0, result.output
+    [run] = json.loads(result.stdout)["runs"]
+    known = flatten(run)
+    assert "serving.deployments.main.spot.recompute_gpu_hours" in known
+    assert "costs.main.bill.spot_recompute_gpu_hours_per_month" in known
+    scenario = load_scenario(path).scenario
+    missing = {p: why for p in known if (why := unknown_metric(scenario, p))}
+    assert missing == {}

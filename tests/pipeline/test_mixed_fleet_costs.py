@@ -162,22 +162,22 @@ def test_reserved_on_one_pool_is_paid_at_zero_load_and_the_parts_add_up() -> Non
     assert capacity.spot_interruptions_per_month == 0.0
 
 
-def test_spot_on_one_pool_recomputes_and_the_bill_is_the_gpu_line() -> None:
-    spot = {"share": 1.0, "usd_per_gpu_hour": 1.0, "interruptions_per_gpu_hour": 0.05}
+def test_spot_on_one_pool_is_billed_on_its_hours_and_the_bill_is_the_gpu_line() -> None:
+    spot = {"share": 1.0, "usd_per_gpu_hour": 1.0, "interruptions_per_gpu_hour": 0.0}
     result = run(40.0, h100={"cost": {"usd_per_gpu_hour": 3.0, "spot": spot}})
     (fleet,) = result.ledger.fleets
     parts = {p.kind: p for p in fleet.parts}
-    assert {"pool:h100:spot", "pool:h100:spot_recompute", "pool:a100"} <= set(parts)
+    assert {"pool:h100:spot", "pool:h100:on_demand", "pool:a100"} <= set(parts)
     pool = result.ledger.pools["main"][0]
-    assert pool.capacity is not None and pool.capacity.spot_interruptions_per_month > 0.0
-    assert parts["pool:h100:spot_recompute"].gpu_hours_per_month > 0.0
+    assert pool.capacity is not None and pool.capacity.spot_interruptions_per_month == 0.0
+    assert parts["pool:h100:spot"].gpu_hours_per_month == pytest.approx(
+        pool.scheduled_gpu_hours_per_month, rel=1e-12
+    )  # share 1: every hour of the pool on spot
     assert math.fsum(p.gpu_hours_per_month for p in fleet.parts) == pytest.approx(
         fleet.gpu_hours_per_month, rel=1e-12
     )
     assert fleet.busy_gpu_hours_per_month <= fleet.gpu_hours_per_month
     assert abs(result.first_month.pnl.gpu_cost_usd - fleet.usd_per_month) <= CENT
-    capacity = result.ledger.capacity["main"]
-    assert capacity.spot_interruptions_per_month == pool.capacity.spot_interruptions_per_month
 
 
 VALUE_CHAIN = {"value_chain": {"gpu_vendor_gross_margin": 0.7, "cloud_amortization_months": 48}}
@@ -279,7 +279,7 @@ def test_pools_of_one_owned_gpu_break_even_as_one_fleet() -> None:
 
 @pytest.mark.parametrize("rate_per_s", [1e-9, 40.0])
 def test_reserved_and_spot_pools_keep_the_ledgers_laws(rate_per_s: float) -> None:
-    spot = {"share": 0.5, "usd_per_gpu_hour": 1.0, "interruptions_per_gpu_hour": 0.02}
+    spot = {"share": 0.5, "usd_per_gpu_hour": 1.0, "interruptions_per_gpu_hour": 0.0}
     result = run(
         rate_per_s,
         h100={"cost": {"usd_per_gpu_hour": 3.0, "reserved": {"gpus": 1, "discount": 0.4}}},

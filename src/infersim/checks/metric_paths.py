@@ -105,6 +105,11 @@ BILL_PART = ("gpu_hours_per_month", "usd_per_gpu_hour", "usd_per_month")
 CAPACITY = (
     "reserved_idle_gpu_hours_per_month", "spot_interruptions_per_month", "capacity_missing_share",
 )  # fmt: skip
+SPOT_SERVING = (
+    "rate_per_replica_hour", "replacement_lag_s", "reclaims", "requests_recomputed",
+    "requests_moved", "recomputed_tokens", "recompute_gpu_hours", "down_gpu_hours",
+)  # fmt: skip
+SPOT_CAPACITY = ("spot_requests_recomputed_per_month", "spot_recompute_gpu_hours_per_month")
 ENERGY_FLEET = (
     "gpu_power_w", "pue", "host_overhead_share", "kwh_per_month", "gco2e_per_kwh",
     "tco2e_per_month", "gco2e_per_ktok",
@@ -165,6 +170,7 @@ def _served(scenario: Scenario, deployment: str) -> dict[str, Any]:
         "classes": {name: _class_served() for name in classes},
         **_pools(scenario),
         **_mixed_pools(scenario, deployment),
+        **_spot(scenario, deployment),
     }
 
 
@@ -173,6 +179,16 @@ def _mixed_pools(scenario: Scenario, deployment: str) -> dict[str, Any]:
     if not isinstance(dep, SelfHosted) or dep.pools is None:
         return {}
     return {"mixed_pools": {pool.name: _zeros(MIXED_POOL) for pool in dep.pools}}
+
+
+def _spot(scenario: Scenario, name: str) -> dict[str, Any]:
+    """Rented GPUs with spot capacity: the engine's reclaims (`serving.interruptions`)."""
+    dep = scenario.deployments[name]
+    assert isinstance(dep, SelfHosted)
+    cost = dep.cost or scenario.costs.gpu
+    if not isinstance(cost, RentedGpu) or cost.spot is None:
+        return {}
+    return {"spot": _zeros(SPOT_SERVING)}
 
 
 def _pools(scenario: Scenario) -> dict[str, Any]:
@@ -218,8 +234,11 @@ def _bill(scenario: Scenario, name: str) -> dict[str, Any]:
     dep = scenario.deployments[name]
     assert isinstance(dep, SelfHosted)
     if dep.pools is None:
-        kinds = _bill_kinds(dep.cost or scenario.costs.gpu)
+        cost = dep.cost or scenario.costs.gpu
+        kinds = _bill_kinds(cost)
         capacity = _zeros(CAPACITY) if len(kinds) > 1 else {}
+        if isinstance(cost, RentedGpu) and cost.spot is not None:
+            capacity |= _zeros(SPOT_CAPACITY)
         return {**{kind: _zeros(BILL_PART) for kind in kinds}, **capacity}
     out: dict[str, Any] = {}
     split = False
@@ -243,7 +262,7 @@ def _bill_kinds(cost: RentedGpu | OwnedGpu) -> list[str]:
     if cost.reserved is not None:
         kinds.append(f"reserved_{cost.reserved.term_years}y")
     if cost.spot is not None:
-        kinds += ["spot", "spot_recompute"]
+        kinds.append("spot")
     return kinds
 
 

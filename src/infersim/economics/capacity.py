@@ -7,13 +7,17 @@ B = max(H - R x 730, 0) is bought as spot for `spot.share` of it and on demand f
 autoscaled fleet that dips below the commitment and bursts above it within the month, B is the
 average excess, a lower bound on the hour-by-hour burst.)
 
-Spot interruptions (modelled analytically, not in the engine): reclaims per month
-= spot GPU-hours x `interruptions_per_gpu_hour`, each taking its replica down. The requests in
-flight on it are recomputed on the rest of the fleet: on average half a mean request's
-end-to-end time of the replica's busy work, i.e. gpus_per_replica x busy_share x e2e_mean / 2
-GPU-seconds per reclaim, bought on demand ("spot recompute"): no request is lost. The
-replacement lag leaves gpus_per_replica x lag GPU-seconds missing per reclaim; it is paid in
-latency, not dollars, and reported as `capacity_missing_share` of the scheduled GPU-hours.
+Spot interruptions happen in the engine (`serving.interruptions`): it reclaims replicas at
+the rate these spot hours give (in expectation, spot GPU-hours x `interruptions_per_gpu_hour`
+reclaims a month), moves every request on a reclaimed replica to the rest of the fleet, which
+recomputes them (no request is lost), and keeps the slot down for the replacement lag. The
+bill takes the engine's figures (`SpotRun`): the reclaims, the busy GPU-hours spent
+recomputing and the GPU-hours down. Both are within the fleet's paid hours (the recompute
+runs on the fleet, the replacement is billed from its launch), so they cost no hour beyond
+the schedule: the recompute's share of the bill is reported, and the lag, paid in latency,
+as `capacity_missing_share` of the scheduled GPU-hours. A fleet the engine did not simulate
+(no traffic: idle) has the expected reclaims, nothing to recompute, and each reclaim's lag
+missing (`spot_figures` says which).
 
 The parts add up to the bill, and their hours to the paid GPU-hours.
 """
@@ -21,6 +25,7 @@ The parts add up to the bill, and their hours to the paid GPU-hours.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 from infersim.catalog.types import GpuSpec
 from infersim.catalog.types import Pricing as QuotePricing
@@ -30,17 +35,38 @@ from infersim.scenario.deployment import RentedGpu
 
 
 @dataclass(frozen=True)
+class SpotRun:
+    """What the engine's spot reclaims did in a month (its figures scaled to 730 h)."""
+
+    reclaims: float
+    requests_recomputed: float
+    recompute_gpu_hours: float
+    """Busy GPU-hours spent computing again what reclaimed replicas had computed."""
+    down_gpu_hours: float
+    """GPU-hours from reclaims to their replacements serving."""
+
+
+SpotFigures = Literal["engine", "expected"]
+
+
+@dataclass(frozen=True)
 class CapacityBill:
-    """How a rented fleet's paid GPU-hours were bought, and what spot cost beyond its rate."""
+    """How a rented fleet's paid GPU-hours were bought, and what spot's reclaims did."""
 
     parts: tuple[BillPart, ...]
     busy_gpu_hours_per_month: float
-    """The engine's busy hours plus the spot recompute (all of it computes)."""
+    """The engine's busy hours (the spot recompute included: it ran on the fleet)."""
     reserved_idle_gpu_hours_per_month: float
     """Reserved hours paid and not scheduled (the commitment above the fleet)."""
     spot_interruptions_per_month: float
     capacity_missing_share: float
     """GPU-hours missing during replacement lags over the scheduled GPU-hours."""
+    spot_requests_recomputed_per_month: float = 0.0
+    spot_recompute_gpu_hours_per_month: float = 0.0
+    """Of the busy hours, those recomputing requests moved off reclaimed replicas."""
+    spot_figures: SpotFigures | None = None
+    """With spot: 'engine' (the simulation's reclaims), or 'expected' for a fleet the
+    engine did not simulate (no traffic: nothing in flight to recompute)."""
 
     @property
     def gpu_hours_per_month(self) -> float:
@@ -59,6 +85,16 @@ def _quote(gpu: GpuSpec, pricing: QuotePricing, term_years: int | None) -> float
     )
 
 
+def spot_gpu_hours(cost: RentedGpu, scheduled_gpu_hours: float) -> float:
+    """The spot GPU-hours of a month that schedules `scheduled_gpu_hours`: `spot.share` of
+    those above the reservation (0 without spot). The engine reclaims replicas at the rate
+    these hours give (`serving.interruptions`); the bill buys them."""
+    if cost.spot is None:
+        return 0.0
+    reserved = cost.reserved.gpus * HOURS_PER_MONTH if cost.reserved is not None else 0.0
+    return max(scheduled_gpu_hours - reserved, 0.0) * cost.spot.share
+
+
 def capacity_bill(
     cost: RentedGpu,
     gpu: GpuSpec,
@@ -66,10 +102,12 @@ def capacity_bill(
     scheduled_gpu_hours: float,
     busy_gpu_hours: float,
     gpus_per_replica: int,
-    e2e_mean_s: float,
+    *,
+    spot_run: SpotRun | None = None,
 ) -> CapacityBill:
     """The bill of a fleet scheduled `scheduled_gpu_hours` a month, `busy_gpu_hours` of them
-    computing, bought as `cost` says (see the module doc)."""
+    computing, bought as `cost` says, with the engine's `spot_run` when it simulated the
+    fleet (see the module doc)."""
     reserved_hours = 0.0
     parts: list[BillPart] = []
     if cost.reserved is not None:
@@ -83,8 +121,9 @@ def capacity_bill(
         reserved_hours = reserved.gpus * HOURS_PER_MONTH
         parts.append(BillPart(f"reserved_{reserved.term_years}y", reserved_hours, rate))
     burst = max(scheduled_gpu_hours - reserved_hours, 0.0)
-    busy_share = busy_gpu_hours / scheduled_gpu_hours if scheduled_gpu_hours > 0 else 0.0
-    spot_hours = reclaims = recompute = missing = 0.0
+    spot_hours = spot_gpu_hours(cost, scheduled_gpu_hours)
+    figures: SpotFigures | None = None
+    run = SpotRun(0.0, 0.0, 0.0, 0.0)
     if cost.spot is not None:
         spot = cost.spot
         spot_rate = (
@@ -92,18 +131,24 @@ def capacity_bill(
             if spot.usd_per_gpu_hour is not None
             else _quote(gpu, QuotePricing.SPOT, None)
         )
-        spot_hours = burst * spot.share
-        reclaims = spot_hours * spot.interruptions_per_gpu_hour
-        recompute = reclaims * gpus_per_replica * busy_share * e2e_mean_s / 2.0 / 3600.0
-        missing = reclaims * gpus_per_replica * spot.replacement_lag_s / 3600.0
+        figures = "engine" if spot_run is not None else "expected"
+        if spot_run is not None:
+            run = spot_run
+        else:  # an idle fleet: the expected reclaims, nothing in flight
+            reclaims = spot_hours * spot.interruptions_per_gpu_hour
+            down = reclaims * gpus_per_replica * spot.replacement_lag_s / 3600.0
+            run = SpotRun(reclaims, 0.0, 0.0, down)
         parts.append(BillPart("spot", spot_hours, spot_rate))
     parts.append(BillPart("on_demand", burst - spot_hours, on_demand_usd_per_gpu_hour))
-    if cost.spot is not None:
-        parts.append(BillPart("spot_recompute", recompute, on_demand_usd_per_gpu_hour))
     return CapacityBill(
         parts=tuple(parts),
-        busy_gpu_hours_per_month=busy_gpu_hours + recompute,
+        busy_gpu_hours_per_month=busy_gpu_hours,
         reserved_idle_gpu_hours_per_month=max(reserved_hours - scheduled_gpu_hours, 0.0),
-        spot_interruptions_per_month=reclaims,
-        capacity_missing_share=missing / scheduled_gpu_hours if scheduled_gpu_hours > 0 else 0.0,
+        spot_interruptions_per_month=run.reclaims,
+        capacity_missing_share=run.down_gpu_hours / scheduled_gpu_hours
+        if scheduled_gpu_hours > 0
+        else 0.0,
+        spot_requests_recomputed_per_month=run.requests_recomputed,
+        spot_recompute_gpu_hours_per_month=run.recompute_gpu_hours,
+        spot_figures=figures,
     )

@@ -39,7 +39,7 @@ from infersim.economics import (
 )
 from infersim.economics.api_prices import billed_as_batch
 from infersim.economics.attribution import Usage
-from infersim.economics.capacity import CapacityBill, capacity_bill
+from infersim.economics.capacity import CapacityBill, SpotRun, capacity_bill
 from infersim.economics.energy import EnergyUse, fleet_energy, gpu_power_w, pooled_energy
 from infersim.economics.inputs import BillPart
 from infersim.economics.segments import Served
@@ -185,10 +185,9 @@ def build_ledger(
             if any(p.capacity is not None for p in pools):
                 capacity[name] = _pooled_capacity(fleet, pools)
         elif isinstance(cost, RentedGpu) and (cost.reserved or cost.spot):
-            e2e = result.e2e_s.mean if result is not None else None
             bill = capacity_bill(
-                cost, gpu, hour_cost.usd_per_hour, hours, hours * busy,
-                dep.gpus_per_replica, e2e or 0.0,
+                cost, gpu, hour_cost.usd_per_hour, hours, hours * busy, dep.gpus_per_replica,
+                spot_run=_spot_run(result, to_month),
             )  # fmt: skip
             capacity[name] = bill
             fleet = _fleet_of(name, bill.parts, bill.busy_gpu_hours_per_month)
@@ -241,6 +240,19 @@ def build_ledger(
     )
 
 
+def _spot_run(result: DeploymentServing | None, to_month: float) -> SpotRun | None:
+    """The engine's spot reclaims over a month (None: the engine did not simulate spot)."""
+    if result is None or result.spot is None:
+        return None
+    spot = result.spot
+    return SpotRun(
+        spot.reclaims * to_month,
+        spot.requests_recomputed * to_month,
+        spot.recompute_gpu_hours * to_month,
+        spot.down_gpu_hours * to_month,
+    )
+
+
 def _pool_costs(
     scenario: Scenario,
     catalog: Catalog,
@@ -251,11 +263,11 @@ def _pool_costs(
 ) -> tuple[PoolCost, ...]:
     """A mixed fleet's pools, each billed at its own GPU's price and utilization: one part
     `pool:<name>`, or with reserved or spot capacity `capacity_bill`'s parts on the pool's own
-    hours, named `pool:<name>:<kind>` (spot recompute at the fleet's mean end-to-end time: the
-    engine gives no per-pool latency). With no traffic every pool is paid all month, idle."""
+    hours, named `pool:<name>:<kind>` (a pool's spot capacity without reclaims: the engine
+    reclaims whole deployments' replicas only). With no traffic every pool is paid all month,
+    idle."""
     assert dep.pools is not None
     served = {} if result is None else {p.name: p for p in result.mixed_pools}
-    e2e = result.e2e_s.mean if result is not None else None
     out = []
     for pool in dep.pools:
         layout = dep.pool_layout(pool)
@@ -270,8 +282,7 @@ def _pool_costs(
         key, bill = f"pool:{pool.name}", None
         if isinstance(cost, RentedGpu) and (cost.reserved or cost.spot):
             bill = capacity_bill(
-                cost, gpu, hour_cost.usd_per_hour, hours, hours * busy,
-                layout.gpus_per_replica, e2e or 0.0,
+                cost, gpu, hour_cost.usd_per_hour, hours, hours * busy, layout.gpus_per_replica,
             )  # fmt: skip
             parts = tuple(
                 BillPart(f"{key}:{p.kind}", p.gpu_hours_per_month, p.usd_per_gpu_hour)

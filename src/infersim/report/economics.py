@@ -237,6 +237,14 @@ def bill_json(fleet: FleetCost, capacity: CapacityBill | None) -> dict[str, Any]
         out["reserved_idle_gpu_hours_per_month"] = _num(capacity.reserved_idle_gpu_hours_per_month)
         out["spot_interruptions_per_month"] = _num(capacity.spot_interruptions_per_month)
         out["capacity_missing_share"] = _num(capacity.capacity_missing_share)
+        if capacity.spot_figures is not None:
+            out["spot_requests_recomputed_per_month"] = _num(
+                capacity.spot_requests_recomputed_per_month
+            )
+            out["spot_recompute_gpu_hours_per_month"] = _num(
+                capacity.spot_recompute_gpu_hours_per_month
+            )
+            out["spot_figures"] = capacity.spot_figures
     return out
 
 
@@ -506,6 +514,16 @@ def _bill_table(result: RunResult, label: str) -> DataTable:
                     f"{bill.reserved_idle_gpu_hours_per_month:,.0f} GPU-h",
                     f"{bill.spot_interruptions_per_month:,.0f}",
                     f"{bill.capacity_missing_share:.2%}",
+                ]
+            )
+        if bill is not None and bill.spot_figures is not None:
+            rows.append(
+                [
+                    fleet.deployment,
+                    f"spot recompute ({bill.spot_figures}): requests / GPU-h busy",
+                    f"{bill.spot_recompute_gpu_hours_per_month:,.1f} GPU-h",
+                    f"{bill.spot_requests_recomputed_per_month:,.0f}",
+                    "-",
                 ]
             )
     columns = ["deployment", "bought as", "GPU-h/month", "$/GPU-hour", "$/month"]

@@ -15,6 +15,7 @@ from infersim.serving.result import (
     Percentiles,
     PoolServing,
     ServingResult,
+    SpotServing,
 )
 
 
@@ -124,6 +125,21 @@ def deployment_json(d: DeploymentServing) -> dict[str, Any]:
             if d.mixed_pools
             else {}
         ),
+        **({"spot": spot_json(d.spot)} if d.spot is not None else {}),
+    }
+
+
+def spot_json(s: SpotServing) -> dict[str, Any]:
+    """What the engine's spot reclaims did over the simulated time (the whole fleet)."""
+    return {
+        "rate_per_replica_hour": _num(s.rate_per_replica_hour),
+        "replacement_lag_s": _num(s.replacement_lag_s),
+        "reclaims": _num(s.reclaims),
+        "requests_recomputed": _num(s.requests_recomputed),
+        "requests_moved": _num(s.requests_moved),
+        "recomputed_tokens": _num(s.recomputed_tokens),
+        "recompute_gpu_hours": _num(s.recompute_gpu_hours),
+        "down_gpu_hours": _num(s.down_gpu_hours),
     }
 
 
@@ -399,6 +415,30 @@ def serving_tables(result: ServingResult, label: str) -> list[DataTable]:
                 mixed_rows,
             )
         )
+    spot_rows = [
+        [
+            d.name,
+            f"{s.rate_per_replica_hour:,.3g}",
+            f"{s.reclaims:,.1f}",
+            f"{s.requests_recomputed:,.0f} of {s.requests_moved:,.0f}",
+            f"{s.recomputed_tokens:,.0f}",
+            f"{s.recompute_gpu_hours:,.3g}",
+            f"{s.down_gpu_hours:,.3g} ({s.replacement_lag_s:,.0f} s each)",
+        ]
+        for d in result.deployments
+        if (s := d.spot) is not None
+    ]
+    if spot_rows:
+        tables.append(
+            DataTable(
+                f"{label}: spot reclaims in the engine (simulated time)",
+                ["deployment", "per replica-h", "reclaims", "recomputed / moved requests",
+                 "recomputed tokens", "recompute GPU-h", "down GPU-h"],
+                spot_rows,
+                caption="requests on a reclaimed replica are admitted again elsewhere and "
+                "recomputed (none lost); latencies include the reclaims",
+            )
+        )  # fmt: skip
     cached = [d for d in result.deployments if d.prefix_cache is not None]
     if cached:
         tables.append(prefix_cache_table(cached, label))

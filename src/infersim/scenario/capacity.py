@@ -42,17 +42,22 @@ class ReservedCapacity(Strict):
 class SpotCapacity(Strict):
     """Interruptible GPUs for a share of the hours above the commitment.
 
-    An interruption takes its replica down: the requests in flight on it are recomputed on
-    the rest of the fleet (extra GPU-hours, billed), and the replica is missing until its
-    replacement starts (the lag, reported as capacity missing; it is paid in latency)."""
+    The engine reclaims replicas at the rate these hours give (`serving.interruptions`): the
+    requests on a reclaimed replica are admitted again on the rest of the fleet and
+    recomputed there (none is lost), and the replica is missing until its replacement serves
+    (the lag, reported as capacity missing; it is paid in latency). Not on disaggregated
+    fleets."""
 
     share: Fraction = Field(description="share of the GPU-hours above the commitment on spot")
     usd_per_gpu_hour: UsdPerHour | None = Field(
         default=None, description="none = the GPU catalog's first spot quote"
     )
     interruptions_per_gpu_hour: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)] = Field(
-        description="reclaims per spot GPU-hour (each takes down its replica)"
+        description="reclaims per spot GPU-hour: each scheduled replica is reclaimed at this "
+        "x its GPUs x the spot share of the fleet's GPU-hours (each takes down its replica)"
     )
     replacement_lag_s: PositiveSeconds = Field(
-        default=120.0, description="from a reclaim to its replacement replica serving"
+        default=120.0,
+        description="from a reclaim to its replacement replica serving, empty (billed from "
+        "its launch; no admissions meanwhile)",
     )

@@ -357,7 +357,7 @@ def _gpu_cost(
     try:
         hour = gpu_usd_per_hour(cost, gpu, PROBE_BUSY_SHARE)
         if isinstance(cost, RentedGpu) and (cost.reserved or cost.spot):  # their quotes exist
-            capacity_bill(cost, gpu, hour.usd_per_hour, HOURS_PER_MONTH, 0.0, 1, 0.0)
+            capacity_bill(cost, gpu, hour.usd_per_hour, HOURS_PER_MONTH, 0.0, 1)
     except InfersimError as exc:
         report.add((*here, "cost") if dep.cost is not None else ("costs", "gpu"), str(exc))
     if scenario.costs.energy is not None:

@@ -8,7 +8,7 @@ from pathlib import Path
 from infersim.catalog.load import Catalog, unknown_name_message
 from infersim.catalog.prices import PriceLookupError, resolve_price
 from infersim.errors import Locate, PathKey, Problem
-from infersim.scenario.deployment import ApiModel, RouterKind, SelfHosted
+from infersim.scenario.deployment import ApiModel, RentedGpu, RouterKind, SelfHosted
 from infersim.scenario.model import Scenario
 from infersim.scenario.paths import confinement_problem
 from infersim.scenario.plan import catalog_providers, unknown_provider
@@ -166,6 +166,20 @@ def _check_fleet(check: ProblemLog, scenario: Scenario) -> None:
                     "set fleet.disaggregated: true, or remove prefill_pool",
                 )
         return
+    for name, dep in scenario.deployments.items():
+        if not isinstance(dep, SelfHosted):
+            continue
+        path: PathKey = ("deployments", name, "cost")
+        cost = dep.cost
+        if cost is None:
+            path, cost = ("costs", "gpu"), scenario.costs.gpu
+        if isinstance(cost, RentedGpu) and cost.spot and cost.spot.interruptions_per_gpu_hour:
+            check.add(
+                (*path, "spot", "interruptions_per_gpu_hour"),
+                f"spot reclaims are simulated on fleets that are not disaggregated, and "
+                f"deployment '{name}' is (fleet.disaggregated): set it to 0, remove spot, or "
+                "set fleet.disaggregated: false",
+            )
     if fleet.mode in ("size_to_slo", "autoscale"):
         if fleet.prefill_replicas is not None:
             verb = "sizes" if fleet.mode == "size_to_slo" else "autoscales"
@@ -219,6 +233,17 @@ def _check_pools(check: ProblemLog, scenario: Scenario) -> None:
                 f"pool: least outstanding), got '{fleet.load_balancer}': remove load_balancer",
             )
         for index, pool in enumerate(dep.pools):
+            path, cost = (*here, index, "cost"), pool.cost
+            if cost is None:
+                path, cost = ("deployments", name, "cost"), dep.cost
+            if cost is None:
+                path, cost = ("costs", "gpu"), scenario.costs.gpu
+            if isinstance(cost, RentedGpu) and cost.spot and cost.spot.interruptions_per_gpu_hour:
+                check.add(
+                    (*path, "spot", "interruptions_per_gpu_hour"),
+                    f"prices pool '{pool.name}' of a mixed fleet, whose replicas the engine does "
+                    "not reclaim per pool yet: set it to 0, or remove spot",
+                )
             for key in ("grid", "gco2e_per_kwh"):
                 if getattr(pool, key) is not None and scenario.costs.energy is None:
                     check.add(

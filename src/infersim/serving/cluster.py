@@ -19,6 +19,13 @@ import numpy as np
 from numpy.typing import NDArray
 
 from infersim.perf import PerfModel
+from infersim.serving.interruptions import (
+    ReclaimStats,
+    SpotReclaims,
+    prefix_aware_up,
+    skipping_down,
+    window_overlap_s,
+)
 from infersim.serving.prefix_reuse import BlockReuse
 from infersim.serving.replica import Replica, RequestTable
 
@@ -43,6 +50,8 @@ class ClusterRun:
     """Disaggregated: context tokens whose KV cache moved from the prefill to the decode pool."""
     kv_transfers: int = 0
     """Disaggregated: requests handed from the prefill to the decode pool."""
+    reclaims: ReclaimStats | None = None
+    """Spot: what the reclaims did (None without spot reclaims)."""
 
 
 Chooser = Callable[[list[Replica], int], int]
@@ -154,6 +163,7 @@ def run_cluster(
     chooser: Chooser | None = None,
     batch_ranks: int = 0,
     batch_slowdown_max: float | None = None,
+    spot: SpotReclaims | None = None,
 ) -> ClusterRun:
     """Simulate the requests on the replicas until all finish (or overload).
 
@@ -170,7 +180,8 @@ def run_cluster(
     with `chooser` in place of `load_balancer` (see `serving.pool_routing`). The ranks below
     `batch_ranks` are batch classes; `batch_slowdown_max`, if given, is the share by which
     their work may lengthen a replica's iterations beside interactive work
-    (`serving.batch_budget`).
+    (`serving.batch_budget`). With `spot`, replicas are reclaimed and replaced as
+    `serving.interruptions` describes (a fleet that is not disaggregated).
     """
     table = RequestTable(
         _view(arrival_s, np.float64),
@@ -223,11 +234,70 @@ def run_cluster(
     now = 0.0
     inf = math.inf
     heappush, heappop = heapq.heappush, heapq.heappop
+    # spot: reclaim candidates and replacements, in time order; requests waiting for a
+    # replica to come back; each slot's end of replacement; loads aimed at a lost replica
+    control: list[tuple[float, int, int]] = []
+    parked: list[tuple[int, float | None, bool]] = []  # (request, last token, never admitted)
+    down_until = [-inf] * len(replicas)
+    down = [0]  # replicas down now
+    lost_loads: set[int] = set()
+    reclaimed = ReclaimStats(spot.rate_per_replica_s if spot is not None else 0.0)
+    up_choose = choose
+    streams: list[np.random.Generator] = []  # spot: each slot's reclaims
+    if spot is not None:
+        if prefill_replicas or replica_perfs is not None:
+            raise ValueError("spot reclaims: a fleet neither disaggregated nor mixed")
+        if load_balancer == "prefix_aware" and reuse is not None and chooser is None:
+            up_choose = prefix_aware_up(reuse)
+        else:
+            up_choose = skipping_down(choose)
+        streams = spot.streams(schedule.slots)
+        for slot, stream in enumerate(streams):
+            heappush(control, (spot.next_after(stream, 0.0), slot, 1))
+    t_control = min(change_times[0], control[0][0] if control else inf)
+
+    def dispatch(rid: int, at_s: float, resume_s: float | None, fresh: bool = False) -> None:
+        """A request leaving a reclaimed replica, or arriving (`fresh`) or waiting while
+        none is up: to a replica up, or to wait for one."""
+        nonlocal seq
+        if down[0] and all(r.down for r in pool):
+            parked.append((rid, resume_s, fresh))
+            return
+        target = up_choose(pool, rid)
+        if resume_s is not None:  # its last token came then: the next one's gap counts it
+            replicas[target].resume_from[rid] = resume_s
+        load_s = 0.0
+        if reuse is not None:
+            load_s = reuse.admit(target, rid) if fresh else reuse.readmit(target, rid)
+        if load_s > 0:
+            seq += 1
+            heappush(heap, (at_s + load_s, seq, -1 - n_requests - rid, 0))
+        else:
+            seq = _enqueue(heap, seq, replicas[target], target, rid, at_s)
+
     while True:
         t_arrival = times[next_index] if next_index < n_requests else inf
         t_event = heap[0][0] if heap else inf
-        t_change = change_times[change_pointer]
+        t_change = t_control
         if t_change <= t_arrival and t_change <= t_event and t_change < inf:
+            if control and control[0][0] < change_times[change_pointer]:
+                assert spot is not None
+                if next_index >= n_requests and not heap and not parked:
+                    break  # every request has finished: no more reclaims to simulate
+                t, slot, kind = heappop(control)
+                if kind == 1:  # a slot's reclaim: its next one, and this one if it is up
+                    heappush(control, (spot.next_after(streams[slot], t), slot, 1))
+                    if slot < active:
+                        _reclaim(replicas, slot, t, spot, down_until, down, reclaimed, reuse,
+                                 lost_loads, control, dispatch)  # fmt: skip
+                elif down_until[slot] == t:  # its replacement serves, empty
+                    replicas[slot].down = False
+                    down[0] -= 1
+                    waiting, parked[:] = list(parked), []
+                    for rid, resume_s, fresh in waiting:
+                        dispatch(rid, t, resume_s, fresh)
+                t_control = min(change_times[change_pointer], control[0][0] if control else inf)
+                continue
             active = int(schedule.counts[change_pointer + 1])
             change_pointer += 1
             pool = replicas[:prefill_replicas] if prefill_replicas else replicas[:active]
@@ -236,6 +306,11 @@ def run_cluster(
                 decode_pool = replicas[
                     prefill_replicas : prefill_replicas + decode_counts[change_pointer]
                 ]
+            t_control = min(change_times[change_pointer], control[0][0] if control else inf)
+            if parked:  # a replica added by the schedule may be up
+                waiting, parked[:] = list(parked), []
+                for rid, resume_s, fresh in waiting:
+                    dispatch(rid, t_change, resume_s, fresh)
             continue
         if t_event <= t_arrival:
             if t_event == inf:
@@ -245,6 +320,10 @@ def run_cluster(
             if index < -n_requests and reuse is not None:  # a request's cached KV has loaded
                 rid = -1 - n_requests - index
                 target = reuse.loading.pop(rid)
+                if lost_loads and rid in lost_loads:  # its replica was reclaimed meanwhile
+                    lost_loads.discard(rid)
+                    dispatch(rid, now, None)
+                    continue
                 seq = _enqueue(heap, seq, replicas[target], target, rid, now)
                 continue
             if index < 0:  # a prefilled request's KV cache reaches the decode pool
@@ -277,13 +356,16 @@ def run_cluster(
             continue
         now = t_arrival
         events += 1
-        index = choose(pool, next_index) if len(pool) > 1 else 0
-        load_s = reuse.admit(index, next_index) if reuse is not None else 0.0
-        if load_s > 0:  # its cached KV loads from a lower tier before it queues
-            seq += 1
-            heappush(heap, (now + load_s, seq, -1 - n_requests - next_index, 0))
+        if spot is not None and (parked or down[0]):  # among the replicas up, or to wait
+            dispatch(next_index, now, None, fresh=True)
         else:
-            seq = _enqueue(heap, seq, replicas[index], index, next_index, now)
+            index = choose(pool, next_index) if len(pool) > 1 else 0
+            load_s = reuse.admit(index, next_index) if reuse is not None else 0.0
+            if load_s > 0:  # its cached KV loads from a lower tier before it queues
+                seq += 1
+                heappush(heap, (now + load_s, seq, -1 - n_requests - next_index, 0))
+            else:
+                seq = _enqueue(heap, seq, replicas[index], index, next_index, now)
         next_index += 1
         if next_index % 1024 == 0:
             if sum(len(r.waiting) for r in replicas) > limit:
@@ -294,8 +376,47 @@ def run_cluster(
     end_s = max(now, horizon_s)
     up_s = _replica_seconds(schedule, end_s)
     return ClusterRun(
-        table, replicas, end_s, events, overloaded_at, up_s, transfer_tokens, transfers
-    )
+        table, replicas, end_s, events, overloaded_at, up_s, transfer_tokens, transfers,
+        reclaimed if spot is not None else None,
+    )  # fmt: skip
+
+
+def _reclaim(
+    replicas: list[Replica],
+    slot: int,
+    t_s: float,
+    spot: SpotReclaims,
+    down_until: list[float],
+    down: list[int],
+    stats: ReclaimStats,
+    reuse: BlockReuse | None,
+    lost_loads: set[int],
+    control: list[tuple[float, int, int]],
+    dispatch: Callable[[int, float, float | None], None],
+) -> None:
+    """Replica `slot` is reclaimed at `t_s` (see `serving.interruptions`)."""
+    replica = replicas[slot]
+    counted = t_s < spot.window_s
+    until = t_s + spot.replacement_lag_s
+    if counted:
+        stats.reclaims += 1
+        stats.down_replica_s += window_overlap_s(max(t_s, down_until[slot]), until, spot.window_s)
+    down_until[slot] = until
+    heapq.heappush(control, (until, slot, 0))
+    if replica.down:  # its replacement, still booting, is reclaimed: the lag starts again
+        return
+    _, leaving, lost, in_flight = replica.reclaim(t_s)
+    replica.down = True
+    down[0] += 1
+    if reuse is not None:  # its caches are lost with it (its last completions too)
+        reuse.go_cold(slot)
+        lost_loads.update(rid for rid, target in reuse.loading.items() if target == slot)
+    if counted:
+        stats.requests_moved += len(leaving)
+        stats.requests_recomputed += in_flight
+        stats.recomputed_tokens += lost
+    for rid, resume_s in leaving:
+        dispatch(rid, t_s, resume_s)
 
 
 def _view(values: NDArray[Any], dtype: type[np.generic]) -> memoryview:

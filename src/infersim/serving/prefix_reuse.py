@@ -128,6 +128,19 @@ class BlockReuse:
             self.loading[rid] = replica
         return load_s
 
+    def readmit(self, replica: int, rid: int) -> float:
+        """`admit` for a request sent again to another replica (its first was reclaimed):
+        its cached tokens there, counted as reuse again, but not as another request."""
+        load_s = self.admit(replica, rid)
+        if self.blocks[rid] is not None:
+            self.stats.hashed_requests -= 1
+            self.stats.hashed_input_tokens -= self.prompts[rid]
+        return load_s
+
+    def go_cold(self, replica: int) -> None:
+        """The replica was replaced: its caches start empty."""
+        self.caches[replica] = PrefixCache(self.block_tokens, self.capacity_blocks, self.tiers)
+
     def recompute_s(self, prompt: int, cached: int, lower: int) -> float:
         """Prefill seconds that loading `lower` more cached tokens would save (the prompt's
         prefill after `cached` tokens, less its prefill after `cached + lower`)."""

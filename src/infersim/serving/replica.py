@@ -256,6 +256,7 @@ class Replica:
         self.pending: dict[int, float] = {}
         self.pending_from_s = math.inf  # the earliest time in `pending`
         self.resume_from: dict[int, float] = {}  # preempted: when its last token came
+        self.down = False  # a reclaimed spot replica, until its replacement serves
 
     # ----------------------------------------------------------------------------- state
     def decode_context(self) -> float:
@@ -530,6 +531,72 @@ class Replica:
             self.table.emitted[rid] + generated, self.table.output_tokens[rid] - 1
         )
         self._preempted(rid)
+
+    # ----------------------------------------------------------------------------- reclaim
+    def reclaim(self, now_s: float) -> tuple[list[int], list[tuple[int, float | None]], int, int]:
+        """The replica is lost (a spot reclaim) at `now_s`: the steps of a decode segment
+        done by then complete; the iteration in flight is lost. Every request on it leaves
+        (decoding, prefilling, then queued), its KV cache gone: returns the requests that
+        completed, those leaving with when their last token came (None: none yet), and the
+        KV tokens computed here that must be computed again, and how many requests were in
+        flight (decoding or prefilling). The replica is left empty."""
+        done: list[int] = []
+        stats = self.stats
+        if self.busy and self.seg_cum is not None:  # a decode segment: its steps done so far
+            steps = bisect_right(self.seg_cum, now_s - self.start_s)
+            ended_s = self.start_s
+            if steps:
+                self.seg_steps = steps
+                ended_s = self.start_s + self.seg_cum[steps - 1]
+                done = self.finish(ended_s)
+            stats.busy_s += now_s - ended_s  # the step in progress, lost
+        elif self.busy:  # an iteration with prefill work, cut at `now_s`
+            lost_s = self.end_s - now_s
+            seconds = stats.batch_durations_s[-1]
+            seqs = stats.batch_sizes[-1]
+            decode_s = (
+                self.perf.iteration_time_s(0, 0, seqs, self.decode_context()) if seqs else 0.0
+            )
+            stats.busy_s -= lost_s
+            stats.prefill_s -= lost_s * (1.0 - decode_s / seconds) if seconds > 0 else 0.0
+            stats.batch_durations_s[-1] = seconds - lost_s
+            stats.batch_sizes[-1] = 0  # its decode step never ended: no token came
+        table = self.table
+        leaving: list[tuple[int, float | None]] = []
+        lost = 0
+        in_flight = len(self.decoding) + len(self.prefilling)
+        for rid, (join, _) in self.decoding.items():
+            generated = math.floor(self.e * (self.step - join))
+            emitted = min(table.emitted[rid] + generated, table.output_tokens[rid] - 1)
+            table.emitted[rid] = emitted
+            context = table.prompt_tokens[rid] + emitted
+            lost += context - min(table.cached_tokens[rid], context)
+            leaving.append((rid, self.pending.get(rid, self.last_emit_s)))
+        for rid in self.prefilling:
+            context = self._context_of(rid)
+            lost += self.in_kv[rid] - min(table.cached_tokens[rid], context)
+            leaving.append((rid, self.resume_from.pop(rid, None)))
+        while self.waiting:
+            rid = self.waiting.popleft()
+            leaving.append((rid, self.resume_from.pop(rid, None)))
+        self.decoding.clear()
+        self.finishes.clear()
+        self.prefilling.clear()
+        self.todo.clear()
+        self.in_kv.clear()
+        self.pending.clear()
+        self.resume_from.clear()
+        self.arrived_with_kv.clear()
+        self.pending_from_s = math.inf
+        self.n = self.reserved = self.s_join = self.outstanding = self.seg_steps = 0
+        self.s_base = 0.0
+        if self.rank_counts is not None:
+            self.rank_counts = [0] * len(self.rank_counts)
+        self.finishing = []
+        self.seg_cum = None
+        self.busy = False
+        self.version += 1
+        return done, leaving, lost, in_flight
 
     # ----------------------------------------------------------------------------- completion
     def finish(self, now_s: float) -> list[int]:

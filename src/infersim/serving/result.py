@@ -188,6 +188,31 @@ class MixedPoolServing(PoolHours):
 
 
 @dataclass(frozen=True)
+class SpotServing:
+    """Spot reclaims in the engine (`serving.interruptions`), over the simulated time, scaled
+    to the whole fleet and averaged over replications."""
+
+    rate_per_replica_hour: float
+    """Reclaims per scheduled replica-hour: interruptions_per_gpu_hour x GPUs per replica x
+    the spot share of the fleet's GPU-hours."""
+    replacement_lag_s: float
+    reclaims: float
+    requests_recomputed: float
+    """Requests in flight (prefilling or decoding) on a reclaimed replica, admitted again on
+    another and recomputed there."""
+    requests_moved: float
+    """Every request that left a reclaimed replica (queued ones included)."""
+    recomputed_tokens: float
+    """KV tokens computed on reclaimed replicas that were computed again."""
+    recompute_gpu_hours: float
+    """Busy GPU-hours spent computing them again: their share of the prefill work, at the
+    fleet's measured prefill GPU-time per token (within `gpu_hours_busy`)."""
+    down_gpu_hours: float
+    """GPU-hours of replicas between a reclaim and their replacement serving (paid: the
+    replacement is billed from its launch)."""
+
+
+@dataclass(frozen=True)
 class KvTransfer:
     """Disaggregated serving: KV caches moved from the prefill to the decode pool, over the
     simulated time (scaled to the whole fleet)."""
@@ -311,6 +336,8 @@ class DeploymentServing:
     """Prefix reuse from block hashes (None without hashed requests or prefix caching)."""
     mixed_pools: tuple[MixedPoolServing, ...] = ()
     """Mixed fleets: the pools of GPU types or regions (empty otherwise)."""
+    spot: SpotServing | None = None
+    """Rented GPUs with spot capacity: what the reclaims did (None otherwise)."""
 
     @property
     def unserved_requests(self) -> float:

@@ -20,9 +20,11 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from infersim.catalog.load import Catalog
+from infersim.economics.capacity import spot_gpu_hours
 from infersim.economics.gpu_cost import gpu_usd_per_hour
+from infersim.economics.inputs import HOURS_PER_MONTH
 from infersim.perf import PerfModel, build_perf_model, slo_throughput
-from infersim.scenario.deployment import Autoscale, Fleet, SchedulerPolicy, SelfHosted
+from infersim.scenario.deployment import Autoscale, Fleet, RentedGpu, SchedulerPolicy, SelfHosted
 from infersim.scenario.deployment import prefill_replicas as prefill_pool_replicas
 from infersim.scenario.model import Scenario
 from infersim.scenario.workload import Bursty, Poisson, Trace
@@ -34,6 +36,7 @@ from infersim.serving.fleet import (
     size_fleet,
     size_pools,
 )
+from infersim.serving.interruptions import SpotReclaims
 from infersim.serving.mixed import MixedPool, chooser, replica_perfs
 from infersim.serving.prefix_reuse import (
     PrefixCacheReport,
@@ -87,6 +90,8 @@ class DeploymentPlan:
     every class it serves ranks the same (first come, first served)."""
     class_deadlines_s: tuple[float | None, ...]
     """Per scenario class, its deadline when it is a batch class, else None."""
+    cost: RentedGpu | None = None
+    """The deployment's GPUs when rented with spot capacity (None otherwise)."""
     mixed: tuple[MixedPool, ...] = ()
     """A mixed fleet's pools, in the order given (empty otherwise); `perf` is the first's."""
     batch_ranks: int = 0
@@ -200,10 +205,38 @@ def _plan(
         scheduler=dep.scheduler_policy,
         class_ranks=class_ranks(scenario, served),
         class_deadlines_s=tuple(c.deadline_s for c in scenario.workload.classes.values()),
+        cost=_spot_cost(scenario, dep),
         mixed=mixed,
         batch_ranks=batch_rank_levels(scenario, served),
         batch_slowdown_max=None if dep.scheduler is None else dep.scheduler.batch_slowdown_max,
     )
+
+
+def _spot_cost(scenario: Scenario, dep: SelfHosted) -> RentedGpu | None:
+    cost = dep.cost or scenario.costs.gpu
+    return cost if isinstance(cost, RentedGpu) and cost.spot is not None else None
+
+
+def spot_reclaims(
+    plan: DeploymentPlan, schedule: ReplicaSchedule, window_s: float, rng: np.random.Generator
+) -> SpotReclaims | None:
+    """How the engine reclaims this deployment's replicas (`serving.interruptions`): each
+    scheduled replica at interruptions_per_gpu_hour x its GPUs x the spot share of the
+    fleet's GPU-hours, the share the bill buys; None without spot or at a zero rate."""
+    cost = plan.cost
+    if cost is None or cost.spot is None or cost.spot.interruptions_per_gpu_hour == 0:
+        return None
+    bounds = [*schedule.times_s, plan.horizon_s]
+    replica_s = math.fsum(
+        c * (min(bounds[i + 1], plan.horizon_s) - bounds[i])
+        for i, c in enumerate(schedule.counts)
+        if bounds[i] < plan.horizon_s
+    )
+    gpus = plan.perf.gpus_per_replica
+    scheduled = replica_s * gpus / plan.horizon_s * HOURS_PER_MONTH  # a month of this
+    share = spot_gpu_hours(cost, scheduled) / scheduled if scheduled > 0 else 0.0
+    rate = cost.spot.interruptions_per_gpu_hour * gpus * share / 3600.0
+    return SpotReclaims(rate, cost.spot.replacement_lag_s, rng, window_s)
 
 
 def _mixed_pools(
@@ -303,6 +336,7 @@ def sample_run(
         prefill = max(1, min(run_schedule.peak - 1, round(plan.prefill_replicas * share)))
     reuse = block_reuse(plan.perf, plan.deployment, scenario, data, stream, run_schedule.slots,
                         use_cache)  # fmt: skip
+    spot = spot_reclaims(plan, schedule, sampling.window_s, rng.spawn(1)[0]) if plan.cost else None
     run = run_cluster(
         plan.perf,
         stream.time_s,
@@ -324,6 +358,7 @@ def sample_run(
         chooser=chooser(plan) if plan.mixed else None,
         batch_ranks=plan.batch_ranks,
         batch_slowdown_max=plan.batch_slowdown_max,
+        spot=spot,
     )
     if reuse is not None:
         stream = replace(stream, cached_tokens=reuse.cached)
@@ -345,7 +380,8 @@ def deployment_signature(scenario: Scenario, seed: int, index: int, name: str) -
     """What one deployment's serving depends on, as a stable string: its own settings and
     place, the fleet, routing and catalog, the classes it serves (whole, with its share) or
     that routing might send it, and of the other classes what every deployment's per-class
-    figures list (name, priority, deadline). Equal signatures give equal results."""
+    figures list (name, priority, deadline), and rented GPUs with spot capacity (the engine
+    reclaims their replicas). Equal signatures give equal results."""
     classes: dict[str, object] = {}
     for class_name, cls in scenario.workload.classes.items():
         share = class_share(scenario, class_name, name)
@@ -363,6 +399,10 @@ def deployment_signature(scenario: Scenario, seed: int, index: int, name: str) -
         "simulated_s": scenario.horizon.simulated_s,
         "classes": classes,
     }
+    dep = scenario.deployments[name]
+    spot_cost = _spot_cost(scenario, dep) if isinstance(dep, SelfHosted) else None
+    if spot_cost is not None:  # the engine reclaims its replicas
+        parts["spot_cost"] = spot_cost.model_dump(mode="json")
     return json.dumps(parts, sort_keys=True)
 
 

@@ -29,6 +29,7 @@ from infersim.serving.result import (
     Interval,
     Mode,
     Percentiles,
+    SpotServing,
 )
 from infersim.serving.served import class_volumes, served_factor, served_weight
 from infersim.serving.verdict import judge, queue_grows, slo_met
@@ -219,6 +220,7 @@ def summarize_run(
         "peak_replicas": float(schedule.peak),
         **_rates(stream, table, run, window_s, scale * window_s / plan.horizon_s),
         **pools,
+        **_spot_totals(plan, run, stats, scale),
     }
     # views of the records when there is one replica (the ITL source keeps them anyway)
     batch_values = _joined([np.frombuffer(s.batch_sizes, dtype=np.int64) for s in stats])
@@ -255,6 +257,54 @@ def summarize_run(
         overloaded=overloaded,
         served_factor=served_factor(run, window_s, overloaded),
         rejected=sum(s.rejected for s in stats),
+    )
+
+
+def _spot_totals(
+    plan: DeploymentPlan, run: ClusterRun, stats: list[ReplicaStats], scale: float
+) -> dict[str, float]:
+    """A run's spot reclaims (`RunSample.totals` entries, scaled to the fleet); none without
+    spot capacity. A deployment with spot at a zero rate reclaims nothing."""
+    if plan.cost is None:
+        return {}
+    reclaimed = run.reclaims
+    if reclaimed is None:
+        return dict.fromkeys(SPOT_TOTALS, 0.0)
+    prefill_tokens = sum(s.prefill_tokens for s in stats)
+    per_token_s = sum(s.prefill_s for s in stats) / prefill_tokens if prefill_tokens else 0.0
+    gpus = plan.perf.gpus_per_replica
+    return {
+        "spot_rate_per_replica_hour": reclaimed.rate_per_replica_s * 3600.0,
+        "spot_reclaims": reclaimed.reclaims * scale,
+        "spot_requests_recomputed": reclaimed.requests_recomputed * scale,
+        "spot_requests_moved": reclaimed.requests_moved * scale,
+        "spot_recomputed_tokens": reclaimed.recomputed_tokens * scale,
+        "spot_recompute_gpu_hours": reclaimed.recomputed_tokens * per_token_s * gpus / 3600.0
+        * scale,
+        "spot_down_gpu_hours": reclaimed.down_replica_s * gpus / 3600.0 * scale,
+    }  # fmt: skip
+
+
+SPOT_TOTALS = (
+    "spot_rate_per_replica_hour", "spot_reclaims", "spot_requests_recomputed",
+    "spot_requests_moved", "spot_recomputed_tokens", "spot_recompute_gpu_hours",
+    "spot_down_gpu_hours",
+)  # fmt: skip
+
+
+def _spot_row(plan: DeploymentPlan, mean: dict[str, float]) -> SpotServing | None:
+    cost = plan.cost
+    if cost is None or cost.spot is None:
+        return None
+    return SpotServing(
+        rate_per_replica_hour=mean["spot_rate_per_replica_hour"],
+        replacement_lag_s=cost.spot.replacement_lag_s,
+        reclaims=mean["spot_reclaims"],
+        requests_recomputed=mean["spot_requests_recomputed"],
+        requests_moved=mean["spot_requests_moved"],
+        recomputed_tokens=mean["spot_recomputed_tokens"],
+        recompute_gpu_hours=mean["spot_recompute_gpu_hours"],
+        down_gpu_hours=mean["spot_down_gpu_hours"],
     )
 
 
@@ -548,4 +598,5 @@ def merge_samples(
         pools=pool_rows(plan, mean) if plan.prefill_replicas else (),
         kv_transfer=kv_transfer(mean) if plan.prefill_replicas else None,
         mixed_pools=mixed_rows(plan, mean) if plan.mixed else (),
+        spot=_spot_row(plan, mean),
     )
