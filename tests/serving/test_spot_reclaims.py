@@ -265,3 +265,26 @@ def test_a_storm_with_prefix_reuse_loses_nothing() -> None:
     assert (np.asarray(run.table.emitted) == stream.output_tokens).all()
     assert reuse.stats.hashed_requests == len(stream)
     assert reuse.stats.found_lower_tokens > 0 and not reuse.loading
+
+
+@pytest.mark.parametrize("chunked", [True, False])
+def test_a_storm_under_a_batch_slowdown_budget_loses_no_token(chunked: bool) -> None:
+    """Reclaims on replicas that hold batch work under a slowdown budget: the budget's sums
+    start again from an empty replica, every token still comes once, the replicas end empty."""
+    s = scenario(None, horizon__simulated_s=300)
+    plan = deployment_plan(s, CATALOG, "main", ExternalData())
+    stream = build_requests(s, ExternalData(), 300.0, np.random.default_rng(7), "main")
+    rank = (np.arange(len(stream.time_s)) % 2).astype(np.int64)  # rank 0: batch
+    storm = SpotReclaims(1 / 20.0, 5.0, np.random.default_rng(11), 300.0)
+    run = run_cluster(
+        plan.perf, stream.time_s, stream.prompt_tokens, stream.output_tokens,
+        stream.cached_tokens, ReplicaSchedule([0.0], [2]), "least_outstanding", chunked,
+        300.0, rank=rank, batch_ranks=1, batch_slowdown_max=0.02, spot=storm,
+    )  # fmt: skip
+    table, reclaimed = run.table, run.reclaims
+    assert reclaimed is not None and reclaimed.reclaims > 10
+    assert np.isfinite(np.asarray(table.finish_s)).all()
+    assert (np.asarray(table.emitted) == stream.output_tokens).all()
+    for replica in run.replicas:
+        assert replica.outstanding == 0 and not replica.decoding and not replica.waiting
+        assert replica.nb == 0 and replica.ip_seqs == 0 and replica.ip_ctx == 0

@@ -590,6 +590,9 @@ class Replica:
         self.pending_from_s = math.inf
         self.n = self.reserved = self.s_join = self.outstanding = self.seg_steps = 0
         self.s_base = 0.0
+        self.nb = self.sb_join = self.ip_seqs = self.ip_ctx = 0  # the batch budget's sums
+        self.sb_base = 0.0
+        self.capped = False
         if self.rank_counts is not None:
             self.rank_counts = [0] * len(self.rank_counts)
         self.finishing = []
