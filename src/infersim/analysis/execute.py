@@ -124,10 +124,10 @@ def chunk_points(points: Sequence[Point], workers: int) -> list[tuple[Point, ...
 def process_context() -> multiprocessing.context.BaseContext:
     """How local workers start. Forked where fork is the platform's default start method
     (Linux, Python < 3.14) and this process runs no other Python thread: a forked worker has
-    the parent's modules and catalog already, where a spawned one imports them again (~0.5
-    CPU-s each, as long as pricing 25 Monte Carlo samples). Spawned otherwise: a parent with
-    another thread (the CLI's progress bar) must not fork, since that thread may hold a lock
-    the child would then wait on for ever."""
+    the parent's modules and catalog already, where a spawned one imports them again (about
+    half a CPU-second each). Spawned otherwise: a parent with another thread (the CLI's
+    progress bar) must not fork, since that thread may hold a lock the child would then wait
+    on for ever. Either way the results are the same."""
     if multiprocessing.get_all_start_methods()[0] == "fork" and threading.active_count() == 1:
         return multiprocessing.get_context("fork")
     return multiprocessing.get_context("spawn")
