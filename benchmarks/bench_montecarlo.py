@@ -16,7 +16,8 @@ pays for starting its workers (`execute.process_context`: forked ones inherit th
 spawned ones import again), which this process's serial run does not. Wall times on a shared
 machine vary with its load, so the CPU seconds of this process and of its workers and the load
 average are printed too, with the speedup the first month's serving allows: it runs before
-any sample and on one process only (Amdahl's law with that serial part).
+any sample and on one process only (Amdahl's law with that serial part); and the speedup of
+whole commands, which both pay this process's start-up.
 
 Run: python benchmarks/bench_montecarlo.py [--samples N] [--jobs J] [--months M]
 (--samples 10000 for the full figure: hours at 24 months a sample; --months 1 prices only
@@ -91,6 +92,7 @@ def identical(a: MonteCarloResult, b: MonteCarloResult) -> bool:
 
 
 def main() -> None:
+    startup_s = time.process_time()  # the interpreter's start and the imports above
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--samples", type=int, default=24)
     parser.add_argument("--jobs", type=int, default=2)
@@ -134,6 +136,11 @@ def main() -> None:
         f" {cpu_here:.2f} CPU-s here + {cpu_workers:.2f} in the workers"
     )
     print(f"speedup:  {serial_s / parallel_s:8.2f}x")
+    whole = (startup_s + serial_s) / (startup_s + parallel_s)
+    print(
+        f"as whole commands, each starting as this one did ({startup_s:.2f} CPU-s of imports):"
+        f" {whole:.2f}x"
+    )
     share = min(1.0, first_s / cpu_all)
     bound = 1 / (share + (1 - share) / args.jobs)
     print(
