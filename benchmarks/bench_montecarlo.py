@@ -19,7 +19,11 @@ average are printed too, with the speedup the first month's serving allows: it r
 any sample and on one process only (Amdahl's law with that serial part); and the speedup of
 whole commands, which both pay this process's start-up.
 
-Run: python benchmarks/bench_montecarlo.py [--samples N] [--jobs J] [--months M]
+With --base-run, the scenario is first run once (untimed) as `run --samples` does, and the
+samples get its serving results: no sample then simulates the first month, whose traffic that
+run served already, and the part left serial is pricing it once.
+
+Run: python benchmarks/bench_montecarlo.py [--samples N] [--jobs J] [--months M] [--base-run]
 (--samples 10000 for the full figure: hours at 24 months a sample; --months 1 prices only
 the first month.)
 """
@@ -36,8 +40,10 @@ import numpy as np
 
 from infersim.analysis.montecarlo import MonteCarloResult, montecarlo
 from infersim.analysis.runs import Point, WorkerState, context_for
+from infersim.pipeline.run import run_loaded
 from infersim.scenario.compose import load_document
 from infersim.scenario.load import LoadedScenario, validate_document
+from infersim.serving.result import ServingResult
 
 SCENARIO = Path(__file__).resolve().parent.parent / "configs/claims/s5-subscription-heavy-tail.yaml"
 UNCERTAIN = {
@@ -58,18 +64,20 @@ def scenario(months: int | None) -> LoadedScenario:
     return validate_document(document, SCENARIO.parent)
 
 
-def timed(loaded: LoadedScenario, samples: int, jobs: int) -> tuple[MonteCarloResult, float]:
+def timed(
+    loaded: LoadedScenario, samples: int, jobs: int, serving: dict[str, ServingResult]
+) -> tuple[MonteCarloResult, float]:
     start = time.perf_counter()
-    result = montecarlo(loaded, samples=samples, jobs=jobs)
+    result = montecarlo(loaded, samples=samples, jobs=jobs, serving=serving)
     return result, time.perf_counter() - start
 
 
-def first_month_serving_cpu_s(loaded: LoadedScenario) -> float:
-    """CPU seconds of the serial part: simulating the first month's serving (what
-    `execute.run_points` does before handing out any sample)."""
+def first_month_serving_cpu_s(loaded: LoadedScenario, serving: dict[str, ServingResult]) -> float:
+    """CPU seconds of the serial part: the first month's serving, simulated unless `serving`
+    has it, and priced (what `execute.run_points` does before handing out any sample)."""
     context = replace(context_for(loaded), scope="bench")
     state = WorkerState()
-    state.scope(context)  # the catalog, as a run has it before this step
+    state.scope(context).serving.update(serving)  # as a run has it before this step
     start = time.process_time()
     state.first_month_serving(context, Point())
     return time.process_time() - start
@@ -97,18 +105,25 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=24)
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--months", type=int, default=None, help="default: the scenario's 24")
+    parser.add_argument(
+        "--base-run", action="store_true", help="give the samples a run's serving results"
+    )
     args = parser.parse_args()
     loaded = scenario(args.months)
+    serving: dict[str, ServingResult] = {}
+    if args.base_run:
+        run_loaded(loaded, serving_cache=serving)
     users = loaded.scenario.workload.users["plus"].users
     months = loaded.scenario.horizon.months
-    print(f"{args.samples:,} samples x {users:,} subscribers x {months} months")
+    given = f", given a run's {len(serving)} serving results" if serving else ""
+    print(f"{args.samples:,} samples x {users:,} subscribers x {months} months{given}")
     print(f"load average (1/5/15 min) before: {load()}")
     cpu_start = time.process_time()
-    timed(loaded, 1, 1)
+    timed(loaded, 1, 1, serving)
     cpu_one = time.process_time() - cpu_start
-    first_s = first_month_serving_cpu_s(loaded)
+    first_s = first_month_serving_cpu_s(loaded, serving)
     cpu_start = time.process_time()
-    serial, serial_s = timed(loaded, args.samples, 1)
+    serial, serial_s = timed(loaded, args.samples, 1, serving)
     cpu_all = time.process_time() - cpu_start
     print(
         f"serial:   {serial_s:8.2f} s ({serial_s / args.samples:.3f} s a sample),"
@@ -128,7 +143,7 @@ def main() -> None:
                 " --months 1)"
             )
     cpu_start, children_start = time.process_time(), children_cpu_s()
-    parallel, parallel_s = timed(loaded, args.samples, args.jobs)
+    parallel, parallel_s = timed(loaded, args.samples, args.jobs, serving)
     cpu_here = time.process_time() - cpu_start
     cpu_workers = children_cpu_s() - children_start
     print(
@@ -144,7 +159,8 @@ def main() -> None:
     share = min(1.0, first_s / cpu_all)
     bound = 1 / (share + (1 - share) / args.jobs)
     print(
-        f"first month's serving, serial: {first_s:.2f} CPU-s, {share:.1%} of the serial run:"
+        f"{'pricing the given first month' if serving else 'the first month simulated'}"
+        f" before any sample: {first_s:.2f} CPU-s, {share:.1%} of the serial run:"
         f" at most {bound:.2f}x on {args.jobs} processes"
     )
     print(f"load average after: {load()}")

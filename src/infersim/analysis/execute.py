@@ -13,9 +13,10 @@ Points travel in chunks, the last ones single points so that the processes finis
 (`chunk_points`): the shared context (the scenario document, a few KB) and each
 point's paths and values. A worker rebuilds the catalog and keeps its serving simulations
 across the chunks of an analysis (`runs.WorkerState`). Before sending any chunk, the parent
-simulates the first point's first month (while local workers start) and sends its serving
-results with every chunk: points that share it (Monte Carlo samples whose first month serves
-the same traffic) are not simulated again on each worker. Each point runs with its scenario's
+simulates the first point's first month (while local workers start; unless its caches have
+it already, e.g. from the run `run --samples` makes first) and sends its serving results with
+every chunk: points that share them (Monte Carlo samples whose months serve the same traffic)
+are not simulated again on each worker. Each point runs with its scenario's
 seed, so the results, returned in the points' order, are the same whatever the executor, the
 number of jobs or the chunking.
 """
