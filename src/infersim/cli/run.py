@@ -236,7 +236,10 @@ def run(
         checked.loaded[name] if name in checked.loaded else load_scenario(file, name, catalog)
         for name in names
     ]
-    caches: list[dict[str, ServingResult]] = [{} for _ in runs]
+    # with --samples, each run's serving results go on to its samples
+    caches: list[dict[str, ServingResult] | None] = [
+        {} if samples is not None else None for _ in runs
+    ]
     results = [
         (loaded, simulate_run(ctx, loaded, cache))
         for loaded, cache in zip(runs, caches, strict=True)
