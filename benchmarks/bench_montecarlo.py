@@ -16,8 +16,9 @@ pays for starting its workers (`execute.process_context`: forked ones inherit th
 spawned ones import again), which this process's serial run does not. Wall times on a shared
 machine vary with its load, so the CPU seconds of this process and of its workers and the load
 average are printed too, with the speedup the first month's serving allows: it runs before
-any sample and on one process only (Amdahl's law with that serial part); and the speedup of
-whole commands, which both pay this process's start-up.
+any sample and on one process only (Amdahl's law with that serial part); the speedup the CPU
+seconds give on an idle machine, where the busiest process sets the wall time; and the speedup
+of whole commands, which both pay this process's start-up.
 
 With --base-run, the scenario is first run once (untimed) as `run --samples` does, and the
 samples get its serving results: no sample then simulates the first month, whose traffic that
@@ -163,6 +164,14 @@ def main() -> None:
         f" before any sample: {first_s:.2f} CPU-s, {share:.1%} of the serial run:"
         f" at most {bound:.2f}x on {args.jobs} processes"
     )
+    if args.jobs > 1:
+        # on an idle machine, the busiest process sets the wall time: this one, or a worker,
+        # which starts its share once the first month is done
+        busiest = max(cpu_here, first_s + cpu_workers / (args.jobs - 1))
+        print(
+            f"from the CPU seconds, on an idle machine: about {cpu_all / busiest:.2f}x"
+            f" (the busiest process: {busiest:.2f} CPU-s)"
+        )
     print(f"load average after: {load()}")
     print(f"identical results: {identical(serial, parallel)}")
     margin = serial.summary("pnl.gross_margin_pct")
