@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import multiprocessing
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 import infersim.pipeline.run as pipeline_run
-from infersim.analysis.execute import Execution, run_points
+from infersim.analysis.execute import (
+    CHUNKS_PER_WORKER,
+    MAX_CHUNK_POINTS,
+    Execution,
+    chunk_points,
+    process_context,
+    run_points,
+)
 from infersim.analysis.runs import BoundedCache, Chunk, Point, WorkerState, load_source
 from infersim.errors import ConfigError
 from infersim.serving.result import ServingResult
@@ -70,6 +80,55 @@ def test_local_processes_report_a_failing_point(bad: int) -> None:
 
 
 def test_local_processes_match_serial_with_serving() -> None:
+    context = load_source(SCENARIO).context(METRICS)
+    points = [point(20.0 + i) for i in range(5)]
+    assert run_points(context, points, Execution(2)) == run_points(context, points)
+
+
+@pytest.mark.parametrize("count", [1, 2, 5, 31, 32, 33, 100, 1000, 5000])
+@pytest.mark.parametrize("workers", [2, 3, 16])
+def test_chunks_keep_the_points_in_order_and_end_one_by_one(count: int, workers: int) -> None:
+    points = [Point(label=f"sample {i}") for i in range(count)]
+    chunks = chunk_points(points, workers)
+    assert [p for chunk in chunks for p in chunk] == points
+    assert all(1 <= len(chunk) <= MAX_CHUNK_POINTS for chunk in chunks)
+    size = max(len(chunk) for chunk in chunks)
+    # the points of the last `workers` chunks of the largest size go one by one
+    singles = [chunk for chunk in chunks[-min(count, workers * size) :] if len(chunk) == 1]
+    assert len(singles) == min(count, workers * size)
+    # before them, chunks of one size: about CHUNKS_PER_WORKER a worker, as many points as fit
+    head = chunks[: len(chunks) - len(singles)]
+    assert all(len(chunk) == size for chunk in head[:-1])
+    assert size == min(MAX_CHUNK_POINTS, -(-count // (workers * CHUNKS_PER_WORKER)))
+
+
+@pytest.fixture
+def another_thread() -> Iterator[None]:
+    """A second thread runs (as the CLI's progress bar does) while the test does."""
+    stop = threading.Event()
+    thread = threading.Thread(target=stop.wait, daemon=True)
+    thread.start()
+    yield
+    stop.set()
+    thread.join()
+
+
+@pytest.mark.skipif(
+    multiprocessing.get_all_start_methods()[0] != "fork", reason="fork is not the default here"
+)
+def test_workers_are_forked_when_no_other_thread_runs() -> None:
+    if threading.active_count() > 1:  # left by an earlier test (a Dask cluster's)
+        pytest.skip("another thread runs in this test process")
+    assert process_context().get_start_method() == "fork"
+
+
+@pytest.mark.usefixtures("another_thread")
+def test_workers_are_spawned_when_another_thread_runs() -> None:
+    assert process_context().get_start_method() == "spawn"
+
+
+@pytest.mark.usefixtures("another_thread")
+def test_spawned_processes_match_serial() -> None:
     context = load_source(SCENARIO).context(METRICS)
     points = [point(20.0 + i) for i in range(5)]
     assert run_points(context, points, Execution(2)) == run_points(context, points)

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Iterator
 from pathlib import Path
 from statistics import NormalDist
+from typing import Any
 
 import numpy as np
 import pytest
+import yaml
+from typer.testing import CliRunner
 
+import infersim.pipeline.run as pipeline_run
 from infersim.analysis import AnalysisError
 from infersim.analysis.execute import Execution
 from infersim.analysis.montecarlo import (
@@ -19,10 +24,15 @@ from infersim.analysis.montecarlo import (
     montecarlo_json,
     montecarlo_tables,
 )
+from infersim.cli.app import app
+from infersim.pipeline.run import run_loaded
 from infersim.report.tables import render_csv
-from infersim.scenario.load import LoadedScenario, load_scenario
+from infersim.scenario.compose import Document, load_document
+from infersim.scenario.load import LoadedScenario, load_scenario, validate_document
+from infersim.serving.result import ServingResult
 
 STAFF_MEAN, STAFF_SD = 30_000.0, 3_000.0
+SELF_HOSTED = Path(__file__).resolve().parents[2] / "configs/claims/s5-subscription-heavy-tail.yaml"
 
 # Three uncertain inputs, one of them a whole number; the API is bought, so runs are fast.
 UNCERTAIN = f"""\
@@ -97,6 +107,58 @@ def test_latin_hypercube_strata(uncertain: LoadedScenario) -> None:
     edges = [price.quantile(k / 40) for k in range(1, 40)]
     counts = np.histogram(draws, bins=[-math.inf, *edges, math.inf])[0]
     assert counts.tolist() == [1] * 40
+
+
+def _self_hosted_document(growth: bool) -> Document:
+    """Two months of a small population on a self-hosted fleet; the GPU's price uncertain, and
+    with `growth` the usage's growth too (the second month's traffic then differs by sample)."""
+    document = load_document(SELF_HOSTED)
+    data = document.data
+    data["workload"]["users"]["plus"]["users"] = 20_000
+    data["horizon"]["months"] = 2
+    data.setdefault("fleet", {})["max_simulated_requests"] = 500
+    data["costs"]["gpu"]["usd_per_gpu_hour"] = {"low": 3.5, "high": 5.5}
+    if growth:
+        data["workload"]["users"]["plus"]["usage_growth_per_month"] = {"low": 0.04, "high": 0.12}
+    return document
+
+
+def _self_hosted(growth: bool) -> LoadedScenario:
+    return validate_document(_self_hosted_document(growth), SELF_HOSTED.parent)
+
+
+@pytest.mark.parametrize("growth", [False, True])
+def test_samples_price_the_serving_of_a_run_of_the_scenario(
+    growth: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As `run --samples` does: the run's serving results go to the samples, whose months
+    serving the same traffic price them instead of simulating them again."""
+    loaded = _self_hosted(growth)
+    cache: dict[str, ServingResult] = {}
+    run_loaded(loaded, serving_cache=cache)
+    assert len(cache) == 2  # one simulation a month: usage grows
+    expected = montecarlo(loaded, samples=4)
+    simulated: list[str] = []
+    real = pipeline_run.simulate
+
+    def counting(*args: Any, **kwargs: Any) -> ServingResult:
+        simulated.append("one")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(pipeline_run, "simulate", counting)
+    reused = montecarlo(loaded, samples=4, serving=cache)
+    assert same(reused, expected)
+    # each sample's own growth: its second month is its own simulation; the first is the run's
+    assert len(simulated) == (4 if growth else 0)
+
+
+def test_run_samples_gives_its_samples_the_runs_serving(tmp_path: Path) -> None:
+    path = tmp_path / "self-hosted.yaml"
+    path.write_text(yaml.safe_dump(_self_hosted_document(growth=True).data), encoding="utf-8")
+    result = CliRunner().invoke(app, ["run", str(path), "--samples", "4", "-f", "json"])
+    assert result.exit_code == 0, result.output
+    shown = json.loads(result.stdout)["runs"][0]["montecarlo"]
+    assert shown == montecarlo_json(montecarlo(load_scenario(path), samples=4))
 
 
 def test_local_processes_match_serial(uncertain: LoadedScenario) -> None:

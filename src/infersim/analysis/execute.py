@@ -2,18 +2,21 @@
 
 - `jobs` 1 (the default): in this process, in order;
 - `jobs` N > 1 (0: one per CPU): N local processes: this one, running chunks in a thread,
-  and N - 1 spawned ones (spawned, not forked: a parent with a progress-bar thread must not
-  fork);
+  and N - 1 started ones (`process_context`: forked where that is the platform's default and
+  this process runs no other thread, so that they inherit the imported modules; spawned
+  otherwise);
 - `executor` 'dask' with `scheduler` ADDRESS: tasks on that cluster (the optional
   `distributed` package, `pip install 'infersim[dask]'`). Workers need infersim installed and
   the scenario's files (traces, catalog directories) at the same paths.
 
-Points travel in chunks: the shared context (the scenario document, a few KB) and each
+Points travel in chunks, the last ones single points so that the processes finish together
+(`chunk_points`): the shared context (the scenario document, a few KB) and each
 point's paths and values. A worker rebuilds the catalog and keeps its serving simulations
 across the chunks of an analysis (`runs.WorkerState`). Before sending any chunk, the parent
-simulates the first point's first month (while local workers start) and sends its serving
-results with every chunk: points that share it (Monte Carlo samples whose first month serves
-the same traffic) are not simulated again on each worker. Each point runs with its scenario's
+simulates the first point's first month (while local workers start; unless its caches have
+it already, e.g. from the run `run --samples` makes first) and sends its serving results with
+every chunk: points that share them (Monte Carlo samples whose months serve the same traffic)
+are not simulated again on each worker. Each point runs with its scenario's
 seed, so the results, returned in the points' order, are the same whatever the executor, the
 number of jobs or the chunking.
 """
@@ -23,11 +26,13 @@ from __future__ import annotations
 import importlib
 import math
 import multiprocessing
+import multiprocessing.context
 import os
 import queue
 import threading
 import time
 import uuid
+import warnings
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field, replace
@@ -103,12 +108,44 @@ def _distributed() -> Any:
 
 
 def chunk_points(points: Sequence[Point], workers: int) -> list[tuple[Point, ...]]:
-    """Cut the points, in order, into chunks for `workers` workers."""
+    """Cut the points, in order, into chunks for `workers` workers: chunks of up to
+    `MAX_CHUNK_POINTS`, about `CHUNKS_PER_WORKER` a worker, and the last `workers` chunks'
+    worth of points one by one, so that the workers taking them in turn finish within about
+    one point of each other rather than one chunk."""
     if not points:
         return []
     size = math.ceil(len(points) / (workers * CHUNKS_PER_WORKER))
     size = max(1, min(MAX_CHUNK_POINTS, size))
-    return [tuple(points[i : i + size]) for i in range(0, len(points), size)]
+    tail = min(len(points), workers * size) if size > 1 else 0
+    head = len(points) - tail
+    chunks = [tuple(points[i : min(i + size, head)]) for i in range(0, head, size)]
+    return chunks + [(p,) for p in points[head:]]
+
+
+def process_context() -> multiprocessing.context.BaseContext:
+    """How local workers start. Forked where fork is the platform's default start method
+    (Linux, Python < 3.14) and this process runs no other Python thread: a forked worker has
+    the parent's modules and catalog already, where a spawned one imports them again (about
+    half a CPU-second each). Spawned otherwise: a parent with another thread (the CLI's
+    progress bar) must not fork, since that thread may hold a lock the child would then wait
+    on for ever. Either way the results are the same."""
+    if multiprocessing.get_all_start_methods()[0] == "fork" and threading.active_count() == 1:
+        return multiprocessing.get_context("fork")
+    return multiprocessing.get_context("spawn")
+
+
+def _start_pool(processes: int, context: RunContext) -> ProcessPoolExecutor:
+    """`processes` workers, started now, each building the analysis's catalog first (a
+    forking pool forks them all at its first task, before any thread of its own runs)."""
+    pool = ProcessPoolExecutor(max_workers=processes, mp_context=process_context())
+    with warnings.catch_warnings():
+        # Python >= 3.12 warns on any fork of a process with several OS threads. Here the
+        # only other ones are native libraries' pools (OpenBLAS's), which handle a fork
+        # themselves (pthread_atfork); no other Python thread runs (`process_context`).
+        warnings.filterwarnings("ignore", r".*multi-threaded.*fork", DeprecationWarning)
+        for _ in range(processes):
+            pool.submit(prepare, context)
+    return pool
 
 
 class _Tally:
@@ -255,13 +292,12 @@ def _run_local(
     state: WorkerState,
 ) -> list[Metrics]:
     """`workers` processes: this one (in a thread, with the serial run's caches) and
-    `workers` - 1 spawned ones, each taking the next chunk when free. The spawned ones start
-    while this one simulates the first month's serving, which every chunk then carries."""
+    `workers` - 1 started ones, each taking the next chunk when free. The started ones get
+    ready while this one simulates the first month's serving, which every chunk then
+    carries."""
     parts = chunk_points(points, workers)
     results: list[ChunkResult | None] = [None] * len(parts)
-    spawn = multiprocessing.get_context("spawn")
     processes = max(1, min(workers - 1, len(parts) - 1))
-    pool = ProcessPoolExecutor(max_workers=processes, mp_context=spawn)
     dispenser = _Dispenser(len(parts))
     done: queue.SimpleQueue[tuple[int, ChunkResult | BaseException]] = queue.SimpleQueue()
 
@@ -273,9 +309,8 @@ def _run_local(
         results[index] = result
         tally.add(len(parts[index]))
 
+    pool = _start_pool(processes, context)  # the workers get ready while ...
     try:
-        for _ in range(processes):  # the workers start (import, catalog) while ...
-            pool.submit(prepare, context)
         serving = state.first_month_serving(context, points[0])  # ... this simulates
         chunks = [Chunk(context, c, serving) for c in parts]
         here = threading.Thread(

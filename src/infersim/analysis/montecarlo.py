@@ -22,8 +22,9 @@ output is null (a margin where nothing was sold) is left out of that output's fi
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from dataclasses import dataclass
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -37,6 +38,7 @@ from infersim.checks.metrics import KEY_METRICS
 from infersim.report.tables import DataTable, significant
 from infersim.scenario.load import LoadedScenario
 from infersim.scenario.params import Uncertain
+from infersim.serving.result import ServingResult
 from infersim.workload.trace import ExternalData
 
 Method = Literal["lhs", "random"]
@@ -119,6 +121,7 @@ def montecarlo(
     method: Method = "lhs",
     seed: int | None = None,
     catalog_dirs: Sequence[Path] = (),
+    serving: Mapping[str, ServingResult] | None = None,
 ) -> MonteCarloResult:
     """Run `samples` draws of the scenario's uncertain inputs; every numeric output per sample.
 
@@ -127,7 +130,9 @@ def montecarlo(
     three); results are identical to a serial run. `catalog_dirs`: the `--catalog` directories
     the scenario was loaded with (workers rebuild the catalog from them). `data`: the
     scenario's external data when already read (serial runs reuse it). `seed`: the draws'
-    seed, default the scenario's.
+    seed, default the scenario's. `serving`: serving results already simulated, by the
+    pipeline's cache key (the `serving_cache` of a run of this scenario, as `run --samples`
+    has): a sample month serving the same traffic prices it rather than simulating it again.
     """
     if not 1 <= samples <= MAX_SAMPLES:
         raise AnalysisError(f"--samples must be from 1 to {MAX_SAMPLES:,}, got {samples}")
@@ -150,10 +155,13 @@ def montecarlo(
         )
         for i, row in enumerate(draws.tolist())
     ]
-    context = context_for(loaded, catalog_dirs)
+    context = replace(context_for(loaded, catalog_dirs), scope=uuid.uuid4().hex)
     state = WorkerState()
+    scope = state.scope(context)
     if data is not None:
-        state.scope(context).data[data_files(loaded)] = data
+        scope.data[data_files(loaded)] = data
+    for key, result in (serving or {}).items():
+        scope.serving[key] = result
     rows = run_points(context, points, execution, progress, "samples", state)
     return MonteCarloResult(
         loaded.label, samples, method, seed, tuple(inputs), draws, _by_metric(rows)

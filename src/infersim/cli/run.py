@@ -46,6 +46,7 @@ from infersim.report.tables import terminal_width as _terminal_width
 from infersim.report.terminal_charts import margin_histograms
 from infersim.scenario.deployment import ApiModel, SelfHosted
 from infersim.scenario.load import LoadedScenario, load_scenario, validate_file
+from infersim.serving.result import ServingResult
 from infersim.workload.trace import load_external_data
 
 SCHEMA_VERSION = 1
@@ -137,11 +138,16 @@ def summary_tables(loaded: LoadedScenario) -> list[DataTable]:
     return tables
 
 
-def simulate_run(ctx: typer.Context, loaded: LoadedScenario) -> RunResult:
-    """Read the files the scenario names (the edge), then run the pure pipeline."""
+def simulate_run(
+    ctx: typer.Context,
+    loaded: LoadedScenario,
+    serving_cache: dict[str, ServingResult] | None = None,
+) -> RunResult:
+    """Read the files the scenario names (the edge), then run the pure pipeline;
+    `serving_cache` keeps its serving results (for Monte Carlo samples to reuse)."""
     data = load_external_data(loaded.scenario, loaded.base_dir)
     with progress_reporter(ctx, f"simulating {loaded.label}") as report:
-        result = run_loaded(loaded, data, progress=report)
+        result = run_loaded(loaded, data, progress=report, serving_cache=serving_cache)
     for line in result.capacity_warnings():
         stderr_console().print(f"warning: {loaded.label}: {line}", markup=False)
     return result
@@ -230,7 +236,14 @@ def run(
         checked.loaded[name] if name in checked.loaded else load_scenario(file, name, catalog)
         for name in names
     ]
-    results = [(loaded, simulate_run(ctx, loaded)) for loaded in runs]
+    # with --samples, each run's serving results go on to its samples
+    caches: list[dict[str, ServingResult] | None] = [
+        {} if samples is not None else None for _ in runs
+    ]
+    results = [
+        (loaded, simulate_run(ctx, loaded, cache))
+        for loaded, cache in zip(runs, caches, strict=True)
+    ]
     data: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
         "infersim_version": __version__,
@@ -247,7 +260,7 @@ def run(
             with progress_reporter(ctx, f"Monte Carlo {loaded.label}") as report:
                 drawn = montecarlo(
                     loaded, data_files, samples, progress=report, execution=chosen,
-                    catalog_dirs=options.catalog_dirs,
+                    catalog_dirs=options.catalog_dirs, serving=caches[index],
                 )  # fmt: skip
             data["runs"][index]["montecarlo"] = montecarlo_json(drawn)
             tables += montecarlo_tables(drawn, loaded.label)
