@@ -33,7 +33,8 @@ class PoolSpan:
 
 
 def cheapest_first(pools: Sequence[PoolSpan]) -> Chooser:
-    """The cheapest-first chooser over `pools` (ties: the order given)."""
+    """The cheapest-first chooser over `pools` (ties: the order given), among the replicas
+    that are up (spot: the caller makes sure one is)."""
     order = sorted(range(len(pools)), key=lambda i: (pools[i].usd_per_replica_hour, i))
     spans = [(pools[i].start, pools[i].stop, pools[i].saturated_at) for i in order]
     limits = [1] * max(p.stop for p in pools)
@@ -44,15 +45,16 @@ def cheapest_first(pools: Sequence[PoolSpan]) -> Chooser:
         for start, stop, limit in spans:
             best, best_load = -1, math.inf
             for index in range(start, min(stop, len(replicas))):
-                load = replicas[index].outstanding
-                if load < limit and load < best_load:
+                replica = replicas[index]
+                load = replica.outstanding
+                if load < limit and load < best_load and not replica.down:
                     best, best_load = index, load
             if best >= 0:
                 return best
         best, least = 0, math.inf
         for index, replica in enumerate(replicas):
             relative = replica.outstanding / limits[index]
-            if relative < least:
+            if relative < least and not replica.down:
                 best, least = index, relative
         return best
 

@@ -181,10 +181,13 @@ class MixedPoolServing(PoolHours):
     gpu: str
     output_tokens_per_s: float
     usd_per_gpu_hour: float
-    """The price cheapest-first routing orders the pools by (an owned GPU's at full load;
-    the ledger bills the pool at its simulated utilization)."""
+    """The marginal price cheapest-first routing orders the pools by (reserved hours at 0:
+    `economics.capacity.marginal_usd_per_gpu_hour`; an owned GPU's at full load; the ledger
+    bills the pool at its simulated utilization)."""
     spill_over_sequences: int
     """Cheapest first: outstanding requests on a replica past which arrivals spill over."""
+    spot: SpotServing | None = None
+    """Its GPUs rented with spot capacity: what its reclaims did (None otherwise)."""
 
 
 @dataclass(frozen=True)
