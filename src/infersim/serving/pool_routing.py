@@ -2,12 +2,15 @@
 each pool with its own price, and the policy that routes a request between the pools.
 
 Cheapest first with spill-over: a request goes to the least-loaded replica of the cheapest
-pool that has a replica below its saturation (`PoolSpan.saturated_at`: outstanding requests,
+pool (by its marginal $/replica-hour: with reserved or spot capacity, the bill of its hours
+above the commitment over all its hours, reserved hours being paid whether used or not, see
+`economics.capacity.marginal_usd_per_gpu_hour`; else its GPU-hour's price) that has a
+replica below its saturation (`PoolSpan.saturated_at`: outstanding requests,
 the largest batch its GPU serves within the SLO's time per output token), else of the next
 pool by price; when every replica is saturated it goes to the replica with the fewest
 outstanding requests per unit of its saturation, over all pools (where it waits the
-least). The latency-aware policy is the engine's `least_outstanding` balancer over all
-pools.
+least). Replicas down (reclaimed spot) are skipped. The latency-aware policy is the engine's
+`least_outstanding` balancer over all pools.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ class PoolSpan:
     start: int
     stop: int
     usd_per_replica_hour: float
+    """Its marginal price per replica-hour (`MixedPool.usd_per_gpu_hour` x its GPUs)."""
     saturated_at: int
     """Outstanding requests at which a replica of the pool spills arrivals over (>= 1)."""
 
