@@ -25,7 +25,7 @@ from infersim.serving.cluster import ReplicaSchedule, run_cluster
 from infersim.serving.interruptions import SpotReclaims
 from infersim.serving.mixed import chooser, replica_perfs
 from infersim.serving.result import DeploymentServing, SpotServing
-from infersim.serving.simulate import deployment_plan, simulate
+from infersim.serving.simulate import deployment_plan, deployment_signature, simulate
 from infersim.workload.stream import build_requests
 from infersim.workload.trace import ExternalData
 
@@ -275,3 +275,17 @@ def test_cheapest_first_uses_a_reserved_pool_before_a_cheaper_on_demand_one() ->
     assert pools["h100"].usd_per_gpu_hour == 0.0
     assert pools["a100"].gpu_hours_busy == 0.0 and pools["h100"].gpu_hours_busy > 0
     assert pools["a100"].output_tokens_per_s == 0.0
+
+
+def test_the_fallback_gpu_cost_is_in_a_mixed_fleets_signature() -> None:
+    """A pool priced by costs.gpu routes by its marginal price there: a month that reserves
+    those GPUs simulates the deployment again (its cached figures would route the old way)."""
+    fallback = document()
+    del fallback["deployments"]["main"]["pools"][0]["cost"]
+    fallback["costs"] = {"gpu": {"kind": "rented", "usd_per_gpu_hour": 3.0}}
+    reserved = copy.deepcopy(fallback)
+    reserved["costs"]["gpu"]["reserved"] = {"gpus": 2, "usd_per_gpu_hour": 2.0}
+    signatures = [
+        deployment_signature(Scenario.model_validate(d), 9, 0, "main") for d in (fallback, reserved)
+    ]
+    assert signatures[0] != signatures[1]

@@ -425,8 +425,9 @@ def deployment_signature(scenario: Scenario, seed: int, index: int, name: str) -
     """What one deployment's serving depends on, as a stable string: its own settings and
     place, the fleet, routing and catalog, the classes it serves (whole, with its share) or
     that routing might send it, and of the other classes what every deployment's per-class
-    figures list (name, priority, deadline), and rented GPUs with spot capacity (the engine
-    reclaims their replicas). Equal signatures give equal results."""
+    figures list (name, priority, deadline), rented GPUs with spot capacity (the engine
+    reclaims their replicas), and a mixed fleet's pools' costs (its routing orders the pools
+    by their marginal prices). Equal signatures give equal results."""
     classes: dict[str, object] = {}
     for class_name, cls in scenario.workload.classes.items():
         share = class_share(scenario, class_name, name)
@@ -448,6 +449,11 @@ def deployment_signature(scenario: Scenario, seed: int, index: int, name: str) -
     spot_cost = _spot_cost(scenario, dep) if isinstance(dep, SelfHosted) else None
     if spot_cost is not None:  # the engine reclaims its replicas
         parts["spot_cost"] = spot_cost.model_dump(mode="json")
+    if isinstance(dep, SelfHosted) and dep.pools is not None:  # routed and reclaimed by them
+        parts["pool_costs"] = [
+            (dep.pool_layout(pool).cost or scenario.costs.gpu).model_dump(mode="json")
+            for pool in dep.pools
+        ]
     return json.dumps(parts, sort_keys=True)
 
 
