@@ -19,7 +19,9 @@ as `capacity_missing_share` of the scheduled GPU-hours. A fleet the engine did n
 (no traffic: idle) has the expected reclaims, nothing to recompute, and each reclaim's lag
 missing (`spot_figures` says which).
 
-The parts add up to the bill, and their hours to the paid GPU-hours.
+The parts add up to the bill, and their hours to the paid GPU-hours. A mixed fleet's pools
+are each billed so on their own hours, with the engine's reclaims of their own replicas; its
+cheapest-first routing orders them by `marginal_usd_per_gpu_hour` (reserved hours at 0).
 """
 
 from __future__ import annotations
