@@ -264,15 +264,20 @@ def _bill(scenario: Scenario, name: str) -> dict[str, Any]:
             capacity |= _zeros(SPOT_CAPACITY)
         return {**{kind: _zeros(BILL_PART) for kind in kinds}, **capacity}
     out: dict[str, Any] = {}
-    split = False
+    split = spot = False
     for pool in dep.pools:
-        kinds = _bill_kinds(dep.pool_layout(pool).cost or scenario.costs.gpu)
+        cost = dep.pool_layout(pool).cost or scenario.costs.gpu
+        kinds = _bill_kinds(cost)
+        spot = spot or _has_spot(cost)
         if len(kinds) == 1:
             out[f"pool:{pool.name}"] = _zeros(BILL_PART)
             continue
         split = True
         out |= {f"pool:{pool.name}:{kind}": _zeros(BILL_PART) for kind in kinds}
-    return {**out, **(_zeros(CAPACITY) if split else {})}
+    capacity = _zeros(CAPACITY) if split else {}
+    if spot:  # the engine's reclaims of its spot pools' replicas
+        capacity |= _zeros(SPOT_CAPACITY)
+    return {**out, **capacity}
 
 
 def _bill_kinds(cost: RentedGpu | OwnedGpu) -> list[str]:
