@@ -6,7 +6,9 @@
 The standard workload of bench_engine.py / bench_serving.py (Llama-3.1-8B on one H100 SXM,
 lognormal lengths, Poisson at 80% of capacity), rented on demand, then with every GPU-hour
 bought as spot at the highest rate a scenario takes (1 reclaim per GPU-hour, 120 s lag),
-and on 4 replicas at 4 times the traffic (the same simulated time). Figures are CPU
+and on 4 replicas at 4 times the traffic (the same simulated time); then a mixed fleet at 4
+times the traffic, 2 H100 replicas on demand and 2 spot ones (a pool of their own), routed
+cheapest first, the spot pool reclaimed at that rate. Figures are CPU
 time (`time.process_time`, the median of the runs). Target: spot costs at most 20% more
 simulation time per request than the same fleet without it.
 """
@@ -34,6 +36,20 @@ def variant(base: Scenario, replicas: int, spot: bool) -> Scenario:
     document["workload"]["classes"]["chat"]["arrival"]["rate_per_s"] *= replicas
     document["fleet"]["max_simulated_requests"] *= replicas  # every request simulated
     document["costs"] = {"gpu": {"kind": "rented", **({"spot": SPOT} if spot else {})}}
+    return Scenario.model_validate(document)
+
+
+def mixed_variant(base: Scenario, spot: bool) -> Scenario:
+    """The 4-replica fleet as two pools of the same GPU: on demand, and spot (or on demand)."""
+    document = variant(base, 4, False).model_dump(mode="json", exclude_none=True)
+    main = document["deployments"]["main"]
+    gpu = main.pop("gpu")
+    del main["replicas"]
+    spot_cost = {"kind": "rented", **({"spot": SPOT} if spot else {})}
+    main["pools"] = [
+        {"name": "on-demand", "gpu": gpu, "replicas": 2},
+        {"name": "spot", "gpu": gpu, "replicas": 2, "cost": spot_cost},
+    ]
     return Scenario.model_validate(document)
 
 
@@ -71,6 +87,14 @@ def main() -> None:
                   f"{1.0 / per_s:>10,.0f} {more:>7}")  # fmt: skip
         verdict = "ok" if extra <= TARGET_OVERHEAD else "over"
         print(f"   spot overhead {extra:+.1%} (target <= {TARGET_OVERHEAD:.0%}): {verdict}")
+    plain_s, _, simulated = cpu_per_request(mixed_variant(base, False), runs, catalog)
+    spot_s, reclaims, _ = cpu_per_request(mixed_variant(base, True), runs, catalog)
+    extra = spot_s / plain_s - 1.0
+    print(f"{'mixed 2+2':12} {'no':>5} {simulated:>9,} {0:>9,} {1.0 / plain_s:>10,.0f}")
+    print(f"{'mixed 2+2':12} {'pool':>5} {simulated:>9,} {reclaims:>9,.0f} {1.0 / spot_s:>10,.0f} "
+          f"{extra:>+7.1%}")  # fmt: skip
+    verdict = "ok" if extra <= TARGET_OVERHEAD else "over"
+    print(f"   spot overhead {extra:+.1%} (target <= {TARGET_OVERHEAD:.0%}): {verdict}")
 
 
 if __name__ == "__main__":

@@ -246,3 +246,32 @@ def test_a_spot_runs_reclaim_metrics_are_known(tmp_path: Path) -> None:
     scenario = load_scenario(path).scenario
     missing = {p: why for p in known if (why := unknown_metric(scenario, p))}
     assert missing == {}
+
+
+def test_a_mixed_fleets_per_pool_reclaim_metrics_are_known(tmp_path: Path) -> None:
+    """Spot on one pool of a mixed fleet: the pool's reclaims, the deployment's (their sum),
+    and the pooled bill's engine figures."""
+    path = tmp_path / "mixed-spot.yaml"
+    path.write_text(
+        "name: mixed-spot\nseed: 1\n"
+        "deployments:\n  main:\n    model: llama-3.1-8b\n    pools:\n"
+        "      - {name: dear, gpu: h100-sxm, cost: {usd_per_gpu_hour: 3.0}}\n"
+        "      - {name: cheap, gpu: a100-sxm-80gb, cost: {usd_per_gpu_hour: 1.5,"
+        " spot: {share: 0.5, usd_per_gpu_hour: 1.0, interruptions_per_gpu_hour: 1.0}}}\n"
+        "fleet: {replications: 1}\n"
+        "workload: {classes: {chat: {arrival: {process: poisson, rate_per_s: 2.0},"
+        " prompt_tokens: {dist: fixed, tokens: 400}, output_tokens: {dist: fixed, tokens: 50}}}}\n"
+        "horizon: {simulated_s: 60}\n",
+        encoding="utf-8",
+    )
+    result = CliRunner().invoke(app, ["run", str(path), "-f", "json"])
+    assert result.exit_code == 0, result.output
+    [run] = json.loads(result.stdout)["runs"]
+    known = flatten(run)
+    assert "serving.deployments.main.mixed_pools.cheap.spot.reclaims" in known
+    assert "serving.deployments.main.mixed_pools.dear.spot.reclaims" not in known
+    assert "serving.deployments.main.spot.down_gpu_hours" in known
+    assert "costs.main.bill.spot_recompute_gpu_hours_per_month" in known
+    scenario = load_scenario(path).scenario
+    missing = {p: why for p in known if (why := unknown_metric(scenario, p))}
+    assert missing == {}

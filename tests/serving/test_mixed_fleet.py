@@ -190,13 +190,6 @@ def _pool(index: int, **changes: Any) -> dict[str, Any]:
             "deployments.main.pools.1.cost: a100-sxm-80gb has no 3-year reserved rental quote",
         ),
         (
-            {"deployments": {"main": {**_dep(), "pools": [
-                {**_dep()["pools"][0], "cost": {"spot": {
-                    "share": 0.5, "usd_per_gpu_hour": 1.0, "interruptions_per_gpu_hour": 0.1}}},
-                _dep()["pools"][1]]}}},
-            "deployments.main.pools.0.cost.spot.interruptions_per_gpu_hour: prices pool 'h100'",
-        ),
-        (
             {"deployments": {"main": _dep(prefix_caching={"cached_share": 0.5})}},
             "prefix caching is not modelled per pool",
         ),

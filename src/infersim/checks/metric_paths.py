@@ -178,17 +178,40 @@ def _mixed_pools(scenario: Scenario, deployment: str) -> dict[str, Any]:
     dep = scenario.deployments[deployment]
     if not isinstance(dep, SelfHosted) or dep.pools is None:
         return {}
-    return {"mixed_pools": {pool.name: _zeros(MIXED_POOL) for pool in dep.pools}}
+    return {
+        "mixed_pools": {
+            pool.name: {
+                **_zeros(MIXED_POOL),
+                **(
+                    {"spot": _zeros(SPOT_SERVING)}
+                    if _has_spot(_pool_cost(scenario, dep, i))
+                    else {}
+                ),
+            }
+            for i, pool in enumerate(dep.pools)
+        }
+    }
+
+
+def _pool_cost(scenario: Scenario, dep: SelfHosted, index: int) -> object:
+    assert dep.pools is not None
+    return dep.pool_layout(dep.pools[index]).cost or scenario.costs.gpu
+
+
+def _has_spot(cost: object) -> bool:
+    return isinstance(cost, RentedGpu) and cost.spot is not None
 
 
 def _spot(scenario: Scenario, name: str) -> dict[str, Any]:
-    """Rented GPUs with spot capacity: the engine's reclaims (`serving.interruptions`)."""
+    """Rented GPUs with spot capacity (a mixed fleet's: on any pool): the engine's reclaims
+    (`serving.interruptions`)."""
     dep = scenario.deployments[name]
     assert isinstance(dep, SelfHosted)
-    cost = dep.cost or scenario.costs.gpu
-    if not isinstance(cost, RentedGpu) or cost.spot is None:
-        return {}
-    return {"spot": _zeros(SPOT_SERVING)}
+    if dep.pools is not None:
+        spot = any(_has_spot(_pool_cost(scenario, dep, i)) for i in range(len(dep.pools)))
+    else:
+        spot = _has_spot(dep.cost or scenario.costs.gpu)
+    return {"spot": _zeros(SPOT_SERVING)} if spot else {}
 
 
 def _pools(scenario: Scenario) -> dict[str, Any]:
@@ -241,15 +264,20 @@ def _bill(scenario: Scenario, name: str) -> dict[str, Any]:
             capacity |= _zeros(SPOT_CAPACITY)
         return {**{kind: _zeros(BILL_PART) for kind in kinds}, **capacity}
     out: dict[str, Any] = {}
-    split = False
+    split = spot = False
     for pool in dep.pools:
-        kinds = _bill_kinds(dep.pool_layout(pool).cost or scenario.costs.gpu)
+        cost = dep.pool_layout(pool).cost or scenario.costs.gpu
+        kinds = _bill_kinds(cost)
+        spot = spot or _has_spot(cost)
         if len(kinds) == 1:
             out[f"pool:{pool.name}"] = _zeros(BILL_PART)
             continue
         split = True
         out |= {f"pool:{pool.name}:{kind}": _zeros(BILL_PART) for kind in kinds}
-    return {**out, **(_zeros(CAPACITY) if split else {})}
+    capacity = _zeros(CAPACITY) if split else {}
+    if spot:  # the engine's reclaims of its spot pools' replicas
+        capacity |= _zeros(SPOT_CAPACITY)
+    return {**out, **capacity}
 
 
 def _bill_kinds(cost: RentedGpu | OwnedGpu) -> list[str]:

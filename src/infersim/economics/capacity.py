@@ -19,11 +19,14 @@ as `capacity_missing_share` of the scheduled GPU-hours. A fleet the engine did n
 (no traffic: idle) has the expected reclaims, nothing to recompute, and each reclaim's lag
 missing (`spot_figures` says which).
 
-The parts add up to the bill, and their hours to the paid GPU-hours.
+The parts add up to the bill, and their hours to the paid GPU-hours. A mixed fleet's pools
+are each billed so on their own hours, with the engine's reclaims of their own replicas; its
+cheapest-first routing orders them by `marginal_usd_per_gpu_hour` (reserved hours at 0).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Literal
 
@@ -152,3 +155,20 @@ def capacity_bill(
         spot_recompute_gpu_hours_per_month=run.recompute_gpu_hours,
         spot_figures=figures,
     )
+
+
+def marginal_usd_per_gpu_hour(
+    cost: RentedGpu, gpu: GpuSpec, on_demand_usd_per_gpu_hour: float, gpus: int
+) -> float:
+    """What one more hour of work on a fixed fleet of `gpus` rented GPUs costs, on average
+    over its month: the bill of its hours above the commitment (spot and on demand) over all
+    its hours. Reserved hours are paid whether used or not, so their marginal price is 0: a
+    fleet within its commitment is free to use, one half reserved costs half its burst
+    rate, an all-spot one its spot rate. Cheapest-first routing orders a mixed fleet's pools
+    by it (`serving.pool_routing`)."""
+    hours = gpus * HOURS_PER_MONTH
+    if hours <= 0:
+        return on_demand_usd_per_gpu_hour
+    bill = capacity_bill(cost, gpu, on_demand_usd_per_gpu_hour, hours, 0.0, 1)
+    burst = [p.usd_per_month for p in bill.parts if not p.kind.startswith("reserved")]
+    return math.fsum(burst) / hours

@@ -53,7 +53,7 @@ from infersim.scenario.deployment import (
     fleet_gpus,
 )
 from infersim.scenario.model import Scenario
-from infersim.serving.result import ClassServing, DeploymentServing, ServingResult
+from infersim.serving.result import ClassServing, DeploymentServing, ServingResult, SpotServing
 from infersim.workload.arrivals import mean_rate_per_s
 from infersim.workload.stream import class_share
 from infersim.workload.trace import (
@@ -244,7 +244,10 @@ def _spot_run(result: DeploymentServing | None, to_month: float) -> SpotRun | No
     """The engine's spot reclaims over a month (None: the engine did not simulate spot)."""
     if result is None or result.spot is None:
         return None
-    spot = result.spot
+    return _monthly_spot(result.spot, to_month)
+
+
+def _monthly_spot(spot: SpotServing, to_month: float) -> SpotRun:
     return SpotRun(
         spot.reclaims * to_month,
         spot.requests_recomputed * to_month,
@@ -263,9 +266,8 @@ def _pool_costs(
 ) -> tuple[PoolCost, ...]:
     """A mixed fleet's pools, each billed at its own GPU's price and utilization: one part
     `pool:<name>`, or with reserved or spot capacity `capacity_bill`'s parts on the pool's own
-    hours, named `pool:<name>:<kind>` (a pool's spot capacity without reclaims: the engine
-    reclaims whole deployments' replicas only). With no traffic every pool is paid all month,
-    idle."""
+    hours, named `pool:<name>:<kind>`, with the engine's reclaims of the pool's own replicas.
+    With no traffic every pool is paid all month, idle (its expected reclaims)."""
     assert dep.pools is not None
     served = {} if result is None else {p.name: p for p in result.mixed_pools}
     out = []
@@ -281,8 +283,12 @@ def _pool_costs(
         hour_cost = gpu_usd_per_hour(cost, gpu, busy)
         key, bill = f"pool:{pool.name}", None
         if isinstance(cost, RentedGpu) and (cost.reserved or cost.spot):
+            spot_run = None
+            if row is not None and row.spot is not None:
+                spot_run = _monthly_spot(row.spot, to_month)
             bill = capacity_bill(
                 cost, gpu, hour_cost.usd_per_hour, hours, hours * busy, layout.gpus_per_replica,
+                spot_run=spot_run,
             )  # fmt: skip
             parts = tuple(
                 BillPart(f"{key}:{p.kind}", p.gpu_hours_per_month, p.usd_per_gpu_hour)
@@ -298,8 +304,11 @@ def _pool_costs(
 
 def _pooled_capacity(fleet: FleetCost, pools: tuple[PoolCost, ...]) -> CapacityBill:
     """A mixed fleet's capacity figures: its pools' sums (a pool bought by the hour adds its
-    hours and busy hours, and no reserved idle hours, reclaims or missing capacity)."""
+    hours and busy hours, and no reserved idle hours, reclaims or missing capacity); its spot
+    figures are the engine's when the engine reclaimed any pool's replicas."""
     scheduled = math.fsum(p.scheduled_gpu_hours_per_month for p in pools)
+    bills = [p.capacity for p in pools if p.capacity is not None]
+    figures = {b.spot_figures for b in bills if b.spot_figures is not None}
     missing = math.fsum(
         p.capacity.capacity_missing_share * p.scheduled_gpu_hours_per_month
         for p in pools
@@ -315,6 +324,13 @@ def _pooled_capacity(fleet: FleetCost, pools: tuple[PoolCost, ...]) -> CapacityB
             p.capacity.spot_interruptions_per_month for p in pools if p.capacity is not None
         ),
         capacity_missing_share=missing / scheduled if scheduled > 0 else 0.0,
+        spot_requests_recomputed_per_month=math.fsum(
+            b.spot_requests_recomputed_per_month for b in bills
+        ),
+        spot_recompute_gpu_hours_per_month=math.fsum(
+            b.spot_recompute_gpu_hours_per_month for b in bills
+        ),
+        spot_figures=("engine" if "engine" in figures else "expected") if figures else None,
     )
 
 

@@ -156,6 +156,7 @@ def mixed_pool_json(p: MixedPoolServing) -> dict[str, Any]:
         "output_tokens_per_s": _num(p.output_tokens_per_s),
         "routing_usd_per_gpu_hour": _num(p.usd_per_gpu_hour),
         "spill_over_sequences": p.spill_over_sequences,
+        **({"spot": spot_json(p.spot)} if p.spot is not None else {}),
     }
 
 
@@ -417,7 +418,7 @@ def serving_tables(result: ServingResult, label: str) -> list[DataTable]:
         )
     spot_rows = [
         [
-            d.name,
+            name,
             f"{s.rate_per_replica_hour:,.3g}",
             f"{s.reclaims:,.1f}",
             f"{s.requests_recomputed:,.0f} of {s.requests_moved:,.0f}",
@@ -425,8 +426,7 @@ def serving_tables(result: ServingResult, label: str) -> list[DataTable]:
             f"{s.recompute_gpu_hours:,.3g}",
             f"{s.down_gpu_hours:,.3g} ({s.replacement_lag_s:,.0f} s each)",
         ]
-        for d in result.deployments
-        if (s := d.spot) is not None
+        for name, s in _spot_rows(result)
     ]
     if spot_rows:
         tables.append(
@@ -478,3 +478,13 @@ def prefix_cache_table(deployments: list[DeploymentServing], label: str) -> Data
         caption="hit ratio: input tokens found in the cache of the replica serving the request; "
         "without: the first replication's requests run again with no prefix cache",
     )
+
+
+def _spot_rows(result: ServingResult) -> list[tuple[str, SpotServing]]:
+    """Each deployment's spot reclaims, then a mixed fleet's per pool with spot."""
+    rows: list[tuple[str, SpotServing]] = []
+    for d in result.deployments:
+        if d.spot is not None:
+            rows.append((d.name, d.spot))
+        rows += [(f"{d.name}: pool {p.name}", p.spot) for p in d.mixed_pools if p.spot]
+    return rows

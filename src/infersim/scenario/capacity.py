@@ -54,7 +54,8 @@ class SpotCapacity(Strict):
     )
     interruptions_per_gpu_hour: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)] = Field(
         description="reclaims per spot GPU-hour: each scheduled replica is reclaimed at this "
-        "x its GPUs x the spot share of the fleet's GPU-hours (each takes down its replica)"
+        "x its GPUs x the spot share of the fleet's GPU-hours (a mixed fleet's pool: of the "
+        "pool's own; each takes down its replica)"
     )
     replacement_lag_s: PositiveSeconds = Field(
         default=120.0,

@@ -233,17 +233,6 @@ def _check_pools(check: ProblemLog, scenario: Scenario) -> None:
                 f"pool: least outstanding), got '{fleet.load_balancer}': remove load_balancer",
             )
         for index, pool in enumerate(dep.pools):
-            path, cost = (*here, index, "cost"), pool.cost
-            if cost is None:
-                path, cost = ("deployments", name, "cost"), dep.cost
-            if cost is None:
-                path, cost = ("costs", "gpu"), scenario.costs.gpu
-            if isinstance(cost, RentedGpu) and cost.spot and cost.spot.interruptions_per_gpu_hour:
-                check.add(
-                    (*path, "spot", "interruptions_per_gpu_hour"),
-                    f"prices pool '{pool.name}' of a mixed fleet, whose replicas the engine does "
-                    "not reclaim per pool yet: set it to 0, or remove spot",
-                )
             for key in ("grid", "gco2e_per_kwh"):
                 if getattr(pool, key) is not None and scenario.costs.energy is None:
                     check.add(

@@ -21,6 +21,7 @@ from numpy.typing import NDArray
 from infersim.perf import PerfModel
 from infersim.serving.interruptions import (
     ReclaimStats,
+    SlotReclaims,
     SpotReclaims,
     prefix_aware_up,
     skipping_down,
@@ -181,7 +182,8 @@ def run_cluster(
     `batch_ranks` are batch classes; `batch_slowdown_max`, if given, is the share by which
     their work may lengthen a replica's iterations beside interactive work
     (`serving.batch_budget`). With `spot`, replicas are reclaimed and replaced as
-    `serving.interruptions` describes (a fleet that is not disaggregated).
+    `serving.interruptions` describes (a fleet that is not disaggregated; a mixed fleet's
+    `chooser` must skip the replicas that are down).
     """
     table = RequestTable(
         _view(arrival_s, np.float64),
@@ -245,15 +247,18 @@ def run_cluster(
     up_choose = choose
     streams: list[np.random.Generator] = []  # spot: each slot's reclaims
     if spot is not None:
-        if prefill_replicas or replica_perfs is not None:
-            raise ValueError("spot reclaims: a fleet neither disaggregated nor mixed")
-        if load_balancer == "prefix_aware" and reuse is not None and chooser is None:
+        if prefill_replicas:
+            raise ValueError("spot reclaims: a fleet that is not disaggregated")
+        if chooser is not None:  # a mixed fleet's pool routing skips replicas down itself
+            up_choose = chooser
+        elif load_balancer == "prefix_aware" and reuse is not None:
             up_choose = prefix_aware_up(reuse)
         else:
             up_choose = skipping_down(choose)
         streams = spot.streams(schedule.slots)
+        reclaimed.by_slot = [SlotReclaims(spot.rate_of(slot)) for slot in range(len(streams))]
         for slot, stream in enumerate(streams):
-            heappush(control, (spot.next_after(stream, 0.0), slot, 1))
+            heappush(control, (spot.next_after(stream, 0.0, slot), slot, 1))
     t_control = min(change_times[0], control[0][0] if control else inf)
 
     def dispatch(rid: int, at_s: float, resume_s: float | None, fresh: bool = False) -> None:
@@ -286,7 +291,7 @@ def run_cluster(
                     break  # every request has finished: no more reclaims to simulate
                 t, slot, kind = heappop(control)
                 if kind == 1:  # a slot's reclaim: its next one, and this one if it is up
-                    heappush(control, (spot.next_after(streams[slot], t), slot, 1))
+                    heappush(control, (spot.next_after(streams[slot], t, slot), slot, 1))
                     if slot < active:
                         _reclaim(replicas, slot, t, spot, down_until, down, reclaimed, reuse,
                                  lost_loads, control, dispatch)  # fmt: skip
@@ -397,10 +402,14 @@ def _reclaim(
     """Replica `slot` is reclaimed at `t_s` (see `serving.interruptions`)."""
     replica = replicas[slot]
     counted = t_s < spot.window_s
-    until = t_s + spot.replacement_lag_s
+    until = t_s + spot.lag_of(slot)
+    own = stats.by_slot[slot]
     if counted:
+        down_s = window_overlap_s(max(t_s, down_until[slot]), until, spot.window_s)
         stats.reclaims += 1
-        stats.down_replica_s += window_overlap_s(max(t_s, down_until[slot]), until, spot.window_s)
+        stats.down_replica_s += down_s
+        own.reclaims += 1
+        own.down_replica_s += down_s
     down_until[slot] = until
     heapq.heappush(control, (until, slot, 0))
     if replica.down:  # its replacement, still booting, is reclaimed: the lag starts again
@@ -415,6 +424,9 @@ def _reclaim(
         stats.requests_moved += len(leaving)
         stats.requests_recomputed += in_flight
         stats.recomputed_tokens += lost
+        own.requests_moved += len(leaving)
+        own.requests_recomputed += in_flight
+        own.recomputed_tokens += lost
     for rid, resume_s in leaving:
         dispatch(rid, t_s, resume_s)
 

@@ -8,14 +8,19 @@ schedule keeps up is reclaimed as a Poisson process at
     rate = interruptions_per_gpu_hour x gpus_per_replica x (spot GPU-hours / scheduled GPU-hours)
 
 which gives, in expectation, exactly the bill's reclaims: spot GPU-hours x
-interruptions_per_gpu_hour. A reclaim:
+interruptions_per_gpu_hour. A mixed fleet (`deployments.X.pools`) buys each pool's hours on
+its own: each slot is reclaimed at its own pool's rate (its pool's interruptions, GPUs per
+replica and spot share of the pool's hours; never on a pool without spot), after its pool's
+replacement lag, and its figures are counted per slot so each pool's bill takes its own. A
+reclaim:
 
 - the decode steps the replica finished by then stand (their tokens were streamed); the step
   or iteration in flight is lost;
-- every request on it (decoding, prefilling, queued) goes back to the load balancer and is
-  admitted on another replica of the pool, recomputing its prompt and the tokens it already
-  emitted (no request is lost; its next token comes after the recompute: the gap is in ITL);
-  with no replica up, requests wait for the first one back;
+- every request on it (decoding, prefilling, queued) goes back to the load balancer (a mixed
+  fleet's pool routing) and is admitted on another replica that is up (of any pool),
+  recomputing its prompt and the tokens it already emitted (no request is lost; its next
+  token comes after the recompute: the gap is in ITL); with no replica up, requests wait for
+  the first one back;
 - the slot is down for `replacement_lag_s` (no admissions), then serves again, empty (its KV
   and prefix caches cold). The replacement is billed from its launch (its lag is booting and
   loading the weights), so the slot's hours stay paid: the lag costs latency, not dollars,
@@ -33,7 +38,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -48,10 +53,21 @@ class SpotReclaims:
     """How the engine reclaims replicas: the rate per scheduled replica, the lag, the stream."""
 
     rate_per_replica_s: float
+    """The rate of every slot; a mixed fleet's: the mean of its slots' rates."""
     replacement_lag_s: float
     rng: np.random.Generator
     window_s: float
     """Reclaims, recompute and down time are counted for reclaims before this time."""
+    slot_rates_s: tuple[float, ...] = ()
+    """A mixed fleet: each slot's own rate, its pool's (0 on a pool without spot)."""
+    slot_lags_s: tuple[float, ...] = ()
+    """A mixed fleet: each slot's replacement lag, its pool's."""
+
+    def rate_of(self, slot: int) -> float:
+        return self.slot_rates_s[slot] if self.slot_rates_s else self.rate_per_replica_s
+
+    def lag_of(self, slot: int) -> float:
+        return self.slot_lags_s[slot] if self.slot_lags_s else self.replacement_lag_s
 
     def streams(self, slots: int) -> list[np.random.Generator]:
         """One random stream per replica slot: a fleet of n + 1 replicas is reclaimed as
@@ -59,13 +75,14 @@ class SpotReclaims:
         compares fleets under the same reclaims, not luckier ones)."""
         return self.rng.spawn(slots)
 
-    def next_after(self, stream: np.random.Generator, t_s: float) -> float:
-        """A slot's next reclaim after `t_s`: its Poisson process runs on every slot all the
-        time; the cluster keeps a reclaim when the schedule has the slot up then (thinning:
-        a Poisson process over the slot's scheduled time)."""
-        if self.rate_per_replica_s <= 0:
+    def next_after(self, stream: np.random.Generator, t_s: float, slot: int) -> float:
+        """Slot `slot`'s next reclaim after `t_s`: its Poisson process runs on every slot all
+        the time; the cluster keeps a reclaim when the schedule has the slot up then
+        (thinning: a Poisson process over the slot's scheduled time)."""
+        rate = self.rate_of(slot)
+        if rate <= 0:
             return math.inf
-        return t_s + float(stream.exponential(1.0 / self.rate_per_replica_s))
+        return t_s + float(stream.exponential(1.0 / rate))
 
 
 @dataclass
@@ -82,6 +99,20 @@ class ReclaimStats:
     """KV tokens computed on a reclaimed replica that had to be computed again."""
     down_replica_s: float = 0.0
     """Replica-seconds within the window from a reclaim to its replacement serving."""
+    by_slot: list[SlotReclaims] = field(default_factory=list)
+    """The same figures per replica slot (a mixed fleet's pools add up their slots')."""
+
+
+@dataclass
+class SlotReclaims:
+    """What the reclaims of one replica slot did within the window."""
+
+    rate_per_replica_s: float
+    reclaims: int = 0
+    requests_recomputed: int = 0
+    requests_moved: int = 0
+    recomputed_tokens: int = 0
+    down_replica_s: float = 0.0
 
 
 def skipping_down(choose: Chooser) -> Chooser:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from infersim.perf import PerfModel
+from infersim.scenario.deployment import RentedGpu
 from infersim.serving.cluster import Chooser, ClusterRun
 from infersim.serving.pool_routing import PoolSpan, cheapest_first
 from infersim.serving.result import MixedPoolServing
@@ -33,13 +34,18 @@ class MixedPool:
     replicas: int
     perf: PerfModel
     usd_per_gpu_hour: float
-    """Its GPU-hour's price (an owned GPU's at full load): what cheapest-first orders by."""
+    """Its marginal GPU-hour's price, what cheapest-first orders by: rented with reserved or
+    spot capacity, its hours above the commitment's bill over all its hours
+    (`economics.capacity.marginal_usd_per_gpu_hour`: reserved hours are paid anyway); else
+    its GPU-hour's price (an owned GPU's at full load)."""
     saturated_at: int
     """Outstanding requests on a replica past which cheapest-first spills over: the largest
     batch its GPU serves within the SLO's time per output token at the workload's mean
     lengths (without a bound, the largest batch it holds)."""
     capacity_rps: float
     """Requests per second one replica serves at that batch."""
+    spot: RentedGpu | None = None
+    """Its rented GPUs when they have spot capacity (the engine reclaims its replicas)."""
 
     @property
     def usd_per_replica_hour(self) -> float:

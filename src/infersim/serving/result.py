@@ -181,10 +181,15 @@ class MixedPoolServing(PoolHours):
     gpu: str
     output_tokens_per_s: float
     usd_per_gpu_hour: float
-    """The price cheapest-first routing orders the pools by (an owned GPU's at full load;
-    the ledger bills the pool at its simulated utilization)."""
+    """The marginal price cheapest-first routing orders the pools by (reserved hours at 0:
+    `economics.capacity.marginal_usd_per_gpu_hour`; an owned GPU's at full load; the ledger
+    bills the pool at its simulated utilization)."""
     spill_over_sequences: int
     """Cheapest first: outstanding requests on a replica past which arrivals spill over."""
+    spot: SpotServing | None = None
+    """Its GPUs rented with spot capacity: what the reclaims of its own replicas did (their
+    recompute counted here, wherever the moved requests ran; None otherwise). The pools' add
+    up to the deployment's `spot`."""
 
 
 @dataclass(frozen=True)
@@ -194,8 +199,10 @@ class SpotServing:
 
     rate_per_replica_hour: float
     """Reclaims per scheduled replica-hour: interruptions_per_gpu_hour x GPUs per replica x
-    the spot share of the fleet's GPU-hours."""
+    the spot share of the fleet's GPU-hours (a mixed fleet's: the mean over its replicas, each
+    at its pool's rate)."""
     replacement_lag_s: float
+    """A mixed fleet's: its spot pools' lags weighted by their expected reclaims."""
     reclaims: float
     requests_recomputed: float
     """Requests in flight (prefilling or decoding) on a reclaimed replica, admitted again on

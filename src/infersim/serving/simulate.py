@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from infersim.catalog.load import Catalog
-from infersim.economics.capacity import spot_gpu_hours
+from infersim.economics.capacity import marginal_usd_per_gpu_hour, spot_gpu_hours
 from infersim.economics.gpu_cost import gpu_usd_per_hour
 from infersim.economics.inputs import HOURS_PER_MONTH
 from infersim.perf import PerfModel, build_perf_model, slo_throughput
@@ -98,6 +98,13 @@ class DeploymentPlan:
     """The ranks below this are batch classes' (0: no batch class ranks apart)."""
     batch_slowdown_max: float | None = None
     """The scheduler's cap on what batch work adds to interactive iterations (None: none)."""
+
+    @property
+    def spot(self) -> bool:
+        """Whether its GPUs have spot capacity (a mixed fleet's: on any pool)."""
+        if self.mixed:
+            return any(pool.spot is not None for pool in self.mixed)
+        return self.cost is not None
 
     def fleet_gpus(self, replicas: int) -> int:
         """GPUs of a fleet of `replicas` replicas (a disaggregated one: its prefill pool at
@@ -222,7 +229,10 @@ def spot_reclaims(
 ) -> SpotReclaims | None:
     """How the engine reclaims this deployment's replicas (`serving.interruptions`): each
     scheduled replica at interruptions_per_gpu_hour x its GPUs x the spot share of the
-    fleet's GPU-hours, the share the bill buys; None without spot or at a zero rate."""
+    fleet's GPU-hours, the share the bill buys (a mixed fleet's: each pool's replicas at its
+    own pool's); None without spot or at a zero rate."""
+    if plan.mixed:
+        return _pool_reclaims(plan.mixed, window_s, rng)
     cost = plan.cost
     if cost is None or cost.spot is None or cost.spot.interruptions_per_gpu_hour == 0:
         return None
@@ -239,6 +249,32 @@ def spot_reclaims(
     return SpotReclaims(rate, cost.spot.replacement_lag_s, rng, window_s)
 
 
+def _pool_reclaims(
+    pools: tuple[MixedPool, ...], window_s: float, rng: np.random.Generator
+) -> SpotReclaims | None:
+    """A mixed fleet's reclaims: each slot at its pool's rate, the spot share of the pool's
+    own hours (a fixed pool: every replica all month), with its pool's replacement lag; the
+    fleet's rate is the slots' mean and its lag the mean weighted by the slots' rates. None
+    when no pool is reclaimed."""
+    rates: list[float] = []
+    lags: list[float] = []
+    for pool in pools:
+        rate = lag = 0.0
+        if pool.spot is not None and pool.spot.spot is not None:
+            gpus = pool.perf.gpus_per_replica
+            hours = pool.replicas * gpus * HOURS_PER_MONTH
+            share = spot_gpu_hours(pool.spot, hours) / hours
+            rate = pool.spot.spot.interruptions_per_gpu_hour * gpus * share / 3600.0
+            lag = pool.spot.spot.replacement_lag_s
+        rates += [rate] * pool.replicas
+        lags += [lag] * pool.replicas
+    total = math.fsum(rates)
+    if total == 0:
+        return None
+    mean_lag = math.fsum(r * g for r, g in zip(rates, lags, strict=True)) / total
+    return SpotReclaims(total / len(rates), mean_lag, rng, window_s, tuple(rates), tuple(lags))
+
+
 def _mixed_pools(
     scenario: Scenario,
     catalog: Catalog,
@@ -247,9 +283,10 @@ def _mixed_pools(
     output_tokens: int,
     tpot_bound_s: float | None,
 ) -> tuple[MixedPool, ...]:
-    """A mixed fleet's pools, each at its own GPU's model and price (an owned GPU's at full
-    load), saturating at the largest batch it serves within the SLO's time per output token;
-    none without pools."""
+    """A mixed fleet's pools, each at its own GPU's model and marginal price (rented with
+    reserved or spot capacity: `economics.capacity.marginal_usd_per_gpu_hour`; else its
+    GPU-hour's price, an owned GPU's at full load), saturating at the largest batch it serves
+    within the SLO's time per output token; none without pools."""
     if dep.pools is None:
         return ()
     pools = []
@@ -257,10 +294,18 @@ def _mixed_pools(
         layout = dep.pool_layout(pool)
         perf = build_perf_model(layout, catalog)
         cost = layout.cost or scenario.costs.gpu
-        price = gpu_usd_per_hour(cost, catalog.gpu_of(pool.gpu), 1.0).usd_per_hour
+        gpu = catalog.gpu_of(pool.gpu)
+        price = gpu_usd_per_hour(cost, gpu, 1.0).usd_per_hour
+        spot = None
+        if isinstance(cost, RentedGpu) and (cost.reserved or cost.spot):
+            gpus = pool.replicas * perf.gpus_per_replica
+            price = marginal_usd_per_gpu_hour(cost, gpu, price, gpus)
+            spot = cost if cost.spot is not None else None
         point = slo_throughput(perf, max(1, prompt_tokens), max(1, output_tokens), tpot_bound_s)
         rps = point.output_tokens_per_s / max(output_tokens, 1)
-        pools.append(MixedPool(pool.name, pool.replicas, perf, price, point.batch_sequences, rps))
+        pools.append(
+            MixedPool(pool.name, pool.replicas, perf, price, point.batch_sequences, rps, spot)
+        )
     return tuple(pools)
 
 
@@ -336,7 +381,7 @@ def sample_run(
         prefill = max(1, min(run_schedule.peak - 1, round(plan.prefill_replicas * share)))
     reuse = block_reuse(plan.perf, plan.deployment, scenario, data, stream, run_schedule.slots,
                         use_cache)  # fmt: skip
-    spot = spot_reclaims(plan, schedule, sampling.window_s, rng.spawn(1)[0]) if plan.cost else None
+    spot = spot_reclaims(plan, schedule, sampling.window_s, rng.spawn(1)[0]) if plan.spot else None
     run = run_cluster(
         plan.perf,
         stream.time_s,
@@ -380,8 +425,9 @@ def deployment_signature(scenario: Scenario, seed: int, index: int, name: str) -
     """What one deployment's serving depends on, as a stable string: its own settings and
     place, the fleet, routing and catalog, the classes it serves (whole, with its share) or
     that routing might send it, and of the other classes what every deployment's per-class
-    figures list (name, priority, deadline), and rented GPUs with spot capacity (the engine
-    reclaims their replicas). Equal signatures give equal results."""
+    figures list (name, priority, deadline), rented GPUs with spot capacity (the engine
+    reclaims their replicas), and a mixed fleet's pools' costs (its routing orders the pools
+    by their marginal prices). Equal signatures give equal results."""
     classes: dict[str, object] = {}
     for class_name, cls in scenario.workload.classes.items():
         share = class_share(scenario, class_name, name)
@@ -403,6 +449,11 @@ def deployment_signature(scenario: Scenario, seed: int, index: int, name: str) -
     spot_cost = _spot_cost(scenario, dep) if isinstance(dep, SelfHosted) else None
     if spot_cost is not None:  # the engine reclaims its replicas
         parts["spot_cost"] = spot_cost.model_dump(mode="json")
+    if isinstance(dep, SelfHosted) and dep.pools is not None:  # routed and reclaimed by them
+        parts["pool_costs"] = [
+            (dep.pool_layout(pool).cost or scenario.costs.gpu).model_dump(mode="json")
+            for pool in dep.pools
+        ]
     return json.dumps(parts, sort_keys=True)
 
 

@@ -12,7 +12,7 @@ each replica is busy at most the time it is paid for.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -20,13 +20,14 @@ from numpy.typing import NDArray
 
 from infersim.serving.cluster import ClusterRun, ReplicaSchedule
 from infersim.serving.itl import ItlSource, itl_percentiles
-from infersim.serving.mixed import mixed_rows, mixed_totals
+from infersim.serving.mixed import mixed_rows, mixed_totals, spans
 from infersim.serving.pools import kv_transfer, pool_gpu_seconds, pool_rows, pool_totals
 from infersim.serving.replica import ReplicaStats
 from infersim.serving.result import (
     ClassServing,
     DeploymentServing,
     Interval,
+    MixedPoolServing,
     Mode,
     Percentiles,
     SpotServing,
@@ -37,6 +38,7 @@ from infersim.workload.stream import RequestStream
 
 if TYPE_CHECKING:
     from infersim.perf import PerfModel
+    from infersim.scenario.deployment import RentedGpu
     from infersim.serving.simulate import DeploymentPlan
 
 #: Two-sided 95% Student t quantiles by degrees of freedom (1..30); normal beyond.
@@ -265,8 +267,10 @@ def _spot_totals(
 ) -> dict[str, float]:
     """A run's spot reclaims (`RunSample.totals` entries, scaled to the fleet); none without
     spot capacity. A deployment with spot at a zero rate reclaims nothing."""
-    if plan.cost is None:
+    if not plan.spot:
         return {}
+    if plan.mixed:
+        return _mixed_spot_totals(plan, run, stats, scale)
     reclaimed = run.reclaims
     if reclaimed is None:
         return dict.fromkeys(SPOT_TOTALS, 0.0)
@@ -285,6 +289,48 @@ def _spot_totals(
     }  # fmt: skip
 
 
+def _mixed_spot_totals(
+    plan: DeploymentPlan, run: ClusterRun, stats: list[ReplicaStats], scale: float
+) -> dict[str, float]:
+    """A mixed fleet's reclaims per pool with spot (`mixed.<pool>.spot_*`, its slots' sums)
+    and the deployment's, the pools' sums (its rate: the mean over its replicas). The tokens
+    a pool's reclaims lost are recomputed wherever they went, at the fleet's measured prefill
+    GPU-time per token, and counted to the pool reclaimed."""
+    reclaimed = run.reclaims
+    prefill_tokens = sum(s.prefill_tokens for s in stats)
+    prefill_gpu_s = math.fsum(
+        s.prefill_s * r.perf.gpus_per_replica for s, r in zip(stats, run.replicas, strict=True)
+    )
+    per_token_gpu_s = prefill_gpu_s / prefill_tokens if prefill_tokens else 0.0
+    totals: dict[str, float] = {}
+    for span, pool in zip(spans(plan.mixed), plan.mixed, strict=True):
+        if pool.spot is None:
+            continue
+        slots = reclaimed.by_slot[span.start : span.stop] if reclaimed is not None else []
+        gpus = pool.perf.gpus_per_replica
+        rate = slots[0].rate_per_replica_s if slots else 0.0
+        tokens = sum(s.recomputed_tokens for s in slots)
+        key = f"mixed.{pool.name}"
+        totals.update({
+            f"{key}.spot_rate_per_replica_hour": rate * 3600.0,
+            f"{key}.spot_reclaims": sum(s.reclaims for s in slots) * scale,
+            f"{key}.spot_requests_recomputed": sum(s.requests_recomputed for s in slots) * scale,
+            f"{key}.spot_requests_moved": sum(s.requests_moved for s in slots) * scale,
+            f"{key}.spot_recomputed_tokens": tokens * scale,
+            f"{key}.spot_recompute_gpu_hours": tokens * per_token_gpu_s / 3600.0 * scale,
+            f"{key}.spot_down_gpu_hours": math.fsum(s.down_replica_s for s in slots) * gpus
+            / 3600.0 * scale,
+        })  # fmt: skip
+    out = {
+        name: math.fsum(v for k, v in totals.items() if k.endswith(f".{name}"))
+        for name in SPOT_TOTALS
+    }
+    out["spot_rate_per_replica_hour"] = (
+        reclaimed.rate_per_replica_s * 3600.0 if reclaimed is not None else 0.0
+    )
+    return {**out, **totals}
+
+
 SPOT_TOTALS = (
     "spot_rate_per_replica_hour", "spot_reclaims", "spot_requests_recomputed",
     "spot_requests_moved", "spot_recomputed_tokens", "spot_recompute_gpu_hours",
@@ -293,18 +339,46 @@ SPOT_TOTALS = (
 
 
 def _spot_row(plan: DeploymentPlan, mean: dict[str, float]) -> SpotServing | None:
-    cost = plan.cost
-    if cost is None or cost.spot is None:
+    if not plan.spot:
         return None
+    if plan.mixed:  # the spot pools' lags, each weighted by its pool's expected reclaims
+        spot = [p for p in plan.mixed if p.spot is not None]
+        weights = [p.replicas * mean[f"mixed.{p.name}.spot_rate_per_replica_hour"] for p in spot]
+        if math.fsum(weights) == 0:  # none reclaimed: by replicas
+            weights = [float(p.replicas) for p in spot]
+        lags = [_lag_s(p.spot) for p in spot]
+        lag_s = math.fsum(w * g for w, g in zip(weights, lags, strict=True)) / math.fsum(weights)
+        return _spot_serving(mean, "", lag_s)
+    assert plan.cost is not None
+    return _spot_serving(mean, "", _lag_s(plan.cost))
+
+
+def _lag_s(cost: RentedGpu | None) -> float:
+    assert cost is not None and cost.spot is not None
+    return cost.spot.replacement_lag_s
+
+
+def _spot_serving(mean: dict[str, float], key: str, lag_s: float) -> SpotServing:
+    """The spot figures under `key` (a pool's `mixed.<pool>.`, or the deployment's: '')."""
     return SpotServing(
-        rate_per_replica_hour=mean["spot_rate_per_replica_hour"],
-        replacement_lag_s=cost.spot.replacement_lag_s,
-        reclaims=mean["spot_reclaims"],
-        requests_recomputed=mean["spot_requests_recomputed"],
-        requests_moved=mean["spot_requests_moved"],
-        recomputed_tokens=mean["spot_recomputed_tokens"],
-        recompute_gpu_hours=mean["spot_recompute_gpu_hours"],
-        down_gpu_hours=mean["spot_down_gpu_hours"],
+        rate_per_replica_hour=mean[f"{key}spot_rate_per_replica_hour"],
+        replacement_lag_s=lag_s,
+        reclaims=mean[f"{key}spot_reclaims"],
+        requests_recomputed=mean[f"{key}spot_requests_recomputed"],
+        requests_moved=mean[f"{key}spot_requests_moved"],
+        recomputed_tokens=mean[f"{key}spot_recomputed_tokens"],
+        recompute_gpu_hours=mean[f"{key}spot_recompute_gpu_hours"],
+        down_gpu_hours=mean[f"{key}spot_down_gpu_hours"],
+    )
+
+
+def _mixed_rows(plan: DeploymentPlan, mean: dict[str, float]) -> tuple[MixedPoolServing, ...]:
+    """A mixed fleet's pools, each with its own spot reclaims where it has spot."""
+    return tuple(
+        row
+        if pool.spot is None
+        else replace(row, spot=_spot_serving(mean, f"mixed.{pool.name}.", _lag_s(pool.spot)))
+        for row, pool in zip(mixed_rows(plan, mean), plan.mixed, strict=True)
     )
 
 
@@ -597,6 +671,6 @@ def merge_samples(
         classes=classes,
         pools=pool_rows(plan, mean) if plan.prefill_replicas else (),
         kv_transfer=kv_transfer(mean) if plan.prefill_replicas else None,
-        mixed_pools=mixed_rows(plan, mean) if plan.mixed else (),
+        mixed_pools=_mixed_rows(plan, mean) if plan.mixed else (),
         spot=_spot_row(plan, mean),
     )
