@@ -46,6 +46,7 @@ from infersim.report.tables import terminal_width as _terminal_width
 from infersim.report.terminal_charts import margin_histograms
 from infersim.scenario.deployment import ApiModel, SelfHosted
 from infersim.scenario.load import LoadedScenario, load_scenario, validate_file
+from infersim.serving.result import ServingResult
 from infersim.workload.trace import load_external_data
 
 SCHEMA_VERSION = 1
@@ -137,11 +138,16 @@ def summary_tables(loaded: LoadedScenario) -> list[DataTable]:
     return tables
 
 
-def simulate_run(ctx: typer.Context, loaded: LoadedScenario) -> RunResult:
-    """Read the files the scenario names (the edge), then run the pure pipeline."""
+def simulate_run(
+    ctx: typer.Context,
+    loaded: LoadedScenario,
+    serving_cache: dict[str, ServingResult] | None = None,
+) -> RunResult:
+    """Read the files the scenario names (the edge), then run the pure pipeline
+    (`serving_cache`: the engine's results shared with other runs, see `run_scenario`)."""
     data = load_external_data(loaded.scenario, loaded.base_dir)
     with progress_reporter(ctx, f"simulating {loaded.label}") as report:
-        result = run_loaded(loaded, data, progress=report)
+        result = run_loaded(loaded, data, progress=report, serving_cache=serving_cache)
     for line in result.capacity_warnings():
         stderr_console().print(f"warning: {loaded.label}: {line}", markup=False)
     return result
