@@ -11,9 +11,10 @@ import json
 import multiprocessing
 import os
 import sys
+import threading
 import time
-from collections.abc import Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Annotated, Any
@@ -254,9 +255,10 @@ def run_all(
 ) -> list[dict[str, Any]]:
     """Every target's run JSON, in order; in `jobs` worker processes when more than one.
 
-    Scenarios that serve the same traffic run together (`serving_groups`). Each scenario's
-    line goes to stderr as soon as its group has run (in the order they finish); with
-    several workers, errors are raised in the targets' order once all have finished.
+    Scenarios that serve the same traffic run together (`serving_groups`); with `jobs` > 1,
+    this process runs groups too, beside `jobs` - 1 worker processes. Each scenario's line
+    goes to stderr as soon as its group has run (in the order they finish); with several
+    workers, errors are raised in the targets' order once all have finished.
     """
     groups = serving_groups(loaded)
     workers = min(jobs, len(groups))
@@ -272,26 +274,43 @@ def run_all(
                 info(ctx, ran_line(items[index], time.perf_counter() - start, len(serial), total))
         return [serial[index] for index in range(total)]
     dirs = [str(d) for d in global_options(ctx).catalog_dirs]
-    spawn = multiprocessing.get_context("spawn")  # no fork of a threaded parent
     results: dict[int, WorkerResult] = {}
-    with ProcessPoolExecutor(max_workers=workers, mp_context=spawn) as pool:
-        futures = {
-            pool.submit(
-                run_in_worker,
-                [(None if items[i].path is None else str(items[i].path), items[i].variant)
-                 for i in group],
-                dirs,
-            ): group
-            for group in groups
-        }  # fmt: skip
-        for future in as_completed(futures):
-            for index, outcome in zip(futures[future], future.result(), strict=True):
+    lock = threading.Lock()
+
+    def record(group: list[int], outcomes: list[WorkerResult]) -> None:
+        with lock:
+            for index, outcome in zip(group, outcomes, strict=True):
                 results[index] = outcome
                 target, (status, _, seconds) = items[index], outcome
                 if status == "ok":
                     info(ctx, ran_line(target, seconds, len(results), total))
                 else:
                     info(ctx, f"{target.key}: failed ({len(results)}/{total})")
+
+    def on_done(group: list[int]) -> Callable[[Future[list[WorkerResult]]], None]:
+        def done(future: Future[list[WorkerResult]]) -> None:
+            if not future.cancelled() and future.exception() is None:
+                record(group, future.result())
+
+        return done
+
+    def paths(group: list[int]) -> list[tuple[str | None, str | None]]:
+        return [(None if items[i].path is None else str(items[i].path), items[i].variant)
+                for i in group]  # fmt: skip
+
+    # this process is one of the workers (it has imported everything already): it takes
+    # the groups no worker process has started, from the last
+    spawn = multiprocessing.get_context("spawn")  # no fork of a threaded parent
+    with ProcessPoolExecutor(max_workers=workers - 1, mp_context=spawn) as pool:
+        futures = {pool.submit(run_in_worker, paths(group), dirs): group for group in groups}
+        for future, group in futures.items():
+            future.add_done_callback(on_done(group))
+        for future in reversed(list(futures)):
+            if future.cancel():
+                record(futures[future], run_in_worker(paths(futures[future]), dirs))
+        for future in as_completed(futures):
+            if not future.cancelled():
+                future.result()  # a worker's crash, raised here
     runs: list[dict[str, Any]] = []
     for index in range(total):
         status, payload, _ = results[index]
