@@ -51,9 +51,7 @@ def test_scenarios_differing_only_in_costs_are_grouped(project: Path) -> None:
     assert serving_groups(loaded) == [[0, 1], [2]]
 
 
-def test_shared_serving_gives_each_scenario_its_own_run(
-    runner: CliRunner, project: Path
-) -> None:
+def test_shared_serving_gives_each_scenario_its_own_run(runner: CliRunner, project: Path) -> None:
     """Run together (one simulation of the shared traffic), each scenario's figures are the
     ones it has when run alone; and --jobs 2 (a worker process and this one) agrees."""
     together = records(runner, "scenarios", "-j", "1")

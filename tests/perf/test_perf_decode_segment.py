@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from itertools import pairwise
 
 import numpy as np
 import pytest
@@ -123,7 +124,7 @@ def test_both_paths_match_the_model_and_pieces_match_the_whole(
     assert scalar == pytest.approx(reference(perf, n, ctx0, growth, k), rel=RTOL, abs=0.0)
     cuts = sorted({0, k, *(k * i // pieces for i in range(1, pieces))})
     timed: list[float] = []
-    for first, end in zip(cuts, cuts[1:], strict=False):
+    for first, end in pairwise(cuts):
         total = timed[-1] if timed else 0.0
         for path in (timer.scalar_s, timer.vector_s):
             assert path(n, ctx0, growth, end - first, first, total) == scalar[first:end]
