@@ -346,6 +346,10 @@ def deployment_signature(scenario: Scenario, seed: int, index: int, name: str) -
         "simulated_s": scenario.horizon.simulated_s,
         "classes": classes,
     }
+    deployment = scenario.deployments[name]
+    if isinstance(deployment, SelfHosted) and deployment.pools:
+        # its pools' prices (routing cheapest-first) default to the scenario's GPU cost
+        parts["gpu_cost"] = scenario.costs.gpu.model_dump(mode="json")
     return json.dumps(parts, sort_keys=True)
 
 
