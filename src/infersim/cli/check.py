@@ -208,6 +208,9 @@ def load_all(items: Sequence[Target], options: GlobalOptions) -> list[LoadedScen
 WorkerResult = tuple[str, Any, float]
 ServingCache = dict[str, ServingResult]
 
+#: The scenario fields that the engine's inputs come from (see `serving_groups`).
+SERVING_INPUTS = {"seed", "deployments", "fleet", "routing", "catalog", "workload", "horizon"}
+
 
 def serving_groups(loaded: Sequence[LoadedScenario]) -> list[list[int]]:
     """The scenarios (by index, in order) grouped by the inputs their serving depends on:
@@ -224,15 +227,11 @@ def serving_groups(loaded: Sequence[LoadedScenario]) -> list[list[int]]:
     return list(groups.values())
 
 
-#: The scenario fields that the engine's inputs come from (see `serving_groups`).
-SERVING_INPUTS = {"seed", "deployments", "fleet", "routing", "catalog", "workload", "horizon"}
-
-
 def run_in_worker(
     group: Sequence[tuple[str | None, str | None]], catalog_dirs: list[str]
 ) -> list[WorkerResult]:
-    """A group of scenarios in a worker process, one after the other, sharing the engine's
-    results: per scenario ("ok", run JSON, seconds) or the error to re-raise."""
+    """A group of scenarios, one after the other, sharing the engine's results (in a worker
+    process, or in this one): per scenario ("ok", run JSON, seconds) or the error to re-raise."""
     catalog = GlobalOptions(catalog_dirs=[Path(d) for d in catalog_dirs]).catalog()
     cache: ServingCache = {}
     out: list[WorkerResult] = []
@@ -253,7 +252,7 @@ def run_in_worker(
 def run_all(
     ctx: typer.Context, items: Sequence[Target], loaded: Sequence[LoadedScenario], jobs: int
 ) -> list[dict[str, Any]]:
-    """Every target's run JSON, in order; in `jobs` worker processes when more than one.
+    """Every target's run JSON, in order; on `jobs` processes when more than one.
 
     Scenarios that serve the same traffic run together (`serving_groups`); with `jobs` > 1,
     this process runs groups too, beside `jobs` - 1 worker processes. Each scenario's line
