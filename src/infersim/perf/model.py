@@ -241,11 +241,11 @@ class DecodeTimer:
     def vector_s(
         self, seqs: int, ctx0: float, growth: float, steps: int, first: int = 0, total: float = 0.0
     ) -> list[float]:
-        t, d, _ = self.terms(seqs)
+        t, d, memory_bound = self.terms(seqs)
         x = ctx0 + growth * np.arange(first, first + steps, dtype=np.float64)
-        seconds = _step_times(t, x)
+        seconds = _step_times(t, x, memory_bound)
         if d is not None:
-            seconds += float(self.perf.draft_steps) * _step_times(d, x)
+            seconds += float(self.perf.draft_steps) * _step_times(d, x, _memory_bound(d))
         seconds[0] += total  # the running sum's first addition, as the scalar loop makes it
         cumulative: list[float] = seconds.cumsum().tolist()
         return cumulative
@@ -302,10 +302,11 @@ class DecodeTimer:
         return out
 
 
-def _step_times(terms: DecodeTerms, x: FloatArray) -> FloatArray:
-    """Each step's time at contexts `x`: `DecodeTimer.scalar_s`'s operations, elementwise."""
+def _step_times(terms: DecodeTerms, x: FloatArray, memory_bound: bool) -> FloatArray:
+    """Each step's time at contexts `x`: `DecodeTimer.scalar_s`'s operations, elementwise
+    (`memory_bound`: `_memory_bound(terms)`, the max known to be the KV traffic term)."""
     m = terms.kv_s_per_token * (x + terms.tokens) + terms.state_s
-    if not _memory_bound(terms):
+    if not memory_bound:
         np.maximum(terms.attention_s_per_token * x, m, out=m)
     seconds: FloatArray = ((terms.linear_s + m) + terms.comm_s) + terms.fixed_s
     return seconds
