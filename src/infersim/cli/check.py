@@ -11,9 +11,10 @@ import json
 import multiprocessing
 import os
 import sys
+import threading
 import time
-from collections.abc import Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Annotated, Any
@@ -67,6 +68,7 @@ from infersim.report.check import (
 from infersim.report.html import check_report
 from infersim.scenario.compose import load_document, variant_names
 from infersim.scenario.load import LoadedScenario, load_scenario
+from infersim.serving.result import ServingResult
 from infersim.workload.trace import load_external_data
 
 SCENARIO_SUFFIXES = (".yaml", ".yml")
@@ -204,59 +206,111 @@ def load_all(items: Sequence[Target], options: GlobalOptions) -> list[LoadedScen
 # Running --------------------------------------------------------------------------------------
 
 WorkerResult = tuple[str, Any, float]
+ServingCache = dict[str, ServingResult]
+
+#: The scenario fields that the engine's inputs come from (see `serving_groups`).
+SERVING_INPUTS = {"seed", "deployments", "fleet", "routing", "catalog", "workload", "horizon"}
 
 
-def run_in_worker(path: str | None, variant: str | None, catalog_dirs: list[str]) -> WorkerResult:
-    """One scenario in a worker process: ("ok", run JSON, seconds) or the error to re-raise."""
-    start = time.perf_counter()
-    try:
-        catalog = GlobalOptions(catalog_dirs=[Path(d) for d in catalog_dirs]).catalog()
-        loaded = load_scenario(None if path is None else Path(path), variant, catalog=catalog)
-        data = load_external_data(loaded.scenario, loaded.base_dir)
-        result = run_loaded(loaded, data)
-        return "ok", run_json(loaded, result), time.perf_counter() - start
-    except ConfigError as exc:
-        return "config", exc.problems, 0.0
-    except InfersimError as exc:
-        return "error", str(exc), 0.0
+def serving_groups(loaded: Sequence[LoadedScenario]) -> list[list[int]]:
+    """The scenarios (by index, in order) grouped by the inputs their serving depends on:
+    scenarios that differ only in prices and costs (a file and one that `extends:` it with
+    other costs) serve the same traffic, so each group runs in one process, one scenario
+    after the other, and the engine simulates that traffic once (`run_scenario`'s
+    `serving_cache`, keyed by everything the engine reads). A group is a schedule only: two
+    scenarios grouped whose serving differs are simulated each, as apart."""
+    groups: dict[str, list[int]] = {}
+    for index, one in enumerate(loaded):
+        scenario = one.scenario
+        key = json.dumps(scenario.model_dump(mode="json", include=SERVING_INPUTS), sort_keys=True)
+        groups.setdefault(key, []).append(index)
+    return list(groups.values())
+
+
+def run_in_worker(
+    group: Sequence[tuple[str | None, str | None]], catalog_dirs: list[str]
+) -> list[WorkerResult]:
+    """A group of scenarios, one after the other, sharing the engine's results (in a worker
+    process, or in this one): per scenario ("ok", run JSON, seconds) or the error to re-raise."""
+    catalog = GlobalOptions(catalog_dirs=[Path(d) for d in catalog_dirs]).catalog()
+    cache: ServingCache = {}
+    out: list[WorkerResult] = []
+    for path, variant in group:
+        start = time.perf_counter()
+        try:
+            loaded = load_scenario(None if path is None else Path(path), variant, catalog=catalog)
+            data = load_external_data(loaded.scenario, loaded.base_dir)
+            result = run_loaded(loaded, data, serving_cache=cache)
+            out.append(("ok", run_json(loaded, result), time.perf_counter() - start))
+        except ConfigError as exc:
+            out.append(("config", exc.problems, 0.0))
+        except InfersimError as exc:
+            out.append(("error", str(exc), 0.0))
+    return out
 
 
 def run_all(
     ctx: typer.Context, items: Sequence[Target], loaded: Sequence[LoadedScenario], jobs: int
 ) -> list[dict[str, Any]]:
-    """Every target's run JSON, in order; in `jobs` worker processes when more than one.
+    """Every target's run JSON, in order; on `jobs` processes when more than one.
 
-    Each scenario's line goes to stderr as soon as it has run (in the order they finish);
-    with several workers, errors are raised in the targets' order once all have finished.
+    Scenarios that serve the same traffic run together (`serving_groups`); with `jobs` > 1,
+    this process runs groups too, beside `jobs` - 1 worker processes. Each scenario's line
+    goes to stderr as soon as its group has run (in the order they finish); with several
+    workers, errors are raised in the targets' order once all have finished.
     """
-    workers = min(jobs, len(items))
+    groups = serving_groups(loaded)
+    workers = min(jobs, len(groups))
     total = len(items)
     if workers <= 1:
-        runs = []
-        for done, (target, scenario) in enumerate(zip(items, loaded, strict=True), start=1):
-            start = time.perf_counter()
-            runs.append(run_json(scenario, simulate_run(ctx, scenario)))
-            info(ctx, ran_line(target, time.perf_counter() - start, done, total))
-        return runs
+        serial: dict[int, dict[str, Any]] = {}
+        for group in groups:
+            cache: ServingCache = {}
+            for index in group:
+                start = time.perf_counter()
+                run = simulate_run(ctx, loaded[index], serving_cache=cache)
+                serial[index] = run_json(loaded[index], run)
+                info(ctx, ran_line(items[index], time.perf_counter() - start, len(serial), total))
+        return [serial[index] for index in range(total)]
     dirs = [str(d) for d in global_options(ctx).catalog_dirs]
-    spawn = multiprocessing.get_context("spawn")  # no fork of a threaded parent
     results: dict[int, WorkerResult] = {}
-    with ProcessPoolExecutor(max_workers=workers, mp_context=spawn) as pool:
-        futures = {
-            pool.submit(
-                run_in_worker, None if t.path is None else str(t.path), t.variant, dirs
-            ): index
-            for index, t in enumerate(items)
-        }
+    lock = threading.Lock()
+
+    def record(group: list[int], outcomes: list[WorkerResult]) -> None:
+        with lock:
+            for index, outcome in zip(group, outcomes, strict=True):
+                results[index] = outcome
+                target, (status, _, seconds) = items[index], outcome
+                if status == "ok":
+                    info(ctx, ran_line(target, seconds, len(results), total))
+                else:
+                    info(ctx, f"{target.key}: failed ({len(results)}/{total})")
+
+    def on_done(group: list[int]) -> Callable[[Future[list[WorkerResult]]], None]:
+        def done(future: Future[list[WorkerResult]]) -> None:
+            if not future.cancelled() and future.exception() is None:
+                record(group, future.result())
+
+        return done
+
+    def paths(group: list[int]) -> list[tuple[str | None, str | None]]:
+        return [(None if items[i].path is None else str(items[i].path), items[i].variant)
+                for i in group]  # fmt: skip
+
+    # this process is one of the workers (it has imported everything already): it takes
+    # the groups no worker process has started, from the last
+    spawn = multiprocessing.get_context("spawn")  # no fork of a threaded parent
+    with ProcessPoolExecutor(max_workers=workers - 1, mp_context=spawn) as pool:
+        futures = {pool.submit(run_in_worker, paths(group), dirs): group for group in groups}
+        for future, group in futures.items():
+            future.add_done_callback(on_done(group))
+        for future in reversed(list(futures)):
+            if future.cancel():
+                record(futures[future], run_in_worker(paths(futures[future]), dirs))
         for future in as_completed(futures):
-            index = futures[future]
-            results[index] = future.result()
-            target, (status, _, seconds) = items[index], results[index]
-            if status == "ok":
-                info(ctx, ran_line(target, seconds, len(results), total))
-            else:
-                info(ctx, f"{target.key}: failed ({len(results)}/{total})")
-    runs = []
+            if not future.cancelled():
+                future.result()  # a worker's crash, raised here
+    runs: list[dict[str, Any]] = []
     for index in range(total):
         status, payload, _ = results[index]
         if status == "config":

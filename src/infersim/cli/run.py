@@ -143,8 +143,9 @@ def simulate_run(
     loaded: LoadedScenario,
     serving_cache: dict[str, ServingResult] | None = None,
 ) -> RunResult:
-    """Read the files the scenario names (the edge), then run the pure pipeline;
-    `serving_cache` keeps its serving results (for Monte Carlo samples to reuse)."""
+    """Read the files the scenario names (the edge), then run the pure pipeline
+    (`serving_cache`: the engine's results shared with other runs, see `run_scenario`, and
+    kept for Monte Carlo samples to reuse)."""
     data = load_external_data(loaded.scenario, loaded.base_dir)
     with progress_reporter(ctx, f"simulating {loaded.label}") as report:
         result = run_loaded(loaded, data, progress=report, serving_cache=serving_cache)

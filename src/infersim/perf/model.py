@@ -32,8 +32,8 @@ if TYPE_CHECKING:  # numpy is imported where arrays are computed: building a mod
     from infersim.perf.roofline import FloatArray
 
 #: Decode segments up to this many steps are timed with scalar arithmetic, longer ones with
-#: numpy (its fixed cost per call, ~20 us, is that of some 150 scalar steps).
-SCALAR_SEGMENT_STEPS = 128
+#: numpy (its fixed cost per call, ~7 us, is that of some 60 scalar steps).
+SCALAR_SEGMENT_STEPS = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,40 +206,61 @@ class DecodeTimer:
 
     A segment is `steps` iterations of the same `seqs` sequences whose contexts add up to
     `ctx0 + growth * k` at step k. `cumulative_s` equals, bit for bit,
-    `np.cumsum(perf.iteration_times_s(0, 0, seqs, ctx))`: short segments run the same
-    floating-point operations one step at a time (the per-call cost of numpy dominates
-    there), long ones call numpy. The constants of each batch size are kept.
+    `np.cumsum(perf.iteration_times_s(0, 0, seqs, ctx))`: both paths run the floating-point
+    operations of `Roofline.decode_terms` in the same order, short segments one step at a
+    time (the per-call cost of numpy dominates there), long ones over numpy arrays (each
+    step's time elementwise, then a sequential `cumsum`). The constants of each batch size
+    are kept.
     """
 
     def __init__(self, perf: PerfModel) -> None:
         self.perf = perf
-        self._terms: dict[int, tuple[DecodeTerms, DecodeTerms | None]] = {}
+        self._terms: dict[int, tuple[DecodeTerms, DecodeTerms | None, bool]] = {}
 
-    def cumulative_s(self, seqs: int, ctx0: float, growth: float, steps: int) -> list[float]:
+    def cumulative_s(
+        self, seqs: int, ctx0: float, growth: float, steps: int, first: int = 0, total: float = 0.0
+    ) -> list[float]:
+        """The cumulative times of steps `first` .. `first + steps - 1` of the segment, adding
+        on to `total` (the cumulative time of the steps before `first`): a segment timed in
+        pieces gives the floats of one timed whole."""
         if steps > SCALAR_SEGMENT_STEPS:
-            return self.vector_s(seqs, ctx0, growth, steps)
-        return self.scalar_s(seqs, ctx0, growth, steps)
+            return self.vector_s(seqs, ctx0, growth, steps, first, total)
+        return self.scalar_s(seqs, ctx0, growth, steps, first, total)
 
-    def vector_s(self, seqs: int, ctx0: float, growth: float, steps: int) -> list[float]:
-        import numpy as np
-
-        ctx = ctx0 + growth * np.arange(steps, dtype=np.float64)
-        cumulative: list[float] = np.cumsum(
-            self.perf.iteration_times_s(0.0, 0.0, seqs, ctx)
-        ).tolist()
-        return cumulative
-
-    def scalar_s(self, seqs: int, ctx0: float, growth: float, steps: int) -> list[float]:
+    def terms(self, seqs: int) -> tuple[DecodeTerms, DecodeTerms | None, bool]:
+        """The step-time constants of `seqs` sequences: the target's, the draft's, and
+        whether a step is the target's alone and memory-bound at any context."""
         terms = self._terms.get(seqs)
         if terms is None:
             perf = self.perf
             draft = perf.draft
+            target = perf.target.decode_terms(seqs, perf.verify_tokens)
             terms = (
-                perf.target.decode_terms(seqs, perf.verify_tokens),
+                target,
                 draft.decode_terms(seqs, 1.0) if draft is not None else None,
+                draft is None and _memory_bound(target),
             )
             self._terms[seqs] = terms
-        t, d = terms
+        return terms
+
+    def vector_s(
+        self, seqs: int, ctx0: float, growth: float, steps: int, first: int = 0, total: float = 0.0
+    ) -> list[float]:
+        import numpy as np
+
+        t, d, memory_bound = self.terms(seqs)
+        x = ctx0 + growth * np.arange(first, first + steps, dtype=np.float64)
+        seconds = _step_times(t, x, memory_bound)
+        if d is not None:
+            seconds += float(self.perf.draft_steps) * _step_times(d, x, _memory_bound(d))
+        seconds[0] += total  # the running sum's first addition, as the scalar loop makes it
+        cumulative: list[float] = seconds.cumsum().tolist()
+        return cumulative
+
+    def scalar_s(
+        self, seqs: int, ctx0: float, growth: float, steps: int, first: int = 0, total: float = 0.0
+    ) -> list[float]:
+        t, d, memory_bound = self.terms(seqs)
         lin, att, kv, tok, state, comm, fixed = (
             t.linear_s,
             t.attention_s_per_token,
@@ -249,10 +270,16 @@ class DecodeTimer:
             t.comm_s,
             t.fixed_s,
         )
+        end = first + steps
+        if memory_bound:  # att * x <= kv * (x + tok) + state: no max to take
+            return [
+                total := total
+                + (((lin + (kv * ((ctx0 + growth * k) + tok) + state)) + comm) + fixed)
+                for k in range(first, end)
+            ]
         out: list[float] = []
-        total = 0.0
         if d is None:
-            for k in range(steps):
+            for k in range(first, end):
                 x = ctx0 + growth * k
                 c = att * x
                 m = kv * (x + tok) + state
@@ -269,7 +296,7 @@ class DecodeTimer:
             d.comm_s,
             d.fixed_s,
         )
-        for k in range(steps):
+        for k in range(first, end):
             x = ctx0 + growth * k
             c = att * x
             m = kv * (x + tok) + state
@@ -280,6 +307,29 @@ class DecodeTimer:
             total += target_s + draft_steps * draft_s
             out.append(total)
         return out
+
+
+def _step_times(terms: DecodeTerms, x: FloatArray, memory_bound: bool) -> FloatArray:
+    """Each step's time at contexts `x`: `DecodeTimer.scalar_s`'s operations, elementwise
+    (`memory_bound`: `_memory_bound(terms)`, the max known to be the KV traffic term)."""
+    import numpy as np
+
+    m = terms.kv_s_per_token * (x + terms.tokens) + terms.state_s
+    if not memory_bound:
+        np.maximum(terms.attention_s_per_token * x, m, out=m)
+    seconds: FloatArray = ((terms.linear_s + m) + terms.comm_s) + terms.fixed_s
+    return seconds
+
+
+def _memory_bound(terms: DecodeTerms) -> bool:
+    """Whether the KV traffic outlasts the attention's compute at every context x >= 0:
+    att * x <= kv * x <= kv * (x + tokens) + state, which rounding (monotonic) keeps."""
+    return (
+        terms.attention_s_per_token <= terms.kv_s_per_token
+        and terms.kv_s_per_token >= 0.0
+        and terms.tokens >= 0.0
+        and terms.state_s >= 0.0
+    )
 
 
 def combine(parts: list[Parts], target_every: int = 0) -> IterationBreakdown:

@@ -98,6 +98,9 @@ def serving_signature(scenario: Scenario) -> str:
     }
     parts["classes"] = {k: v.model_dump(mode="json") for k, v in scenario.workload.classes.items()}
     parts["simulated_s"] = scenario.horizon.simulated_s
+    if any(isinstance(d, SelfHosted) and d.pools for d in scenario.deployments.values()):
+        # a mixed fleet routes by its pools' prices, which default to the scenario's
+        parts["gpu_cost"] = scenario.costs.gpu.model_dump(mode="json")
     return json.dumps(parts, sort_keys=True)
 
 

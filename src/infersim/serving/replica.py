@@ -493,9 +493,11 @@ class Replica:
         stats.busy_s += seconds
         stats.iterations += steps
         # weights read: the dense part, plus the experts this many tokens touch (an MoE)
-        tokens = seqs * self.verify + prefill_tokens
-        touched = 1.0 - self.expert_miss**tokens
-        stats.weight_read_s += steps * (self.weights_s + self.experts_s * touched)
+        if self.experts_s:
+            touched = 1.0 - self.expert_miss ** (seqs * self.verify + prefill_tokens)
+            stats.weight_read_s += steps * (self.weights_s + self.experts_s * touched)
+        else:
+            stats.weight_read_s += steps * self.weights_s
         stats.batch_sizes.append(seqs)
         stats.batch_durations_s.append(seconds)
         stats.batch_work.append(-steps if steps > 1 or not prefill_tokens else prefill_tokens)
