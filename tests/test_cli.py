@@ -242,3 +242,17 @@ def test_sweep_writes_an_html_report(runner: CliRunner, tmp_path: Path) -> None:
     args = ("sweep", SMALL, "--set", "deployments.main.replicas=1,2", "-f", "html")
     code, _, _ = invoke(runner, *args, "-o", str(target))
     assert code == 0 and "<svg" in target.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    "path", sorted(CONFIGS.rglob("*.yaml")), ids=lambda p: str(p.relative_to(CONFIGS))
+)
+def test_every_shipped_configs_summary_tables_render(path: Path) -> None:
+    """The tables `run` prints before its results, for every shipped scenario (a GPU with no
+    rental quote, like a local one, has an empty catalog-rate cell)."""
+    from infersim.cli.run import summary_tables
+    from infersim.report.tables import render_markdown, render_rich
+    from infersim.scenario.load import load_scenario
+
+    tables = summary_tables(load_scenario(path))
+    assert tables and render_rich(tables, width=100) and render_markdown(tables)

@@ -56,6 +56,12 @@ def _ref(value: Any) -> str:
     return value if isinstance(value, str) else f"{value.id} (inline)"
 
 
+def _catalog_rate(usd_per_hour: float | None) -> str | None:
+    """A GPU's catalog rental rate as shown; None (an empty cell) for a GPU with no rental
+    quote (a local or owned-only GPU)."""
+    return None if usd_per_hour is None else f"${usd_per_hour:,.2f}"
+
+
 def summary_tables(loaded: LoadedScenario) -> list[DataTable]:
     """The resolved scenario as tables: what will be simulated, with what."""
     s = loaded.scenario
@@ -73,7 +79,7 @@ def summary_tables(loaded: LoadedScenario) -> list[DataTable]:
                         f"tp{pool.tensor_parallel} ep1",
                         pool.replicas,
                         f"w:{p.weights.value} kv:{p.kv_cache.value} a:{p.activations.value}",
-                        f"${spec.default_rental_usd_per_hour:,.2f}",
+                        _catalog_rate(spec.default_rental_usd_per_hour),
                     ]
                 )
         elif isinstance(dep, SelfHosted):
@@ -87,7 +93,7 @@ def summary_tables(loaded: LoadedScenario) -> list[DataTable]:
                     f"tp{dep.tensor_parallel} ep{dep.expert_parallel}",
                     dep.replicas,
                     f"w:{p.weights.value} kv:{p.kv_cache.value} a:{p.activations.value}",
-                    f"${gpu.default_rental_usd_per_hour:,.2f}",
+                    _catalog_rate(gpu.default_rental_usd_per_hour),
                 ]
             )
         elif isinstance(dep, ApiModel):
