@@ -144,6 +144,7 @@ class RankedQueue:
     def __init__(self, rank: Sequence[int], levels: int) -> None:
         self.rank = rank
         self.levels: list[deque[int]] = [deque() for _ in range(levels)]
+        self.highest_first = self.levels[::-1]
         self.size = 0
 
     def __len__(self) -> int:
@@ -154,10 +155,13 @@ class RankedQueue:
 
     def __getitem__(self, index: int) -> int:
         assert index == 0
-        return self._top()[0]
+        for level in self.highest_first:
+            if level:
+                return level[0]
+        raise IndexError("empty queue")
 
     def _top(self) -> deque[int]:
-        for level in reversed(self.levels):
+        for level in self.highest_first:
             if level:
                 return level
         raise IndexError("empty queue")
@@ -311,9 +315,10 @@ class Replica:
         waiting, prefilling = self.waiting, self.prefilling
         block, capacity = self.block, self.capacity
         budget = self.budget
+        rank, batch_ranks = self.rank, self.batch_ranks  # with a budget, requests are ranked
         while waiting:
             rid = waiting[0]
-            if budget is not None and self._is_batch(rid) and not self._batch_fits(rid):
+            if budget is not None and rank[rid] < batch_ranks and not self._batch_fits(rid):
                 break  # no interactive request waits behind a batch one
             if self.n + len(prefilling) >= self.max_seqs:
                 if self._preempt_for(rid):
@@ -337,7 +342,7 @@ class Replica:
                 self._join(rid, need, table.first_token_s[rid])
                 continue
             if budget is not None:
-                self._queue_prefill(rid)
+                self._queue_prefill(rid, need)
             else:
                 prefilling.append(rid)
             self.reserved += need
@@ -418,12 +423,13 @@ class Replica:
         finishing: list[int] = []
         interactive: tuple[int, float, int, float] | None = None  # its work, once known
         capped, spent = self.capped, False
+        rank, batch_ranks = self.rank, self.batch_ranks
         for rid in self.prefilling:
             todo = todos[rid]
             chunk = todo if not chunked else min(todo, budget)
             if chunk <= 0 or (prefill_tokens and chunk > budget):
                 break
-            if capped and self._is_batch(rid):  # the interactive prompts come first
+            if capped and rank[rid] < batch_ranks:  # the interactive prompts come first
                 if interactive is None:
                     batch_ctx = self.batch_context()
                     seqs_ctx = (self.n - self.nb, self.decode_context() - batch_ctx)
@@ -626,11 +632,12 @@ class Replica:
         if finishes and finishes[0][0] <= self.step:
             self._complete_decodes(now_s, done)
         table = self.table
+        budgeted = self.budget is not None  # then requests are ranked
         for rid in self.finishing:
             self.prefilling.remove(rid)
-            context = self._context_of(rid)
+            context = table.prompt_tokens[rid] + table.emitted[rid]  # _context_of
             self.reserved -= context
-            if self.budget is not None and not self._is_batch(rid):
+            if budgeted and self.rank[rid] >= self.batch_ranks:
                 self.ip_seqs -= 1
                 self.ip_ctx -= context
             del self.todo[rid], self.in_kv[rid]
@@ -763,21 +770,29 @@ class Replica:
         keeps the decode step to come within the budget (a prefill replica: always, its
         chunks are budgeted)."""
         assert self.budget is not None
-        if self.role == "prefill":
+        n, nb = self.n, self.nb
+        seqs_i = n - nb + self.ip_seqs
+        if not seqs_i or self.role == "prefill":
             return True
-        seqs_i, ctx_i, seqs, ctx = self._prospective()
-        if not seqs_i:
-            return True
-        return self.budget.decode_fits(seqs_i, ctx_i, seqs + 1, ctx + self._context_of(rid))
+        # `_prospective`, inlined (the same floats): asked at every plan while batch waits
+        e, step = self.e, self.step
+        decode_ctx = self.s_base + e * (n * step - self.s_join)
+        ctx_i = decode_ctx - (self.sb_base + e * (nb * step - self.sb_join)) + self.ip_ctx
+        context = self.table.prompt_tokens[rid] + self.table.emitted[rid]  # _context_of
+        ctx = decode_ctx + self.reserved + context
+        return self.budget.decode_fits(seqs_i, ctx_i, n + len(self.prefilling) + 1, ctx)
 
     def _hold_to_budget(self) -> None:
         """Before planning: note whether interactive work is here, and preempt batch
         sequences until the decode step to come is within the budget."""
         assert self.budget is not None
-        seqs_i, ctx_i, seqs, ctx = self._prospective()
+        seqs_i = self.n - self.nb + self.ip_seqs
         self.capped = seqs_i > 0
         if not seqs_i or self.role == "prefill":
             return
+        if not self.nb and len(self.prefilling) == self.ip_seqs:
+            return  # no batch sequence here: nothing over the budget
+        seqs_i, ctx_i, seqs, ctx = self._prospective()
         while seqs > seqs_i and not self.budget.decode_fits(seqs_i, ctx_i, seqs, ctx):
             found = self._batch_victim()
             if found is None:
@@ -844,14 +859,16 @@ class Replica:
         self._recomputed(rid, in_kv - cached if not self.table.emitted[rid] else -todo)
         self._preempted(rid)
 
-    def _queue_prefill(self, rid: int) -> None:
-        """Add an admitted prompt to the prefilling ones, interactive ones before batch ones."""
+    def _queue_prefill(self, rid: int, context: int) -> None:
+        """Add an admitted prompt (`context` tokens to hold) to the prefilling ones,
+        interactive ones before batch ones."""
         prefilling = self.prefilling
-        if not self._is_batch(rid):
+        rank, batch_ranks = self.rank, self.batch_ranks  # with a budget: ranked requests
+        if rank[rid] >= batch_ranks:
             self.ip_seqs += 1
-            self.ip_ctx += self._context_of(rid)
+            self.ip_ctx += context
             for index, other in enumerate(prefilling):
-                if self._is_batch(other):
+                if rank[other] < batch_ranks:
                     prefilling.insert(index, rid)
                     return
         prefilling.append(rid)
