@@ -22,6 +22,7 @@ from infersim.scenario.load import load_scenario
 from infersim.scenario.model import Scenario
 from infersim.serving.batch_budget import SlowdownBudget
 from infersim.serving.cluster import ClusterRun, ReplicaSchedule, run_cluster
+from infersim.serving.replica import Replica, RequestTable
 from infersim.serving.result import DeploymentServing, ServingResult
 from infersim.serving.simulate import simulate
 from infersim.workload.trace import load_external_data
@@ -229,6 +230,44 @@ def test_an_interactive_arrival_evicts_batch_work_down_to_the_budget(cap: float)
     assert alone <= capped <= alone * (1.0 + cap) * 1.001
     assert run.replicas[0].stats.batch_preemptions > 0
     assert np.isfinite(np.asarray(run.table.finish_s)).all()
+
+
+def _decoding_replica(batch_prompts: list[int]) -> Replica:
+    """A capped replica whose one interactive request decodes a long segment, with batch
+    requests of `batch_prompts` tokens arriving mid-segment, in that order."""
+    perf = build_perf_model(SelfHosted.model_validate(DEP), CATALOG)
+    count = 1 + len(batch_prompts)
+    table = RequestTable(
+        arrival_s=[0.0] * count,
+        prompt_tokens=[800, *batch_prompts],
+        output_tokens=[300] * count,
+        cached_tokens=[0] * count,
+        rank=[1] + [0] * len(batch_prompts),
+    )
+    replica = Replica(perf, table, True, batch_ranks=1, batch_slowdown_max=0.02)
+    replica.enqueue(0, 0.0)
+    prefill_end_s = replica.start(0.0)
+    assert prefill_end_s is not None
+    replica.finish(prefill_end_s)
+    segment_end_s = replica.start(prefill_end_s)
+    assert segment_end_s is not None and replica.seg_steps > 100  # one long decode segment
+    return replica
+
+
+def test_a_batch_arrival_replans_only_when_the_batch_request_first_in_line_fits() -> None:
+    """A decode segment is cut for a batch arrival only when the cut admits something: the
+    batch request first in line within the budget (queue order: the arrival waits behind
+    one over it)."""
+    small, large = 16, 60_000  # a step with one more sequence of this context: within / over
+    mid_s = 0.5
+    alone = _decoding_replica([small])
+    assert alone.enqueue(1, mid_s)  # it fits: the segment is cut to admit it
+    behind = _decoding_replica([large, small])
+    version = behind.version
+    assert not behind.enqueue(1, mid_s)  # over the budget: it waits
+    assert not behind.enqueue(2, mid_s)  # it would fit, but waits behind the first in line
+    assert behind.version == version  # the segment in flight is unchanged
+    assert behind.start_s + behind.seg_cum[-1] == behind.end_s
 
 
 def test_a_batch_cap_needs_ranked_requests() -> None:

@@ -294,8 +294,12 @@ class Replica:
             return False
         if self.n + len(self.prefilling) >= self.max_seqs and not self._may_preempt_for(rid):
             return False
-        if self.budget is not None and self._is_batch(rid) and not self._batch_fits(rid):
-            return False  # a batch request over the budget waits: nothing to replan
+        if self.budget is not None and self._is_batch(rid):
+            # admitted in queue order: a batch request first in line that is over the budget
+            # blocks the arrival too, and one that is not would be admitted first
+            first = self.waiting[0]
+            if not self._batch_fits(first if self._is_batch(first) else rid):
+                return False  # nothing to admit at the cut: nothing to replan
         # cut the decode segment at the end of the step in progress
         done = bisect_right(self.seg_cum, now_s - self.start_s)
         keep = min(done + 1, self.seg_steps)
