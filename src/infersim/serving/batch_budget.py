@@ -27,7 +27,6 @@ progress; a batch prefill chunk of up to max_batch_tokens runs to its end).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from infersim.perf import PerfModel, chunk_context_tokens
@@ -43,33 +42,14 @@ class SlowdownBudget:
     _alone: tuple[int, float, float] = field(default=(0, 0.0, 0.0), init=False, repr=False)
     """The last interactive decode step timed: its sequences, context sum and time limit
     (a replica asks again for the same one until its batch changes)."""
-    _roofline_s: Callable[[float, float, float, float, float], float] | None = field(
-        default=None, init=False, repr=False
-    )
-    _verify: int = field(default=1, init=False, repr=False)
-
-    def __post_init__(self) -> None:
-        perf = self.perf
-        # without a draft model a decode step's time is the target's roofline alone: called
-        # directly (the same floats as `iteration_time_s`), it is the budget's hot path
-        self._roofline_s = perf.target.time_s if perf.draft is None else None
-        self._verify = perf.verify_tokens
 
     def decode_fits(
         self, interactive_seqs: int, interactive_ctx: float, seqs: int, ctx: float
     ) -> bool:
         """Whether a decode step of `seqs` sequences (context sum `ctx`) takes at most the
         budget over the step of the interactive ones among them alone."""
-        last_seqs, last_ctx, limit_s = self._alone
-        roofline_s = self._roofline_s
-        if roofline_s is not None:
-            verify = self._verify
-            if last_seqs != interactive_seqs or last_ctx != interactive_ctx:
-                alone_s = roofline_s(0, 0, interactive_seqs, interactive_ctx, verify)
-                limit_s = alone_s * (1.0 + self.slowdown_max)
-                self._alone = (interactive_seqs, interactive_ctx, limit_s)
-            return roofline_s(0, 0, seqs, ctx, verify) <= limit_s
         time_s = self.perf.iteration_time_s
+        last_seqs, last_ctx, limit_s = self._alone
         if last_seqs != interactive_seqs or last_ctx != interactive_ctx:
             alone_s = time_s(0, 0, interactive_seqs, interactive_ctx)
             limit_s = alone_s * (1.0 + self.slowdown_max)

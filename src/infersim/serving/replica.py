@@ -30,7 +30,8 @@ sequences over it are preempted (the prefilling ones, then the decoding ones, of
 rank and last admitted first) and recomputed later; prompts prefill interactive ones first;
 an interactive request that finds no room preempts a prefilling batch sequence too, and
 growth past the KV cache preempts batch sequences first. With no interactive sequence on the
-replica (a trough) batch work runs freely.
+replica (a trough) batch work runs freely. A batch arrival cuts a decode segment in flight
+only when the batch request first in line (admitted first) fits the budget.
 
 Inter-token latency (ITL, as vLLM's benchmark_serving defines it: the gap between consecutive
 tokens of a request, over all tokens) follows exactly from the records: every decoding
