@@ -68,17 +68,25 @@ def test_parts_add_up_to_the_hours_and_the_bill(scheduled: float, share: float) 
     assert bill.spot_recompute_gpu_hours_per_month == 0.0
     missing = reclaims * 2 * 120.0 / 3600.0 / scheduled if scheduled else 0.0
     assert bill.capacity_missing_share == pytest.approx(missing)
-    # simulated: the engine's figures, the same hours and dollars
+    # simulated: the expected reclaims, each costing what the engine's cost on average;
+    # the same hours and dollars
     run = SpotRun(
         reclaims=7.0, requests_recomputed=30.0, recompute_gpu_hours=0.5, down_gpu_hours=3.0
     )
     engine = capacity_bill(cost, H100, 3.0, scheduled, 0.6 * scheduled, 2, spot_run=run)
     assert engine.parts == bill.parts
     assert engine.spot_figures == "engine"
-    assert engine.spot_interruptions_per_month == 7.0
-    assert engine.spot_requests_recomputed_per_month == 30.0
-    assert engine.spot_recompute_gpu_hours_per_month == 0.5
-    assert engine.capacity_missing_share == (3.0 / scheduled if scheduled else 0.0)
+    assert engine.spot_interruptions_per_month == pytest.approx(reclaims)
+    assert engine.spot_requests_recomputed_per_month == pytest.approx(reclaims * 30.0 / 7.0)
+    assert engine.spot_recompute_gpu_hours_per_month == pytest.approx(reclaims * 0.5 / 7.0)
+    assert engine.capacity_missing_share == pytest.approx(missing)
+    # none simulated (a window too short for one): as if not simulated
+    none = capacity_bill(
+        cost, H100, 3.0, scheduled, 0.6 * scheduled, 2, spot_run=SpotRun(0.0, 0.0, 0.0, 0.0)
+    )
+    assert none.spot_figures == "expected"
+    assert none.spot_interruptions_per_month == pytest.approx(reclaims)
+    assert none.spot_recompute_gpu_hours_per_month == 0.0
 
 
 def test_missing_reserved_term_quote_names_the_fix() -> None:
@@ -104,11 +112,15 @@ def test_bill_splits_by_kind_and_stays_the_pnl_gpu_line() -> None:
         v.requests_per_month for v in plain.ledger.volumes
     ]
     bill = mixed.ledger.capacity["main"]
-    assert bill.spot_figures == "engine"
     assert served.spot is not None
-    to_month = HOURS_PER_MONTH * 3600.0 / mixed.serving.horizon_s
-    assert bill.spot_interruptions_per_month == served.spot.reclaims * to_month
-    assert bill.spot_recompute_gpu_hours_per_month == served.spot.recompute_gpu_hours * to_month
+    spot_hours = {p.kind: p for p in fleet.parts}["spot"].gpu_hours_per_month
+    assert bill.spot_interruptions_per_month == pytest.approx(spot_hours * 0.1, rel=1e-12)
+    reclaims = served.spot.reclaims
+    assert bill.spot_figures == ("engine" if reclaims > 0 else "expected")
+    per_reclaim = served.spot.recompute_gpu_hours / reclaims if reclaims > 0 else 0.0
+    assert bill.spot_recompute_gpu_hours_per_month == pytest.approx(
+        bill.spot_interruptions_per_month * per_reclaim, rel=1e-12
+    )
     # busy <= paid (the recompute ran on the fleet: within its busy hours)
     assert fleet.busy_gpu_hours_per_month <= fleet.gpu_hours_per_month * (1 + 1e-12)
 

@@ -174,30 +174,34 @@ def test_same_seed_same_output() -> None:
     assert "spot" in main and "spot" in main["mixed_pools"]["a100"]
 
 
-def test_each_pools_bill_takes_its_own_engine_figures() -> None:
+def test_each_pools_bill_takes_its_own_expected_reclaims_and_engine_cost() -> None:
     result = run_scenario(
         scenario(a100=spot_cost(1.0, share=0.5), h100=spot_cost(1.0, usd=2.0)), CATALOG
     )
     [d] = result.serving.deployments
     to_month = HOURS_PER_MONTH * 3600.0 / result.serving.horizon_s
     rows = by_name(d)
+    expected_total = 0.0
     for pool in result.ledger.pools["main"]:
         row = rows[pool.pool].spot
         assert row is not None and pool.capacity is not None
-        assert pool.capacity.spot_figures == "engine"
-        assert pool.capacity.spot_interruptions_per_month == row.reclaims * to_month
-        assert pool.capacity.spot_recompute_gpu_hours_per_month == (
-            row.recompute_gpu_hours * to_month
+        parts = {p.kind: p for p in pool.fleet.parts}
+        expected = parts[f"pool:{pool.pool}:spot"].gpu_hours_per_month * 1.0  # x the rate
+        expected_total += expected
+        assert pool.capacity.spot_interruptions_per_month == expected
+        assert pool.capacity.spot_figures == ("engine" if row.reclaims > 0 else "expected")
+        per_reclaim = row.recompute_gpu_hours / row.reclaims if row.reclaims > 0 else 0.0
+        assert pool.capacity.spot_recompute_gpu_hours_per_month == pytest.approx(
+            expected * per_reclaim, rel=1e-12
         )
         assert pool.capacity.capacity_missing_share == pytest.approx(
-            row.down_gpu_hours / rows[pool.pool].gpu_hours_scheduled, rel=1e-12
-        )
+            expected * row.replacement_lag_s / 3600.0
+            / (rows[pool.pool].gpu_hours_scheduled * to_month),
+            rel=1e-12,
+        )  # fmt: skip
     bill, spot = result.ledger.capacity["main"], d.spot
-    assert bill.spot_figures == "engine" and spot is not None
-    assert bill.spot_interruptions_per_month == pytest.approx(spot.reclaims * to_month)
-    assert bill.spot_requests_recomputed_per_month == pytest.approx(
-        spot.requests_recomputed * to_month
-    )
+    assert spot is not None and spot.reclaims > 0 and bill.spot_figures == "engine"
+    assert bill.spot_interruptions_per_month == pytest.approx(expected_total, rel=1e-12)
     (fleet,) = result.ledger.fleets
     assert {p.kind for p in fleet.parts} == {
         "pool:h100:spot", "pool:h100:on_demand", "pool:a100:spot", "pool:a100:on_demand",

@@ -163,20 +163,26 @@ def test_reclaims_follow_their_poisson_expectation() -> None:
     assert_nothing_lost(d)
 
 
-def test_the_bill_takes_the_engine_figures() -> None:
+def test_the_bill_takes_the_expected_reclaims_and_the_engines_cost_per_reclaim() -> None:
     result = run_scenario(scenario(spot(1.0, share=0.5)), CATALOG)
     [d] = result.serving.deployments
-    assert d.spot is not None and d.spot.recomputed_tokens > 0
+    assert d.spot is not None and d.spot.reclaims > 0 and d.spot.recomputed_tokens > 0
     bill = result.ledger.capacity["main"]
     fleet = result.ledger.fleets[0]
     to_month = HOURS_PER_MONTH * 3600.0 / result.serving.horizon_s
+    spot_hours = {p.kind: p for p in fleet.parts}["spot"].gpu_hours_per_month
+    expected = spot_hours * 1.0  # spot GPU-hours x interruptions_per_gpu_hour
     assert bill.spot_figures == "engine"
-    assert bill.spot_interruptions_per_month == d.spot.reclaims * to_month
-    assert bill.spot_requests_recomputed_per_month == d.spot.requests_recomputed * to_month
-    assert bill.spot_recompute_gpu_hours_per_month == d.spot.recompute_gpu_hours * to_month
-    assert bill.capacity_missing_share == pytest.approx(
-        d.spot.down_gpu_hours / d.gpu_hours_scheduled, rel=1e-12
+    assert bill.spot_interruptions_per_month == expected
+    assert bill.spot_requests_recomputed_per_month == pytest.approx(
+        expected * d.spot.requests_recomputed / d.spot.reclaims, rel=1e-12
     )
+    assert bill.spot_recompute_gpu_hours_per_month == pytest.approx(
+        expected * d.spot.recompute_gpu_hours / d.spot.reclaims, rel=1e-12
+    )
+    assert bill.capacity_missing_share == pytest.approx(
+        expected * 600.0 / 3600.0 / (d.gpu_hours_scheduled * to_month), rel=1e-12
+    )  # each reclaim: the replica's GPU down for the 600 s lag
     # the parts add up to the bill, their hours to the fleet's, and the P&L's GPU line is it
     assert {p.kind for p in fleet.parts} == {"spot", "on_demand"}
     assert fleet.usd_per_month == math.fsum(p.usd_per_month for p in fleet.parts)
@@ -288,3 +294,19 @@ def test_a_storm_under_a_batch_slowdown_budget_loses_no_token(chunked: bool) -> 
     for replica in run.replicas:
         assert replica.outstanding == 0 and not replica.decoding and not replica.waiting
         assert replica.nb == 0 and replica.ip_seqs == 0 and replica.ip_ctx == 0
+
+
+def test_a_window_too_short_for_a_reclaim_reports_the_expected_count() -> None:
+    """A rate whose reclaims are hours apart, simulated for 10 minutes: the engine sees none,
+    the month's reclaims and missing capacity are still their expectation, and the bill says
+    the recompute is unknown ('expected')."""
+    result = run_scenario(scenario(spot(0.001), horizon__simulated_s=600), CATALOG)
+    [d] = result.serving.deployments
+    assert d.spot is not None and d.spot.reclaims == 0
+    bill = result.ledger.capacity["main"]
+    spot_hours = {p.kind: p for p in result.ledger.fleets[0].parts}["spot"].gpu_hours_per_month
+    assert bill.spot_figures == "expected"
+    assert bill.spot_interruptions_per_month == pytest.approx(spot_hours * 0.001, rel=1e-12)
+    assert bill.spot_interruptions_per_month > 1.0  # several a month, none in the window
+    assert bill.spot_recompute_gpu_hours_per_month == 0.0
+    assert bill.capacity_missing_share > 0.0

@@ -11,13 +11,17 @@ Spot interruptions happen in the engine (`serving.interruptions`): it reclaims r
 the rate these spot hours give (in expectation, spot GPU-hours x `interruptions_per_gpu_hour`
 reclaims a month), moves every request on a reclaimed replica to the rest of the fleet, which
 recomputes them (no request is lost), and keeps the slot down for the replacement lag. The
-bill takes the engine's figures (`SpotRun`): the reclaims, the busy GPU-hours spent
-recomputing and the GPU-hours down. Both are within the fleet's paid hours (the recompute
-runs on the fleet, the replacement is billed from its launch), so they cost no hour beyond
-the schedule: the recompute's share of the bill is reported, and the lag, paid in latency,
-as `capacity_missing_share` of the scheduled GPU-hours. A fleet the engine did not simulate
-(no traffic: idle) has the expected reclaims, nothing to recompute, and each reclaim's lag
-missing (`spot_figures` says which).
+month's reclaims are their expectation, and so is the capacity missing (each reclaim's lag x
+the replica's GPUs): a simulated window shorter than the reclaims' spacing would see none. What
+a reclaim costs beyond its lag comes from the engine (`SpotRun`): the requests in flight it
+recomputed and the busy GPU-hours spent recomputing them, per reclaim simulated, times the
+month's reclaims. Both are within the fleet's paid hours (the recompute runs on the fleet,
+the replacement is billed from its launch), so they cost no hour beyond the schedule: the
+recompute's share of the bill is reported, and the lag, paid in latency, as
+`capacity_missing_share` of the scheduled GPU-hours. When the engine simulated no reclaim
+(an idle fleet, or a window too short for one), the recompute is unknown and reported as 0
+with `spot_figures: expected` (else `engine`); latencies show reclaims only when the window
+holds some.
 
 The parts add up to the bill, and their hours to the paid GPU-hours. A mixed fleet's pools
 are each billed so on their own hours, with the engine's reclaims of their own replicas; its
@@ -68,8 +72,9 @@ class CapacityBill:
     spot_recompute_gpu_hours_per_month: float = 0.0
     """Of the busy hours, those recomputing requests moved off reclaimed replicas."""
     spot_figures: SpotFigures | None = None
-    """With spot: 'engine' (the simulation's reclaims), or 'expected' for a fleet the
-    engine did not simulate (no traffic: nothing in flight to recompute)."""
+    """With spot: 'engine' (the recompute per reclaim from the reclaims simulated), or
+    'expected' when none was simulated (the recompute unknown, 0; the count and missing
+    capacity are expectations either way)."""
 
     @property
     def gpu_hours_per_month(self) -> float:
@@ -134,13 +139,18 @@ def capacity_bill(
             if spot.usd_per_gpu_hour is not None
             else _quote(gpu, QuotePricing.SPOT, None)
         )
-        figures = "engine" if spot_run is not None else "expected"
-        if spot_run is not None:
-            run = spot_run
-        else:  # an idle fleet: the expected reclaims, nothing in flight
-            reclaims = spot_hours * spot.interruptions_per_gpu_hour
-            down = reclaims * gpus_per_replica * spot.replacement_lag_s / 3600.0
-            run = SpotRun(reclaims, 0.0, 0.0, down)
+        # the month's reclaims and lag: their expectation (a simulated window shorter than
+        # the reclaims' spacing sees none, or a lucky few); what a reclaim recomputes: the
+        # engine's mean over the reclaims it simulated
+        reclaims = spot_hours * spot.interruptions_per_gpu_hour
+        down = reclaims * gpus_per_replica * spot.replacement_lag_s / 3600.0
+        figures = "expected"
+        requests = recompute = 0.0
+        if spot_run is not None and spot_run.reclaims > 0:
+            figures = "engine"
+            requests = reclaims * spot_run.requests_recomputed / spot_run.reclaims
+            recompute = reclaims * spot_run.recompute_gpu_hours / spot_run.reclaims
+        run = SpotRun(reclaims, requests, recompute, down)
         parts.append(BillPart("spot", spot_hours, spot_rate))
     parts.append(BillPart("on_demand", burst - spot_hours, on_demand_usd_per_gpu_hour))
     return CapacityBill(
