@@ -170,108 +170,94 @@ def test_routing_metrics_need_routing(tmp_path: Path) -> None:
     )
 
 
+CHAT_2_PER_S = (
+    "workload: {classes: {chat: {arrival: {process: poisson, rate_per_s: 2.0},"
+    " prompt_tokens: {dist: fixed, tokens: 400}, output_tokens: {dist: fixed, tokens: 50}}}}\n"
+)
+
+
+def known_after_run(path: Path, text: str) -> set[str]:
+    """Run the scenario `text` (written to `path`); the metric paths of its JSON, each of
+    which `unknown_metric` must know."""
+    path.write_text(text, encoding="utf-8")
+    result = CliRunner().invoke(app, ["run", str(path), "-f", "json"])
+    assert result.exit_code == 0, result.output
+    [run] = json.loads(result.stdout)["runs"]
+    known = set(flatten(run))
+    scenario = load_scenario(path).scenario
+    missing = {p: why for p in known if (why := unknown_metric(scenario, p))}
+    assert missing == {}
+    return known
+
+
 def test_a_disaggregated_runs_pool_metrics_are_known(tmp_path: Path) -> None:
     path = tmp_path / "pools.yaml"
-    path.write_text(
+    known = known_after_run(
+        path,
         "name: pools\nseed: 1\n"
         "deployments:\n  main:\n    model: llama-3.1-8b\n    gpu: h100-sxm\n    replicas: 3\n"
         "    tensor_parallel: 2\n    prefill_pool: {tensor_parallel: 1}\n"
         "fleet: {replications: 1, disaggregated: true, prefill_replicas: 1}\n"
-        "workload: {classes: {chat: {arrival: {process: poisson, rate_per_s: 2.0},"
-        " prompt_tokens: {dist: fixed, tokens: 400}, output_tokens: {dist: fixed, tokens: 50}}}}\n"
-        "horizon: {simulated_s: 60}\n",
-        encoding="utf-8",
+        + CHAT_2_PER_S
+        + "horizon: {simulated_s: 60}\n",
     )
-    result = CliRunner().invoke(app, ["run", str(path), "-f", "json"])
-    assert result.exit_code == 0, result.output
-    [run] = json.loads(result.stdout)["runs"]
-    known = flatten(run)
     pools = [p for p in known if ".pools." in p or ".kv_transfer." in p]
     assert "serving.deployments.main.pools.decode.tokens_per_s_per_gpu" in pools
     assert "serving.deployments.main.kv_transfer.bytes" in pools
-    scenario = load_scenario(path).scenario
-    missing = {p: why for p in known if (why := unknown_metric(scenario, p))}
-    assert missing == {}
 
 
 def test_a_mixed_fleets_pool_metrics_are_known(tmp_path: Path) -> None:
     """Per pool: its bill parts (one, or one per kind with reserved or spot capacity), its
     energy and carbon, its serving figures."""
     path = tmp_path / "mixed.yaml"
-    path.write_text(
+    known = known_after_run(
+        path,
         "name: mixed\nseed: 1\n"
         "deployments:\n  main:\n    model: llama-3.1-8b\n    pools:\n"
         "      - {name: dear, gpu: h100-sxm, grid: us, cost: {usd_per_gpu_hour: 3.0,"
         " reserved: {gpus: 1, usd_per_gpu_hour: 2.0}}}\n"
         "      - {name: cheap, gpu: a100-sxm-80gb, gco2e_per_kwh: 50}\n"
         "fleet: {replications: 1}\n"
-        "workload: {classes: {chat: {arrival: {process: poisson, rate_per_s: 2.0},"
-        " prompt_tokens: {dist: fixed, tokens: 400}, output_tokens: {dist: fixed, tokens: 50}}}}\n"
-        "pricing: {api: {main-api: {deployment: main, input_usd_per_mtok: 1.0,"
+        + CHAT_2_PER_S
+        + "pricing: {api: {main-api: {deployment: main, input_usd_per_mtok: 1.0,"
         " output_usd_per_mtok: 2.0}}}\n"
         "costs: {energy: {grid: world}, value_chain: {gpu_vendor_gross_margin: 0.7}}\n"
         "horizon: {simulated_s: 60}\n",
-        encoding="utf-8",
     )
-    result = CliRunner().invoke(app, ["run", str(path), "-f", "json"])
-    assert result.exit_code == 0, result.output
-    [run] = json.loads(result.stdout)["runs"]
-    known = flatten(run)
     assert "costs.main.bill.pool:dear:reserved_1y.usd_per_month" in known
     assert "costs.main.bill.pool:cheap.usd_per_month" in known
     assert "energy.deployments.main.pools.cheap.tco2e_per_month" in known
-    scenario = load_scenario(path).scenario
-    missing = {p: why for p in known if (why := unknown_metric(scenario, p))}
-    assert missing == {}
 
 
 def test_a_spot_runs_reclaim_metrics_are_known(tmp_path: Path) -> None:
     path = tmp_path / "spot.yaml"
-    path.write_text(
+    known = known_after_run(
+        path,
         "name: spot\nseed: 1\n"
         "deployments:\n  main:\n    model: llama-3.1-8b\n    gpu: h100-sxm\n    replicas: 2\n"
         "costs: {gpu: {kind: rented, reserved: {gpus: 1},"
         " spot: {share: 0.5, interruptions_per_gpu_hour: 1.0}}}\n"
-        "workload: {classes: {chat: {arrival: {process: poisson, rate_per_s: 2.0},"
-        " prompt_tokens: {dist: fixed, tokens: 400}, output_tokens: {dist: fixed, tokens: 50}}}}\n"
-        "horizon: {simulated_s: 60}\n",
-        encoding="utf-8",
+        + CHAT_2_PER_S
+        + "horizon: {simulated_s: 60}\n",
     )
-    result = CliRunner().invoke(app, ["run", str(path), "-f", "json"])
-    assert result.exit_code == 0, result.output
-    [run] = json.loads(result.stdout)["runs"]
-    known = flatten(run)
     assert "serving.deployments.main.spot.recompute_gpu_hours" in known
     assert "costs.main.bill.spot_recompute_gpu_hours_per_month" in known
-    scenario = load_scenario(path).scenario
-    missing = {p: why for p in known if (why := unknown_metric(scenario, p))}
-    assert missing == {}
 
 
 def test_a_mixed_fleets_per_pool_reclaim_metrics_are_known(tmp_path: Path) -> None:
     """Spot on one pool of a mixed fleet: the pool's reclaims, the deployment's (their sum),
     and the pooled bill's engine figures."""
     path = tmp_path / "mixed-spot.yaml"
-    path.write_text(
+    known = known_after_run(
+        path,
         "name: mixed-spot\nseed: 1\n"
         "deployments:\n  main:\n    model: llama-3.1-8b\n    pools:\n"
         "      - {name: dear, gpu: h100-sxm, cost: {usd_per_gpu_hour: 3.0}}\n"
         "      - {name: cheap, gpu: a100-sxm-80gb, cost: {usd_per_gpu_hour: 1.5,"
         " spot: {share: 0.5, usd_per_gpu_hour: 1.0, interruptions_per_gpu_hour: 1.0}}}\n"
-        "fleet: {replications: 1}\n"
-        "workload: {classes: {chat: {arrival: {process: poisson, rate_per_s: 2.0},"
-        " prompt_tokens: {dist: fixed, tokens: 400}, output_tokens: {dist: fixed, tokens: 50}}}}\n"
-        "horizon: {simulated_s: 60}\n",
-        encoding="utf-8",
+        "fleet: {replications: 1}\n" + CHAT_2_PER_S + "horizon: {simulated_s: 60}\n",
     )
-    result = CliRunner().invoke(app, ["run", str(path), "-f", "json"])
-    assert result.exit_code == 0, result.output
-    [run] = json.loads(result.stdout)["runs"]
-    known = flatten(run)
     assert "serving.deployments.main.mixed_pools.cheap.spot.reclaims" in known
     assert "serving.deployments.main.mixed_pools.dear.spot.reclaims" not in known
     assert "serving.deployments.main.spot.down_gpu_hours" in known
     assert "costs.main.bill.spot_recompute_gpu_hours_per_month" in known
-    scenario = load_scenario(path).scenario
-    missing = {p: why for p in known if (why := unknown_metric(scenario, p))}
-    assert missing == {}
