@@ -43,7 +43,9 @@ from infersim.scenario.deployment import RentedGpu
 
 @dataclass(frozen=True)
 class SpotRun:
-    """What the engine's spot reclaims did in a month (its figures scaled to 730 h)."""
+    """What the engine's spot reclaims did in a month (its figures scaled to 730 h). The bill
+    takes from it what a reclaim costs (`requests_recomputed` and `recompute_gpu_hours` per
+    reclaim); its count and down time are the expectation's (`capacity_bill`)."""
 
     reclaims: float
     requests_recomputed: float

@@ -406,8 +406,6 @@ def _reclaim(
     own = stats.by_slot[slot]
     if counted:
         down_s = window_overlap_s(max(t_s, down_until[slot]), until, spot.window_s)
-        stats.reclaims += 1
-        stats.down_replica_s += down_s
         own.reclaims += 1
         own.down_replica_s += down_s
     down_until[slot] = until
@@ -421,9 +419,6 @@ def _reclaim(
         reuse.go_cold(slot)
         lost_loads.update(rid for rid, target in reuse.loading.items() if target == slot)
     if counted:
-        stats.requests_moved += len(leaving)
-        stats.requests_recomputed += in_flight
-        stats.recomputed_tokens += lost
         own.requests_moved += len(leaving)
         own.requests_recomputed += in_flight
         own.recomputed_tokens += lost

@@ -37,7 +37,7 @@ month, to the next window); a sampled run's are scaled up with its requests.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -86,8 +86,8 @@ class SpotReclaims:
 
 
 @dataclass
-class ReclaimStats:
-    """What the reclaims within the window did (simulated, not scaled)."""
+class SlotReclaims:
+    """What the reclaims of one replica slot (or, summed, of several) did within the window."""
 
     rate_per_replica_s: float
     reclaims: int = 0
@@ -99,20 +99,30 @@ class ReclaimStats:
     """KV tokens computed on a reclaimed replica that had to be computed again."""
     down_replica_s: float = 0.0
     """Replica-seconds within the window from a reclaim to its replacement serving."""
-    by_slot: list[SlotReclaims] = field(default_factory=list)
-    """The same figures per replica slot (a mixed fleet's pools add up their slots')."""
+
+
+def slots_total(slots: Sequence[SlotReclaims], rate_per_replica_s: float) -> SlotReclaims:
+    """The figures of `slots` added up (a pool's, or a whole fleet's)."""
+    return SlotReclaims(
+        rate_per_replica_s,
+        sum(s.reclaims for s in slots),
+        sum(s.requests_recomputed for s in slots),
+        sum(s.requests_moved for s in slots),
+        sum(s.recomputed_tokens for s in slots),
+        math.fsum(s.down_replica_s for s in slots),
+    )
 
 
 @dataclass
-class SlotReclaims:
-    """What the reclaims of one replica slot did within the window."""
+class ReclaimStats:
+    """What the reclaims within the window did (simulated, not scaled), per replica slot;
+    the fleet's figures are their sums (`total`)."""
 
     rate_per_replica_s: float
-    reclaims: int = 0
-    requests_recomputed: int = 0
-    requests_moved: int = 0
-    recomputed_tokens: int = 0
-    down_replica_s: float = 0.0
+    by_slot: list[SlotReclaims] = field(default_factory=list)
+
+    def total(self) -> SlotReclaims:
+        return slots_total(self.by_slot, self.rate_per_replica_s)
 
 
 def skipping_down(choose: Chooser) -> Chooser:

@@ -19,6 +19,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from infersim.serving.cluster import ClusterRun, ReplicaSchedule
+from infersim.serving.interruptions import SlotReclaims, slots_total
 from infersim.serving.itl import ItlSource, itl_percentiles
 from infersim.serving.mixed import mixed_rows, mixed_totals, spans
 from infersim.serving.pools import kv_transfer, pool_gpu_seconds, pool_rows, pool_totals
@@ -277,16 +278,27 @@ def _spot_totals(
     prefill_tokens = sum(s.prefill_tokens for s in stats)
     per_token_s = sum(s.prefill_s for s in stats) / prefill_tokens if prefill_tokens else 0.0
     gpus = plan.perf.gpus_per_replica
+    total = reclaimed.total()
+    return _spot_entries(
+        "", total, total.recomputed_tokens * per_token_s * gpus / 3600.0,
+        total.down_replica_s * gpus / 3600.0, scale,
+    )  # fmt: skip
+
+
+def _spot_entries(
+    key: str, total: SlotReclaims, recompute_gpu_hours: float, down_gpu_hours: float, scale: float
+) -> dict[str, float]:
+    """`RunSample.totals` entries of reclaims (`total`, simulated), scaled to the fleet, under
+    `key` (a pool's `mixed.<pool>.`, or the deployment's: '')."""
     return {
-        "spot_rate_per_replica_hour": reclaimed.rate_per_replica_s * 3600.0,
-        "spot_reclaims": reclaimed.reclaims * scale,
-        "spot_requests_recomputed": reclaimed.requests_recomputed * scale,
-        "spot_requests_moved": reclaimed.requests_moved * scale,
-        "spot_recomputed_tokens": reclaimed.recomputed_tokens * scale,
-        "spot_recompute_gpu_hours": reclaimed.recomputed_tokens * per_token_s * gpus / 3600.0
-        * scale,
-        "spot_down_gpu_hours": reclaimed.down_replica_s * gpus / 3600.0 * scale,
-    }  # fmt: skip
+        f"{key}spot_rate_per_replica_hour": total.rate_per_replica_s * 3600.0,
+        f"{key}spot_reclaims": total.reclaims * scale,
+        f"{key}spot_requests_recomputed": total.requests_recomputed * scale,
+        f"{key}spot_requests_moved": total.requests_moved * scale,
+        f"{key}spot_recomputed_tokens": total.recomputed_tokens * scale,
+        f"{key}spot_recompute_gpu_hours": recompute_gpu_hours * scale,
+        f"{key}spot_down_gpu_hours": down_gpu_hours * scale,
+    }
 
 
 def _mixed_spot_totals(
@@ -308,19 +320,14 @@ def _mixed_spot_totals(
             continue
         slots = reclaimed.by_slot[span.start : span.stop] if reclaimed is not None else []
         gpus = pool.perf.gpus_per_replica
-        rate = slots[0].rate_per_replica_s if slots else 0.0
-        tokens = sum(s.recomputed_tokens for s in slots)
-        key = f"mixed.{pool.name}"
-        totals.update({
-            f"{key}.spot_rate_per_replica_hour": rate * 3600.0,
-            f"{key}.spot_reclaims": sum(s.reclaims for s in slots) * scale,
-            f"{key}.spot_requests_recomputed": sum(s.requests_recomputed for s in slots) * scale,
-            f"{key}.spot_requests_moved": sum(s.requests_moved for s in slots) * scale,
-            f"{key}.spot_recomputed_tokens": tokens * scale,
-            f"{key}.spot_recompute_gpu_hours": tokens * per_token_gpu_s / 3600.0 * scale,
-            f"{key}.spot_down_gpu_hours": math.fsum(s.down_replica_s for s in slots) * gpus
-            / 3600.0 * scale,
-        })  # fmt: skip
+        total = slots_total(slots, slots[0].rate_per_replica_s if slots else 0.0)
+        totals.update(
+            _spot_entries(
+                f"mixed.{pool.name}.", total,
+                total.recomputed_tokens * per_token_gpu_s / 3600.0,
+                total.down_replica_s * gpus / 3600.0, scale,
+            )
+        )  # fmt: skip
     out = {
         name: math.fsum(v for k, v in totals.items() if k.endswith(f".{name}"))
         for name in SPOT_TOTALS
