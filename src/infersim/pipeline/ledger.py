@@ -318,11 +318,9 @@ def _pooled_capacity(fleet: FleetCost, pools: tuple[PoolCost, ...]) -> CapacityB
         parts=fleet.parts,
         busy_gpu_hours_per_month=fleet.busy_gpu_hours_per_month,
         reserved_idle_gpu_hours_per_month=math.fsum(
-            p.capacity.reserved_idle_gpu_hours_per_month for p in pools if p.capacity is not None
+            b.reserved_idle_gpu_hours_per_month for b in bills
         ),
-        spot_interruptions_per_month=math.fsum(
-            p.capacity.spot_interruptions_per_month for p in pools if p.capacity is not None
-        ),
+        spot_interruptions_per_month=math.fsum(b.spot_interruptions_per_month for b in bills),
         capacity_missing_share=missing / scheduled if scheduled > 0 else 0.0,
         spot_requests_recomputed_per_month=math.fsum(
             b.spot_requests_recomputed_per_month for b in bills
